@@ -1,0 +1,41 @@
+namespace SignalRChat.Contracts;
+
+/// <summary>A message in a room's history.</summary>
+public sealed record ChatMessage(
+    string MessageId,
+    long Seq,
+    string AuthorId,
+    string AuthorName,
+    string Role,
+    string Text,
+    string State,
+    DateTimeOffset CreatedAt);
+
+/// <summary>A user present in a room.</summary>
+public sealed record RoomMember(string UserId, string Name);
+
+/// <summary>The reply being generated in a room, as of the snapshot's <c>lastSeq</c>.</summary>
+public sealed record ActiveGeneration(string GenerationId, string MessageId, string Text, string State);
+
+/// <summary>What <c>JoinRoom</c> and <c>CreateRoom</c> return.</summary>
+public sealed record RoomSnapshot(
+    string RoomId,
+    long LastSeq,
+    IReadOnlyList<RoomMember> Members,
+    IReadOnlyList<ChatMessage> Messages,
+    ActiveGeneration? ActiveGeneration);
+
+/// <summary>What <c>SendMessage</c> returns at once.</summary>
+public sealed record SendMessageResult(string MessageId, string GenerationId);
+
+/// <summary>What <c>Resume</c> returns.</summary>
+public sealed record ResumeResult(string RoomId, long FromSeq, long ToSeq, bool Reset);
+
+/// <summary>The options of <c>CreateRoom</c>.</summary>
+public sealed record CreateRoomOptions(string? Visibility);
+
+/// <summary>Token counts reported by the model provider.</summary>
+public sealed record UsageInfo(long InputTokens, long OutputTokens);
+
+/// <summary>What <c>POST /api/auth/guest</c> returns.</summary>
+public sealed record GuestSession(string Token, string UserId, string Name);

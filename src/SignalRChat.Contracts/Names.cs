@@ -1,0 +1,81 @@
+namespace SignalRChat.Contracts;
+
+/// <summary>Hub route, hub method names and event names of the public contract.</summary>
+public static class ChatProtocol
+{
+    public const string HubPath = "/hubs/chat";
+
+    public static class Methods
+    {
+        public const string JoinRoom = nameof(JoinRoom);
+        public const string LeaveRoom = nameof(LeaveRoom);
+        public const string SendMessage = nameof(SendMessage);
+        public const string CancelGeneration = nameof(CancelGeneration);
+        public const string CreateRoom = nameof(CreateRoom);
+        public const string InviteToRoom = nameof(InviteToRoom);
+        public const string Resume = nameof(Resume);
+    }
+
+    public static class Events
+    {
+        public const string Message = "message";
+        public const string Token = "token";
+        public const string ToolProgress = "toolProgress";
+        public const string Status = "status";
+        public const string Presence = "presence";
+    }
+}
+
+/// <summary>Values of <c>Message.role</c>.</summary>
+public static class MessageRoles
+{
+    public const string User = "user";
+    public const string Assistant = "assistant";
+}
+
+/// <summary>Values of <c>Message.state</c>.</summary>
+public static class MessageStates
+{
+    public const string Completed = "completed";
+    public const string Cancelled = "cancelled";
+    public const string Failed = "failed";
+    public const string Generating = "generating";
+}
+
+/// <summary>Values of <c>status.state</c>.</summary>
+public static class GenerationStates
+{
+    public const string Queued = "queued";
+    public const string Thinking = "thinking";
+    public const string Generating = "generating";
+    public const string Tool = "tool";
+    public const string Completed = "completed";
+    public const string Cancelled = "cancelled";
+    public const string Failed = "failed";
+
+    /// <summary>True for the states that end a generation.</summary>
+    public static bool IsFinal(string state) => state is Completed or Cancelled or Failed;
+}
+
+/// <summary>Values of <c>toolProgress.phase</c>.</summary>
+public static class ToolPhases
+{
+    public const string Started = "started";
+    public const string Progress = "progress";
+    public const string Completed = "completed";
+    public const string Failed = "failed";
+}
+
+/// <summary>Values of <c>presence.state</c>.</summary>
+public static class PresenceStates
+{
+    public const string Joined = "joined";
+    public const string Left = "left";
+}
+
+/// <summary>Values of a room's visibility.</summary>
+public static class RoomVisibility
+{
+    public const string Public = "public";
+    public const string Private = "private";
+}

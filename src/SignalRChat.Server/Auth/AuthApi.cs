@@ -1,0 +1,35 @@
+using Microsoft.Extensions.Options;
+using SignalRChat.Contracts;
+
+namespace SignalRChat.Server.Auth;
+
+/// <summary><c>POST /api/auth/guest</c>.</summary>
+internal static class AuthApi
+{
+    public sealed record GuestRequest(string? Name);
+
+    public static IEndpointRouteBuilder MapAuthApi(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api/auth");
+        group.MapPost("/guest", SignInAsGuest).AllowAnonymous();
+        return app;
+    }
+
+    private static IResult SignInAsGuest(GuestRequest? request, TokenService tokens, IOptions<AuthOptions> options,
+        IHostEnvironment environment, ILogger<TokenService> logger)
+    {
+        if (!(options.Value.AllowGuests ?? environment.IsDevelopment()))
+        {
+            return Results.Json(new { error = "guest sign-in is switched off (Chat:Auth:AllowGuests)" }, statusCode: StatusCodes.Status403Forbidden);
+        }
+
+        if (!GuestNames.TryNormalize(request?.Name, out var name, out var error))
+        {
+            return Results.BadRequest(new { error });
+        }
+
+        var userId = "u-" + Guid.NewGuid().ToString("N")[..12];
+        AuthLog.GuestSignedIn(logger, userId, name);
+        return Results.Ok(new GuestSession(tokens.Issue(userId, name), userId, name));
+    }
+}

@@ -1,0 +1,58 @@
+using Microsoft.AspNetCore.SignalR;
+using SignalRChat.Contracts;
+using SignalRChat.Server.Auth;
+using SignalRChat.Server.Fanout;
+using SignalRChat.Server.Generation;
+using SignalRChat.Server.Hubs;
+using SignalRChat.Server.Rooms;
+
+namespace SignalRChat.Server;
+
+internal static class ChatServiceExtensions
+{
+    /// <summary>Rooms, their event streams, generations and the hub.</summary>
+    public static IHostApplicationBuilder AddChatRooms(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddSingleton(TimeProvider.System);
+        services.AddOptions<RoomOptions>().BindConfiguration(RoomOptions.Section)
+            .Validate(o => o.MaxHistoryMessages >= 1 && o.EventLogSize >= 1 && o.SnapshotMessages >= 1, "Chat:Rooms values must be positive")
+            .ValidateOnStart();
+        services.AddOptions<LimitOptions>().BindConfiguration(LimitOptions.Section)
+            .Validate(o => o.MaxMessageChars >= 1, "Chat:Limits:MaxMessageChars must be at least 1")
+            .Validate(o => o.MaxQueuedGenerationsPerRoom >= 0, "Chat:Limits:MaxQueuedGenerationsPerRoom must be 0 or more")
+            .Validate(o => o.MaxRoomsPerConnection >= 1, "Chat:Limits:MaxRoomsPerConnection must be at least 1")
+            .ValidateOnStart();
+        services.AddOptions<FanoutOptions>().BindConfiguration(FanoutOptions.Section);
+
+        services.AddSingleton<InMemoryRoomStore>();
+        services.AddSingleton<IRoomStore>(sp => sp.GetRequiredService<InMemoryRoomStore>());
+        services.AddSingleton<IRoomEventBus>(sp => sp.GetRequiredService<InMemoryRoomStore>());
+
+        services.AddSingleton<ConnectionRegistry>();
+        services.AddSingleton<RoomFanout>();
+        services.AddSingleton<GenerationRegistry>();
+        services.AddSingleton<GenerationRunner>();
+        services.AddSingleton<GenerationQueue>();
+        services.AddSingleton<RoomService>();
+
+        services.AddSignalR(hub =>
+            {
+                // Frames up to 512 KiB are read and judged, so an over-long message gets a clear error instead of a dropped connection.
+                hub.MaximumReceiveMessageSize = 512 * 1024;
+                hub.AddFilter<ChatRequestHubFilter>();
+            })
+            .AddJsonProtocol();
+        services.AddSingleton<HubLifetimeManager<ChatHub>>(sp =>
+            new TrackingHubLifetimeManager<ChatHub>(ActivatorUtilities.CreateInstance<DefaultHubLifetimeManager<ChatHub>>(sp), sp.GetRequiredService<ConnectionRegistry>()));
+        return builder;
+    }
+
+    public static WebApplication MapChat(this WebApplication app)
+    {
+        // Created now, so that it watches for closed connections from the first one on.
+        app.Services.GetRequiredService<RoomService>();
+        app.MapHub<ChatHub>(ChatProtocol.HubPath).RequireAuthorization();
+        return app;
+    }
+}

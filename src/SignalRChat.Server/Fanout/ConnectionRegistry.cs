@@ -1,0 +1,108 @@
+using System.Collections.Concurrent;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.Extensions.Options;
+
+namespace SignalRChat.Server.Fanout;
+
+/// <summary>This node's live hub connections, so room events can be written to them directly.</summary>
+internal sealed class ConnectionRegistry(IOptions<FanoutOptions> options, ILogger<ConnectionSender> logger)
+{
+    private readonly ConcurrentDictionary<string, ConnectionSender> _connections = new(StringComparer.Ordinal);
+
+    public int Count => _connections.Count;
+
+    public void Add(HubConnectionContext connection) =>
+        _connections[connection.ConnectionId] = new ConnectionSender(connection, options.Value.MaxQueuedEventsPerConnection, logger);
+
+    /// <summary>Raised after a connection closed, so the rooms it was in can let it go.</summary>
+    public event Func<ConnectionSender, Task>? Disconnected;
+
+    public async Task RemoveAsync(HubConnectionContext connection)
+    {
+        if (_connections.TryRemove(connection.ConnectionId, out var sender) && Disconnected is { } handlers)
+        {
+            foreach (var handler in handlers.GetInvocationList().Cast<Func<ConnectionSender, Task>>())
+            {
+                await handler(sender);
+            }
+        }
+    }
+
+    public ConnectionSender? Find(string connectionId) => _connections.GetValueOrDefault(connectionId);
+}
+
+/// <summary>Settings of section <c>Chat:Fanout</c>.</summary>
+public sealed class FanoutOptions
+{
+    public const string Section = "Chat:Fanout";
+
+    /// <summary>Events that may wait for a slow reader (after joining token deltas) before it is disconnected.</summary>
+    public int MaxQueuedEventsPerConnection { get; set; } = 5_000;
+}
+
+/// <summary>
+/// Wraps the configured lifetime manager (in-memory or the Redis backplane) to learn each
+/// connection's <see cref="HubConnectionContext"/>; everything else is passed through.
+/// </summary>
+internal sealed class TrackingHubLifetimeManager<THub>(HubLifetimeManager<THub> inner, ConnectionRegistry registry) : HubLifetimeManager<THub>
+    where THub : Hub
+{
+    public override async Task OnConnectedAsync(HubConnectionContext connection)
+    {
+        registry.Add(connection);
+        await inner.OnConnectedAsync(connection);
+    }
+
+    public override async Task OnDisconnectedAsync(HubConnectionContext connection)
+    {
+        try
+        {
+            await registry.RemoveAsync(connection);
+        }
+        finally
+        {
+            await inner.OnDisconnectedAsync(connection);
+        }
+    }
+
+    public override Task SendAllAsync(string methodName, object?[] args, CancellationToken cancellationToken = default) => inner.SendAllAsync(methodName, args, cancellationToken);
+
+    public override Task SendAllExceptAsync(string methodName, object?[] args, IReadOnlyList<string> excludedConnectionIds, CancellationToken cancellationToken = default) =>
+        inner.SendAllExceptAsync(methodName, args, excludedConnectionIds, cancellationToken);
+
+    public override Task SendConnectionAsync(string connectionId, string methodName, object?[] args, CancellationToken cancellationToken = default) =>
+        inner.SendConnectionAsync(connectionId, methodName, args, cancellationToken);
+
+    public override Task SendConnectionsAsync(IReadOnlyList<string> connectionIds, string methodName, object?[] args, CancellationToken cancellationToken = default) =>
+        inner.SendConnectionsAsync(connectionIds, methodName, args, cancellationToken);
+
+    public override Task SendGroupAsync(string groupName, string methodName, object?[] args, CancellationToken cancellationToken = default) =>
+        inner.SendGroupAsync(groupName, methodName, args, cancellationToken);
+
+    public override Task SendGroupsAsync(IReadOnlyList<string> groupNames, string methodName, object?[] args, CancellationToken cancellationToken = default) =>
+        inner.SendGroupsAsync(groupNames, methodName, args, cancellationToken);
+
+    public override Task SendGroupExceptAsync(string groupName, string methodName, object?[] args, IReadOnlyList<string> excludedConnectionIds, CancellationToken cancellationToken = default) =>
+        inner.SendGroupExceptAsync(groupName, methodName, args, excludedConnectionIds, cancellationToken);
+
+    public override Task SendUserAsync(string userId, string methodName, object?[] args, CancellationToken cancellationToken = default) =>
+        inner.SendUserAsync(userId, methodName, args, cancellationToken);
+
+    public override Task SendUsersAsync(IReadOnlyList<string> userIds, string methodName, object?[] args, CancellationToken cancellationToken = default) =>
+        inner.SendUsersAsync(userIds, methodName, args, cancellationToken);
+
+    public override Task AddToGroupAsync(string connectionId, string groupName, CancellationToken cancellationToken = default) =>
+        inner.AddToGroupAsync(connectionId, groupName, cancellationToken);
+
+    public override Task RemoveFromGroupAsync(string connectionId, string groupName, CancellationToken cancellationToken = default) =>
+        inner.RemoveFromGroupAsync(connectionId, groupName, cancellationToken);
+
+    public override Task<T> InvokeConnectionAsync<T>(string connectionId, string methodName, object?[] args, CancellationToken cancellationToken) =>
+        inner.InvokeConnectionAsync<T>(connectionId, methodName, args, cancellationToken);
+
+    public override Task SetConnectionResultAsync(string connectionId, Microsoft.AspNetCore.SignalR.Protocol.CompletionMessage result) =>
+        inner.SetConnectionResultAsync(connectionId, result);
+
+    public override bool TryGetReturnType(string invocationId, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Type? type) =>
+        inner.TryGetReturnType(invocationId, out type);
+}

@@ -1,0 +1,187 @@
+using Microsoft.AspNetCore.SignalR;
+using SignalRChat.Contracts;
+
+namespace SignalRChat.Server.Fanout;
+
+/// <summary>
+/// Writes room events to one hub connection. The caller never waits for the socket: when a write
+/// does not complete at once, later events queue behind it in order, and consecutive token deltas
+/// of one generation are joined into one event while the reader catches up. A reader too far
+/// behind is disconnected (it can come back with <c>Resume</c>).
+/// </summary>
+internal sealed class ConnectionSender(HubConnectionContext connection, int maxQueued, ILogger logger) : IRoomSubscriber
+{
+    private readonly Lock _lock = new();
+    private readonly Queue<OutgoingEvent> _queue = new();
+    private readonly HashSet<string> _rooms = new(StringComparer.Ordinal);
+    private bool _writing;
+    private bool _aborted;
+
+    public string Id => connection.ConnectionId;
+
+    public HubConnectionContext Connection => connection;
+
+    public bool TryAddRoom(string roomId, int maxRooms, out bool added)
+    {
+        lock (_lock)
+        {
+            if (_rooms.Contains(roomId))
+            {
+                added = false;
+                return true;
+            }
+
+            if (_rooms.Count >= maxRooms)
+            {
+                added = false;
+                return false;
+            }
+
+            added = _rooms.Add(roomId);
+            return true;
+        }
+    }
+
+    public bool RemoveRoom(string roomId)
+    {
+        lock (_lock)
+        {
+            return _rooms.Remove(roomId);
+        }
+    }
+
+    public bool InRoom(string roomId)
+    {
+        lock (_lock)
+        {
+            return _rooms.Contains(roomId);
+        }
+    }
+
+    public string[] TakeRooms()
+    {
+        lock (_lock)
+        {
+            var rooms = _rooms.ToArray();
+            _rooms.Clear();
+            return rooms;
+        }
+    }
+
+    public void Deliver(OutgoingEvent outgoing)
+    {
+        lock (_lock)
+        {
+            if (_aborted)
+            {
+                return;
+            }
+
+            if (_writing)
+            {
+                if (_queue.Count >= maxQueued)
+                {
+                    _aborted = true;
+                    _queue.Clear();
+                    FanoutLog.SlowReaderDisconnected(logger, connection.ConnectionId, maxQueued);
+                    connection.Abort();
+                    return;
+                }
+
+                _queue.Enqueue(outgoing);
+                return;
+            }
+
+            _writing = true;
+        }
+
+        var write = connection.WriteAsync(outgoing.HubMessage);
+        if (write.IsCompletedSuccessfully)
+        {
+            write.GetAwaiter().GetResult();
+            if (FinishedWriting())
+            {
+                return;
+            }
+
+            write = default;
+        }
+
+        _ = DrainAsync(write);
+    }
+
+    private bool FinishedWriting()
+    {
+        lock (_lock)
+        {
+            if (_queue.Count == 0 || _aborted)
+            {
+                _writing = false;
+                return true;
+            }
+
+            return false;
+        }
+    }
+
+    private async Task DrainAsync(ValueTask pending)
+    {
+        try
+        {
+            await pending;
+            while (true)
+            {
+                OutgoingEvent next;
+                lock (_lock)
+                {
+                    if (_queue.Count == 0 || _aborted)
+                    {
+                        _writing = false;
+                        return;
+                    }
+
+                    next = Coalesce(_queue.Dequeue());
+                }
+
+                await connection.WriteAsync(next.HubMessage);
+            }
+        }
+        catch (Exception ex)
+        {
+            FanoutLog.WriteFailed(logger, connection.ConnectionId, ex);
+            lock (_lock)
+            {
+                _writing = false;
+                _queue.Clear();
+            }
+        }
+    }
+
+    // Joins the token deltas that wait back to back for one generation; order is never changed.
+    private OutgoingEvent Coalesce(OutgoingEvent first)
+    {
+        if (first.Event is not TokenEvent token || _queue.Count == 0)
+        {
+            return first;
+        }
+
+        System.Text.StringBuilder? text = null;
+        var last = token;
+        while (_queue.TryPeek(out var candidate) && candidate.Event is TokenEvent next
+               && next.RoomId == token.RoomId && next.GenerationId == token.GenerationId)
+        {
+            _queue.Dequeue();
+            text ??= new System.Text.StringBuilder(token.Text);
+            text.Append(next.Text);
+            last = next;
+        }
+
+        if (text is null)
+        {
+            return first;
+        }
+
+        FanoutLog.Coalesced(logger, connection.ConnectionId, token.Seq, last.Seq);
+        return new OutgoingEvent(last with { Text = text.ToString(), FirstSeq = token.FirstSeq ?? token.Seq });
+    }
+}

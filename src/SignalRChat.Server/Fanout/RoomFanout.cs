@@ -1,0 +1,219 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using SignalRChat.Contracts;
+using SignalRChat.Server.Rooms;
+
+namespace SignalRChat.Server.Fanout;
+
+/// <summary>
+/// Delivers each room's ordered event stream to this node's subscribers of that room. One loop per
+/// room handles events, joins and resumes in one order, so a subscriber's view starts exactly
+/// after its snapshot or resume point: no gap, no duplicate.
+/// </summary>
+internal sealed class RoomFanout
+{
+    private readonly ConcurrentDictionary<string, LocalRoom> _rooms = new(StringComparer.Ordinal);
+    private readonly IRoomStore _store;
+    private readonly ILogger<RoomFanout> _logger;
+
+    public RoomFanout(IRoomEventBus bus, IRoomStore store, ILogger<RoomFanout> logger)
+    {
+        _store = store;
+        _logger = logger;
+        bus.Subscribe(Publish);
+    }
+
+    public int RoomCount => _rooms.Count;
+
+    private void Publish(RoomEvent roomEvent)
+    {
+        if (_rooms.TryGetValue(roomEvent.RoomId, out var room))
+        {
+            room.Post(roomEvent);
+        }
+    }
+
+    /// <summary>Subscribes and returns the snapshot the subscriber's stream continues from.</summary>
+    public Task<RoomSnapshot> AttachAsync(string roomId, IRoomSubscriber subscriber)
+    {
+        var request = new AttachRequest(subscriber);
+        Room(roomId).Post(request);
+        return request.Result.Task;
+    }
+
+    /// <summary>Re-sends the events after <paramref name="afterSeq"/> to the subscriber, then keeps it subscribed.</summary>
+    public Task<ResumeResult> ResumeAsync(string roomId, IRoomSubscriber subscriber, long afterSeq)
+    {
+        var request = new ResumeRequest(subscriber, afterSeq);
+        Room(roomId).Post(request);
+        return request.Result.Task;
+    }
+
+    public void Detach(string roomId, string subscriberId)
+    {
+        if (_rooms.TryGetValue(roomId, out var room))
+        {
+            room.Post(new DetachRequest(subscriberId));
+        }
+    }
+
+    private LocalRoom Room(string roomId) => _rooms.GetOrAdd(roomId, id => new LocalRoom(id, _store, _logger));
+
+    private sealed record AttachRequest(IRoomSubscriber Subscriber)
+    {
+        public TaskCompletionSource<RoomSnapshot> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    private sealed record ResumeRequest(IRoomSubscriber Subscriber, long AfterSeq)
+    {
+        public TaskCompletionSource<ResumeResult> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    private sealed record DetachRequest(string SubscriberId);
+
+    private sealed class Subscription(IRoomSubscriber subscriber, long deliveredSeq)
+    {
+        public IRoomSubscriber Subscriber { get; } = subscriber;
+
+        public long DeliveredSeq { get; set; } = deliveredSeq;
+    }
+
+    private sealed class LocalRoom
+    {
+        private readonly Channel<object> _inbox = Channel.CreateUnbounded<object>(new UnboundedChannelOptions { SingleReader = true });
+        private readonly Dictionary<string, Subscription> _subscriptions = new(StringComparer.Ordinal);
+        private readonly string _roomId;
+        private readonly IRoomStore _store;
+        private readonly ILogger _logger;
+
+        public LocalRoom(string roomId, IRoomStore store, ILogger logger)
+        {
+            _roomId = roomId;
+            _store = store;
+            _logger = logger;
+            _ = Task.Run(RunAsync);
+        }
+
+        public void Post(object item) => _inbox.Writer.TryWrite(item);
+
+        private async Task RunAsync()
+        {
+            var reader = _inbox.Reader;
+            while (await reader.WaitToReadAsync())
+            {
+                while (reader.TryRead(out var item))
+                {
+                    try
+                    {
+                        await HandleAsync(item);
+                    }
+                    catch (Exception ex)
+                    {
+                        FanoutLog.RoomLoopFailed(_logger, _roomId, ex);
+                        Fail(item, ex);
+                    }
+                }
+            }
+        }
+
+        private ValueTask HandleAsync(object item)
+        {
+            switch (item)
+            {
+                case RoomEvent roomEvent:
+                    Deliver(roomEvent);
+                    return ValueTask.CompletedTask;
+                case AttachRequest attach:
+                    return AttachAsync(attach);
+                case ResumeRequest resume:
+                    return ResumeAsync(resume);
+                case DetachRequest detach:
+                    _subscriptions.Remove(detach.SubscriberId);
+                    return ValueTask.CompletedTask;
+                default:
+                    return ValueTask.CompletedTask;
+            }
+        }
+
+        private void Deliver(RoomEvent roomEvent)
+        {
+            OutgoingEvent? outgoing = null;
+            foreach (var subscription in _subscriptions.Values)
+            {
+                if (roomEvent.Seq <= subscription.DeliveredSeq)
+                {
+                    continue;
+                }
+
+                outgoing ??= new OutgoingEvent(roomEvent);
+                subscription.DeliveredSeq = roomEvent.Seq;
+                subscription.Subscriber.Deliver(outgoing);
+            }
+        }
+
+        private async ValueTask AttachAsync(AttachRequest attach)
+        {
+            // Everything up to the snapshot's lastSeq is in the snapshot; events still in the inbox
+            // with a seq at or below it are skipped for this subscriber.
+            var snapshot = await _store.GetSnapshotAsync(_roomId);
+            var id = attach.Subscriber.Id;
+            if (_subscriptions.TryGetValue(id, out var existing))
+            {
+                existing.DeliveredSeq = Math.Max(existing.DeliveredSeq, snapshot.LastSeq);
+            }
+            else
+            {
+                _subscriptions[id] = new Subscription(attach.Subscriber, snapshot.LastSeq);
+            }
+
+            attach.Result.TrySetResult(snapshot);
+        }
+
+        private async ValueTask ResumeAsync(ResumeRequest resume)
+        {
+            var range = await _store.ReadAfterAsync(_roomId, resume.AfterSeq);
+            if (range.Reset)
+            {
+                resume.Result.TrySetResult(new ResumeResult(_roomId, resume.AfterSeq + 1, range.LastSeq, true));
+                return;
+            }
+
+            var id = resume.Subscriber.Id;
+            if (!_subscriptions.TryGetValue(id, out var subscription))
+            {
+                subscription = new Subscription(resume.Subscriber, resume.AfterSeq);
+                _subscriptions[id] = subscription;
+            }
+            else
+            {
+                // Events already sent to this subscriber after afterSeq are sent again: it asked for them.
+                subscription.DeliveredSeq = resume.AfterSeq;
+            }
+
+            foreach (var roomEvent in range.Events)
+            {
+                if (roomEvent.Seq > subscription.DeliveredSeq)
+                {
+                    subscription.DeliveredSeq = roomEvent.Seq;
+                    subscription.Subscriber.Deliver(new OutgoingEvent(roomEvent));
+                }
+            }
+
+            subscription.DeliveredSeq = Math.Max(subscription.DeliveredSeq, range.LastSeq);
+            resume.Result.TrySetResult(new ResumeResult(_roomId, resume.AfterSeq + 1, range.LastSeq, false));
+        }
+
+        private static void Fail(object item, Exception ex)
+        {
+            switch (item)
+            {
+                case AttachRequest attach:
+                    attach.Result.TrySetException(ex);
+                    break;
+                case ResumeRequest resume:
+                    resume.Result.TrySetException(ex);
+                    break;
+            }
+        }
+    }
+}

@@ -1,0 +1,11 @@
+namespace SignalRChat.Server.Generation;
+
+internal static partial class GenerationLog
+{
+    [LoggerMessage(1, LogLevel.Information,
+        "Generation {GenerationId} in room {RoomId} ended {State}: {Tokens} tokens, first token after {FirstTokenMs} ms, {TotalMs} ms in all")]
+    public static partial void Finished(ILogger logger, string roomId, string generationId, string state, int tokens, long firstTokenMs, long totalMs);
+
+    [LoggerMessage(2, LogLevel.Warning, "Generation {GenerationId} in room {RoomId} failed: {Reason}")]
+    public static partial void Failed(ILogger logger, string roomId, string generationId, string reason, Exception exception);
+}

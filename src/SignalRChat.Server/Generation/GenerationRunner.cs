@@ -1,0 +1,184 @@
+using System.Text;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Options;
+using SignalRChat.Contracts;
+using SignalRChat.Server.Model;
+using SignalRChat.Server.Rooms;
+using SignalRChat.Server.Tools;
+using AiChatMessage = Microsoft.Extensions.AI.ChatMessage;
+using RoomMessage = SignalRChat.Contracts.ChatMessage;
+
+namespace SignalRChat.Server.Generation;
+
+/// <summary>
+/// Runs one generation: streams the model's reply into the room as token events, relays tool
+/// progress, and ends with exactly one final status. The final status is written after the model
+/// loop has stopped, so no token of the generation follows it.
+/// </summary>
+internal sealed class GenerationRunner(
+    IRoomStore store,
+    IChatClient chatClient,
+    ToolRegistry tools,
+    GenerationRegistry registry,
+    IOptions<ModelOptions> modelOptions,
+    TimeProvider time,
+    ILogger<GenerationRunner> logger)
+{
+    public const string AssistantId = "assistant";
+    public const string AssistantName = "Assistant";
+
+    public async Task RunAsync(Generation generation)
+    {
+        var started = time.GetTimestamp();
+        var cancellation = generation.Cancellation.Token;
+        var events = new GenerationEvents(store, generation);
+        var text = new StringBuilder();
+        long? firstTokenAt = null;
+        var tokens = 0;
+        UsageDetails? usage = null;
+        var state = GenerationStates.Completed;
+        string? error = null;
+        generation.Started = true;
+
+        try
+        {
+            await store.AppendAsync(new MessageEvent(generation.RoomId, new RoomMessage(generation.AssistantMessageId, 0, AssistantId, AssistantName,
+                MessageRoles.Assistant, string.Empty, MessageStates.Generating, time.GetUtcNow())), CancellationToken.None);
+            await events.SetStateAsync(GenerationStates.Thinking);
+
+            var prompt = await BuildPromptAsync(generation);
+            var options = new ChatOptions { Tools = [.. tools.Functions], ToolMode = ChatToolMode.Auto };
+            using (ToolEventScope.Enter(events))
+            {
+                await foreach (var update in chatClient.GetStreamingResponseAsync(prompt, options, cancellation).WithCancellation(cancellation))
+                {
+                    foreach (var content in update.Contents)
+                    {
+                        switch (content)
+                        {
+                            case TextContent { Text.Length: > 0 } delta:
+                                cancellation.ThrowIfCancellationRequested();
+                                firstTokenAt ??= time.GetTimestamp();
+                                await events.SetStateAsync(GenerationStates.Generating);
+                                text.Append(delta.Text);
+                                tokens++;
+                                await store.AppendAsync(new TokenEvent(generation.RoomId, generation.Id, delta.Text), CancellationToken.None);
+                                break;
+                            case UsageContent reported:
+                                usage ??= new UsageDetails();
+                                usage.Add(reported.Details);
+                                break;
+                        }
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+        {
+            state = GenerationStates.Cancelled;
+        }
+        catch (Exception ex)
+        {
+            state = GenerationStates.Failed;
+            error = ModelErrors.Describe(ex);
+            GenerationLog.Failed(logger, generation.RoomId, generation.Id, error, ex);
+        }
+
+        if (generation.Finish() && state == GenerationStates.Completed)
+        {
+            state = GenerationStates.Cancelled;
+        }
+
+        try
+        {
+            var reported = usage is null ? null : new UsageInfo(usage.InputTokenCount ?? 0, usage.OutputTokenCount ?? 0);
+            await store.AppendAsync(new StatusEvent(generation.RoomId, generation.Id, state, text.ToString(), error, reported)
+            {
+                MessageId = generation.AssistantMessageId,
+            }, CancellationToken.None);
+        }
+        catch (Exception ex)
+        {
+            GenerationLog.Failed(logger, generation.RoomId, generation.Id, "the final status could not be written", ex);
+        }
+        finally
+        {
+            registry.Finished(generation);
+            generation.Dispose();
+        }
+
+        var elapsed = time.GetElapsedTime(started);
+        GenerationLog.Finished(logger, generation.RoomId, generation.Id, state, tokens,
+            firstTokenAt is { } first ? (long)time.GetElapsedTime(started, first).TotalMilliseconds : -1, (long)elapsed.TotalMilliseconds);
+    }
+
+    private async Task<List<AiChatMessage>> BuildPromptAsync(Generation generation)
+    {
+        var settings = modelOptions.Value;
+        var history = await store.GetHistoryAsync(generation.RoomId, settings.MaxHistoryMessages + 8);
+        var prompt = new List<AiChatMessage> { new(ChatRole.System, settings.SystemPrompt) };
+        foreach (var message in history.Where(m => m.Seq <= generation.UserMessageSeq).TakeLast(settings.MaxHistoryMessages))
+        {
+            if (message.Role == MessageRoles.User)
+            {
+                prompt.Add(new AiChatMessage(ChatRole.User, $"{message.AuthorName}: {message.Text}") { AuthorName = SafeAuthorName(message.AuthorName) });
+            }
+            else if (message.State is MessageStates.Completed or MessageStates.Cancelled && message.Text.Length > 0)
+            {
+                prompt.Add(new AiChatMessage(ChatRole.Assistant, message.Text));
+            }
+        }
+
+        return prompt;
+    }
+
+    // OpenAI accepts ^[a-zA-Z0-9_-]{1,64}$ as a message author name.
+    private static string? SafeAuthorName(string name)
+    {
+        var safe = new string(name.Where(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-').ToArray());
+        return safe.Length == 0 ? null : safe;
+    }
+
+    /// <summary>Appends the generation's status and tool events in the order they happen.</summary>
+    private sealed class GenerationEvents(IRoomStore store, Generation generation) : IToolEvents
+    {
+        private string? _state;
+
+        public async ValueTask SetStateAsync(string state)
+        {
+            if (_state == state)
+            {
+                return;
+            }
+
+            _state = state;
+            await store.AppendAsync(new StatusEvent(generation.RoomId, generation.Id, state) { MessageId = generation.AssistantMessageId }, CancellationToken.None);
+        }
+
+        public async ValueTask StartedAsync(string callId, string tool, CancellationToken cancellationToken)
+        {
+            await SetStateAsync(GenerationStates.Tool);
+            await AppendAsync(callId, tool, ToolPhases.Started, null, null);
+        }
+
+        public ValueTask ProgressAsync(string callId, string tool, double fraction, string? detail, CancellationToken cancellationToken) =>
+            AppendAsync(callId, tool, ToolPhases.Progress, fraction, detail);
+
+        public async ValueTask CompletedAsync(string callId, string tool, string result, CancellationToken cancellationToken)
+        {
+            await AppendAsync(callId, tool, ToolPhases.Completed, 1, Shorten(result));
+            await SetStateAsync(GenerationStates.Thinking);
+        }
+
+        public async ValueTask FailedAsync(string callId, string tool, string error, CancellationToken cancellationToken)
+        {
+            await AppendAsync(callId, tool, ToolPhases.Failed, null, Shorten(error));
+            await SetStateAsync(GenerationStates.Thinking);
+        }
+
+        private async ValueTask AppendAsync(string callId, string tool, string phase, double? progress, string? detail) =>
+            await store.AppendAsync(new ToolProgressEvent(generation.RoomId, generation.Id, callId, tool, phase, progress, detail), CancellationToken.None);
+
+        private static string Shorten(string text) => text.Length <= 200 ? text : text[..200] + "…";
+    }
+}

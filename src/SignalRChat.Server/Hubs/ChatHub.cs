@@ -1,0 +1,44 @@
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.SignalR;
+using SignalRChat.Contracts;
+using SignalRChat.Server.Auth;
+using SignalRChat.Server.Rooms;
+
+namespace SignalRChat.Server.Hubs;
+
+/// <summary>The chat hub at <c>/hubs/chat</c>: validates, asks <see cref="RoomService"/>, returns. No reply runs in here.</summary>
+[Authorize]
+internal sealed class ChatHub(RoomService rooms) : Hub
+{
+    private ChatUser Caller => ChatUser.From(Context.User);
+
+    public Task<RoomSnapshot> JoinRoom(string roomId) => rooms.JoinAsync(Caller, Context.ConnectionId, roomId);
+
+    public Task LeaveRoom(string roomId) => rooms.LeaveAsync(Caller, Context.ConnectionId, roomId);
+
+    public Task<RoomSnapshot> CreateRoom(string roomId, CreateRoomOptions? options) => rooms.CreateAsync(Caller, Context.ConnectionId, roomId, options);
+
+    public Task InviteToRoom(string roomId, string userId) => rooms.InviteAsync(Caller, roomId, userId);
+
+    public Task<SendMessageResult> SendMessage(string roomId, string text) => rooms.SendAsync(Caller, roomId, text, Context.ConnectionAborted);
+
+    public Task<bool> CancelGeneration(string generationId) => rooms.CancelAsync(Caller, generationId);
+
+    public Task<ResumeResult> Resume(string roomId, long afterSeq) => rooms.ResumeAsync(Caller, Context.ConnectionId, roomId, afterSeq);
+}
+
+/// <summary>Turns refusals into <see cref="HubException"/>s, whose message reaches the caller; the connection stays open.</summary>
+internal sealed class ChatRequestHubFilter : IHubFilter
+{
+    public async ValueTask<object?> InvokeMethodAsync(HubInvocationContext invocationContext, Func<HubInvocationContext, ValueTask<object?>> next)
+    {
+        try
+        {
+            return await next(invocationContext);
+        }
+        catch (ChatRequestException ex)
+        {
+            throw new HubException(ex.Message);
+        }
+    }
+}

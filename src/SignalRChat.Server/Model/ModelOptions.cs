@@ -1,0 +1,38 @@
+namespace SignalRChat.Server.Model;
+
+/// <summary>Settings of section <c>Chat:Model</c>.</summary>
+public sealed class ModelOptions
+{
+    public const string Section = "Chat:Model";
+
+    /// <summary><c>Offline</c> (default), <c>AzureOpenAI</c> or <c>OpenAI</c>.</summary>
+    public string Provider { get; set; } = ModelProviders.Offline;
+
+    /// <summary>Rounds of tool calls (model asks, tools answer) allowed in one reply.</summary>
+    public int MaxToolRounds { get; set; } = 4;
+
+    /// <summary>Recent room messages sent to the model.</summary>
+    public int MaxHistoryMessages { get; set; } = 40;
+
+    public string SystemPrompt { get; set; } = "You are the assistant of a chat room shared by several people. Each user message starts with the name of its author. Answer briefly.";
+}
+
+/// <summary>Values of <c>Chat:Model:Provider</c>.</summary>
+public static class ModelProviders
+{
+    public const string Offline = "Offline";
+    public const string AzureOpenAI = "AzureOpenAI";
+    public const string OpenAI = "OpenAI";
+}
+
+/// <summary>Settings of section <c>Chat:Offline</c>.</summary>
+public sealed class OfflineModelOptions
+{
+    public const string Section = "Chat:Offline";
+
+    /// <summary>Pause before each token, in milliseconds.</summary>
+    public int TokenDelayMs { get; set; } = 25;
+
+    /// <summary>Tokens in a plain reply.</summary>
+    public int ReplyTokens { get; set; } = 60;
+}

@@ -1,0 +1,190 @@
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Options;
+
+namespace SignalRChat.Server.Model;
+
+/// <summary>
+/// The model used when no provider is configured: a real <see cref="IChatClient"/> that streams a
+/// deterministic reply, says that it is the offline model, and calls tools through the ordinary
+/// tool-calling path ("calculate 17*23", "what time is it"). It needs no network.
+/// A message containing <c>#fail</c> makes it fail part-way, so failure handling can be seen too.
+/// </summary>
+public sealed partial class OfflineChatClient(IOptions<OfflineModelOptions> offlineOptions, TimeProvider time) : IChatClient
+{
+    public const string FailTrigger = "#fail";
+    public const string Intro = "This is the offline model (no network), ";
+
+    private static readonly string[] Filler =
+        ["streaming ", "a ", "deterministic ", "reply ", "so ", "that ", "every ", "member ", "of ", "the ", "room ", "sees ", "the ", "same ", "words ", "in ", "the ", "same ", "order. "];
+
+    private static readonly ChatClientMetadata Metadata = new("offline", null, "offline-deterministic");
+
+    public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
+        GetStreamingResponseAsync(messages, options, cancellationToken).ToChatResponseAsync(cancellationToken);
+
+    public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var history = messages as IList<ChatMessage> ?? messages.ToList();
+        var last = history.Count > 0 ? history[^1] : null;
+        var responseId = "offline-" + Guid.NewGuid().ToString("N")[..12];
+        var settings = offlineOptions.Value;
+        var inputTokens = history.Sum(m => CountWords(m.Text));
+
+        IEnumerable<string> tokens;
+        var toolResult = last?.Contents.OfType<FunctionResultContent>().LastOrDefault();
+        if (toolResult is not null)
+        {
+            tokens = Words(DescribeToolResult(history, toolResult));
+        }
+        else
+        {
+            var text = last?.Text ?? string.Empty;
+            var call = PlanToolCall(text, options);
+            if (call is not null)
+            {
+                await DelayAsync(settings.TokenDelayMs, cancellationToken);
+                yield return new ChatResponseUpdate(ChatRole.Assistant, [call]) { ResponseId = responseId, ModelId = Metadata.DefaultModelId };
+                yield break;
+            }
+
+            tokens = PlainReply(text, settings.ReplyTokens);
+        }
+
+        var index = 0;
+        var outputTokens = 0;
+        var fail = toolResult is null && (last?.Text ?? string.Empty).Contains(FailTrigger, StringComparison.OrdinalIgnoreCase);
+        foreach (var token in tokens)
+        {
+            await DelayAsync(settings.TokenDelayMs, cancellationToken);
+            if (fail && index == 3)
+            {
+                throw new OfflineModelException("the offline model was asked to fail (#fail) and stopped part-way");
+            }
+
+            index++;
+            outputTokens++;
+            yield return new ChatResponseUpdate(ChatRole.Assistant, token) { ResponseId = responseId, ModelId = Metadata.DefaultModelId };
+        }
+
+        yield return new ChatResponseUpdate(ChatRole.Assistant, [new UsageContent(new UsageDetails { InputTokenCount = inputTokens, OutputTokenCount = outputTokens, TotalTokenCount = inputTokens + outputTokens })])
+        {
+            ResponseId = responseId,
+            FinishReason = ChatFinishReason.Stop,
+            ModelId = Metadata.DefaultModelId,
+        };
+    }
+
+    private Task DelayAsync(int milliseconds, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return milliseconds > 0 ? Task.Delay(TimeSpan.FromMilliseconds(milliseconds), time, cancellationToken) : Task.CompletedTask;
+    }
+
+    private static FunctionCallContent? PlanToolCall(string text, ChatOptions? options)
+    {
+        bool Offered(string name) => options?.Tools?.Any(t => t.Name == name) == true;
+
+        var calculation = CalculationPattern().Match(text);
+        if (calculation.Success && Offered(Tools.CalculatorTool.ToolName))
+        {
+            var expression = calculation.Groups["expr"].Value.Trim();
+            return new FunctionCallContent(NewCallId(), Tools.CalculatorTool.ToolName, new Dictionary<string, object?> { ["expression"] = expression });
+        }
+
+        if (ClockPattern().IsMatch(text) && Offered(Tools.ClockTool.ToolName))
+        {
+            return new FunctionCallContent(NewCallId(), Tools.ClockTool.ToolName, new Dictionary<string, object?>());
+        }
+
+        return null;
+    }
+
+    private static string DescribeToolResult(IList<ChatMessage> history, FunctionResultContent result)
+    {
+        var call = history.SelectMany(m => m.Contents).OfType<FunctionCallContent>().LastOrDefault(c => c.CallId == result.CallId);
+        var value = result.Result switch
+        {
+            JsonElement { ValueKind: JsonValueKind.String } e => e.GetString(),
+            null => string.Empty,
+            var other => other.ToString(),
+        } ?? string.Empty;
+
+        if (value.StartsWith("error:", StringComparison.Ordinal) || result.Exception is not null)
+        {
+            var reason = result.Exception?.Message ?? value["error:".Length..].Trim();
+            return $"{Intro}the {call?.Name ?? "tool"} could not answer: {reason}.";
+        }
+
+        return call?.Name switch
+        {
+            Tools.CalculatorTool.ToolName => $"{Intro}the calculator says {(call.Arguments is { } args && args.TryGetValue("expression", out var expression) ? expression : "?")} = {value}.",
+            Tools.ClockTool.ToolName => $"{Intro}the clock says it is {value}.",
+            _ => $"{Intro}the tool answered {value}.",
+        };
+    }
+
+    private static IEnumerable<string> PlainReply(string prompt, int replyTokens)
+    {
+        var intro = Words(Intro + "replying to a message of " + CountWords(prompt) + " words: ").ToList();
+        var count = 0;
+        foreach (var word in intro)
+        {
+            if (count++ >= replyTokens)
+            {
+                yield break;
+            }
+
+            yield return word;
+        }
+
+        for (var i = 0; count < replyTokens; i++, count++)
+        {
+            yield return Filler[i % Filler.Length];
+        }
+    }
+
+    // Splits after each space so the deltas concatenate back to the exact text.
+    private static IEnumerable<string> Words(string text)
+    {
+        var start = 0;
+        for (var i = 0; i < text.Length; i++)
+        {
+            if (text[i] == ' ')
+            {
+                yield return text[start..(i + 1)];
+                start = i + 1;
+            }
+        }
+
+        if (start < text.Length)
+        {
+            yield return text[start..];
+        }
+    }
+
+    private static int CountWords(string? text) => string.IsNullOrWhiteSpace(text) ? 0 : text.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length;
+
+    private static string NewCallId() => "call_" + Guid.NewGuid().ToString("N")[..12];
+
+    public object? GetService(Type serviceType, object? serviceKey = null) =>
+        serviceKey is null && serviceType == typeof(ChatClientMetadata) ? Metadata
+        : serviceKey is null && serviceType.IsInstanceOfType(this) ? this
+        : null;
+
+    public void Dispose()
+    {
+    }
+
+    [GeneratedRegex(@"\b(?:calculate|compute|calc|what\s+is|what's)\s+(?<expr>[-+*/^%×÷().\d\s]*\d[-+*/^%×÷().\d\s]*)", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex CalculationPattern();
+
+    [GeneratedRegex(@"\b(?:what\s+time|the\s+time|clock)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex ClockPattern();
+}
+
+/// <summary>A failure of the offline model, with a message fit for the room.</summary>
+public sealed class OfflineModelException(string message) : Exception(message);

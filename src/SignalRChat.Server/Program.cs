@@ -1,0 +1,4 @@
+using SignalRChat.Server;
+
+var app = ChatApp.Build(args);
+app.Run();

@@ -1,0 +1,18 @@
+namespace SignalRChat.Server.Rooms;
+
+/// <summary>What kind of refusal a <see cref="ChatRequestException"/> is, for the HTTP status it maps to.</summary>
+public enum ChatRefusal
+{
+    BadRequest = 400,
+    Forbidden = 403,
+    NotFound = 404,
+    Conflict = 409,
+    TooManyRequests = 429,
+    Unavailable = 503,
+}
+
+/// <summary>A refused request with a message for the person who made it; hub calls get it as a HubException.</summary>
+public sealed class ChatRequestException(ChatRefusal refusal, string message) : Exception(message)
+{
+    public ChatRefusal Refusal { get; } = refusal;
+}

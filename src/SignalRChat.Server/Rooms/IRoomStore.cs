@@ -1,0 +1,60 @@
+using SignalRChat.Contracts;
+
+namespace SignalRChat.Server.Rooms;
+
+/// <summary>Outcome of asking to enter a room.</summary>
+public enum RoomEntry
+{
+    Entered,
+    NotInvited,
+}
+
+/// <summary>Outcome of <see cref="IRoomStore.CreateRoomAsync"/>.</summary>
+public enum RoomCreation
+{
+    Created,
+    AlreadyYours,
+    TakenByOther,
+}
+
+/// <summary>Events after a seq, or <see cref="Reset"/> when that seq has left the log's window.</summary>
+public sealed record EventRange(bool Reset, long LastSeq, IReadOnlyList<RoomEvent> Events);
+
+/// <summary>
+/// Room state and each room's ordered event stream. Appending takes the next seq, applies the
+/// event to the room's state (history, in-flight reply, presence), keeps it in the bounded log
+/// and publishes it on the <see cref="IRoomEventBus"/>, in seq order. Two implementations:
+/// in memory (default) and Redis.
+/// </summary>
+public interface IRoomStore
+{
+    ValueTask<RoomEvent> AppendAsync(RoomEvent roomEvent, CancellationToken cancellationToken = default);
+
+    ValueTask<RoomCreation> CreateRoomAsync(string roomId, string userId, string visibility, CancellationToken cancellationToken = default);
+
+    /// <summary>Adds the connection to the room (creating a public room if unknown); presence <c>joined</c> when it is the user's first.</summary>
+    ValueTask<RoomEntry> EnterAsync(string roomId, RoomMember member, string connectionId, CancellationToken cancellationToken = default);
+
+    /// <summary>Removes the connection; presence <c>left</c> when it was the user's last. An explicit leave also ends membership.</summary>
+    ValueTask ExitAsync(string roomId, string userId, string connectionId, bool endMembership, CancellationToken cancellationToken = default);
+
+    ValueTask<bool> InviteAsync(string roomId, string userId, CancellationToken cancellationToken = default);
+
+    /// <summary>True when the user has joined the room and not left it (connected or not).</summary>
+    ValueTask<bool> IsMemberAsync(string roomId, string userId, CancellationToken cancellationToken = default);
+
+    /// <summary>True when the user may enter the room (it is public or unknown, or they created it or were invited).</summary>
+    ValueTask<bool> MayEnterAsync(string roomId, string userId, CancellationToken cancellationToken = default);
+
+    ValueTask<RoomSnapshot> GetSnapshotAsync(string roomId, CancellationToken cancellationToken = default);
+
+    ValueTask<EventRange> ReadAfterAsync(string roomId, long afterSeq, CancellationToken cancellationToken = default);
+
+    ValueTask<IReadOnlyList<ChatMessage>> GetHistoryAsync(string roomId, int maxMessages, CancellationToken cancellationToken = default);
+}
+
+/// <summary>Carries each room's appended events, in seq order, to this node's subscribers.</summary>
+public interface IRoomEventBus
+{
+    void Subscribe(Action<RoomEvent> handler);
+}

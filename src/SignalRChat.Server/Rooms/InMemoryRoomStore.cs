@@ -1,0 +1,131 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Options;
+using SignalRChat.Contracts;
+
+namespace SignalRChat.Server.Rooms;
+
+/// <summary>The default store: every room in this process, each guarded by its own lock.</summary>
+internal sealed class InMemoryRoomStore(IOptions<RoomOptions> options, TimeProvider time) : IRoomStore, IRoomEventBus
+{
+    private readonly ConcurrentDictionary<string, RoomState> _rooms = new(StringComparer.Ordinal);
+    private readonly RoomOptions _options = options.Value;
+    private Action<RoomEvent>? _subscribers;
+
+    public void Subscribe(Action<RoomEvent> handler) => _subscribers += handler;
+
+    public ValueTask<RoomEvent> AppendAsync(RoomEvent roomEvent, CancellationToken cancellationToken = default)
+    {
+        var room = GetOrCreate(roomEvent.RoomId);
+        lock (room)
+        {
+            return ValueTask.FromResult(AppendLocked(room, roomEvent));
+        }
+    }
+
+    // Publishing inside the room's lock is what keeps every subscriber's view in seq order.
+    private RoomEvent AppendLocked(RoomState room, RoomEvent roomEvent)
+    {
+        var appended = room.Append(roomEvent, time.GetUtcNow(), _options);
+        _subscribers?.Invoke(appended);
+        return appended;
+    }
+
+    public ValueTask<RoomCreation> CreateRoomAsync(string roomId, string userId, string visibility, CancellationToken cancellationToken = default)
+    {
+        var created = false;
+        var room = _rooms.GetOrAdd(roomId, id =>
+        {
+            created = true;
+            return new RoomState(id, visibility, userId);
+        });
+        if (created)
+        {
+            return ValueTask.FromResult(RoomCreation.Created);
+        }
+
+        lock (room)
+        {
+            return ValueTask.FromResult(room.CreatorId == userId || room.IsMember(userId) ? RoomCreation.AlreadyYours : RoomCreation.TakenByOther);
+        }
+    }
+
+    public ValueTask<RoomEntry> EnterAsync(string roomId, RoomMember member, string connectionId, CancellationToken cancellationToken = default)
+    {
+        var room = GetOrCreate(roomId);
+        lock (room)
+        {
+            if (!room.MayEnter(member.UserId))
+            {
+                return ValueTask.FromResult(RoomEntry.NotInvited);
+            }
+
+            if (room.AddConnection(member, connectionId))
+            {
+                AppendLocked(room, new PresenceEvent(roomId, member.UserId, member.Name, PresenceStates.Joined));
+            }
+
+            return ValueTask.FromResult(RoomEntry.Entered);
+        }
+    }
+
+    public ValueTask ExitAsync(string roomId, string userId, string connectionId, bool endMembership, CancellationToken cancellationToken = default)
+    {
+        if (_rooms.TryGetValue(roomId, out var room))
+        {
+            lock (room)
+            {
+                if (room.RemoveConnection(userId, connectionId, endMembership, out var name))
+                {
+                    AppendLocked(room, new PresenceEvent(roomId, userId, name, PresenceStates.Left));
+                }
+            }
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask<bool> InviteAsync(string roomId, string userId, CancellationToken cancellationToken = default)
+    {
+        if (!_rooms.TryGetValue(roomId, out var room))
+        {
+            return ValueTask.FromResult(false);
+        }
+
+        lock (room)
+        {
+            room.Invite(userId);
+        }
+
+        return ValueTask.FromResult(true);
+    }
+
+    public ValueTask<bool> IsMemberAsync(string roomId, string userId, CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult(Read(roomId, room => room.IsMember(userId), false));
+
+    public ValueTask<bool> MayEnterAsync(string roomId, string userId, CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult(Read(roomId, room => room.MayEnter(userId), true));
+
+    public ValueTask<RoomSnapshot> GetSnapshotAsync(string roomId, CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult(Read(roomId, room => room.Snapshot(_options.SnapshotMessages), new RoomSnapshot(roomId, 0, [], [], null)));
+
+    public ValueTask<EventRange> ReadAfterAsync(string roomId, long afterSeq, CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult(Read(roomId, room => room.ReadAfter(afterSeq), new EventRange(afterSeq > 0, 0, [])));
+
+    public ValueTask<IReadOnlyList<ChatMessage>> GetHistoryAsync(string roomId, int maxMessages, CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult(Read(roomId, room => room.History(maxMessages), []));
+
+    private T Read<T>(string roomId, Func<RoomState, T> read, T missing)
+    {
+        if (!_rooms.TryGetValue(roomId, out var room))
+        {
+            return missing;
+        }
+
+        lock (room)
+        {
+            return read(room);
+        }
+    }
+
+    private RoomState GetOrCreate(string roomId) => _rooms.GetOrAdd(roomId, id => new RoomState(id, RoomVisibility.Public, null));
+}

@@ -1,0 +1,169 @@
+using Microsoft.Extensions.Options;
+using SignalRChat.Contracts;
+using SignalRChat.Server.Auth;
+using SignalRChat.Server.Fanout;
+using SignalRChat.Server.Generation;
+
+namespace SignalRChat.Server.Rooms;
+
+/// <summary>
+/// What every entry point (hub, SSE, NDJSON) asks of rooms. All argument, membership and limit
+/// checks live here; a refusal is a <see cref="ChatRequestException"/> with a message for the user.
+/// </summary>
+internal sealed class RoomService
+{
+    private readonly IRoomStore _store;
+    private readonly RoomFanout _fanout;
+    private readonly ConnectionRegistry _connections;
+    private readonly GenerationQueue _queue;
+    private readonly GenerationRegistry _generations;
+    private readonly IOptions<LimitOptions> _limits;
+
+    public RoomService(IRoomStore store, RoomFanout fanout, ConnectionRegistry connections, GenerationQueue queue,
+        GenerationRegistry generations, IOptions<LimitOptions> limits)
+    {
+        _store = store;
+        _fanout = fanout;
+        _connections = connections;
+        _queue = queue;
+        _generations = generations;
+        _limits = limits;
+        connections.Disconnected += DisconnectAsync;
+    }
+
+    public async Task<RoomSnapshot> JoinAsync(ChatUser user, string connectionId, string? roomId)
+    {
+        var room = RequireRoomId(roomId);
+        var sender = RequireConnection(connectionId);
+        await EnterAsync(user, sender, room);
+        return await _fanout.AttachAsync(room, sender);
+    }
+
+    public async Task<RoomSnapshot> CreateAsync(ChatUser user, string connectionId, string? roomId, CreateRoomOptions? options)
+    {
+        var room = RequireRoomId(roomId);
+        var visibility = options?.Visibility ?? RoomVisibility.Public;
+        if (visibility is not (RoomVisibility.Public or RoomVisibility.Private))
+        {
+            throw new ChatRequestException(ChatRefusal.BadRequest, "visibility must be \"public\" or \"private\"");
+        }
+
+        if (await _store.CreateRoomAsync(room, user.UserId, visibility) == RoomCreation.TakenByOther)
+        {
+            throw new ChatRequestException(ChatRefusal.Conflict, $"room '{room}' already exists: join it, or choose another id");
+        }
+
+        return await JoinAsync(user, connectionId, room);
+    }
+
+    public async Task LeaveAsync(ChatUser user, string connectionId, string? roomId)
+    {
+        var room = RequireRoomId(roomId);
+        var sender = RequireConnection(connectionId);
+        _fanout.Detach(room, connectionId);
+        sender.RemoveRoom(room);
+        await _store.ExitAsync(room, user.UserId, connectionId, endMembership: true);
+    }
+
+    public async Task InviteAsync(ChatUser user, string? roomId, string? userId)
+    {
+        var room = RequireRoomId(roomId);
+        if (string.IsNullOrWhiteSpace(userId) || userId.Length > 128)
+        {
+            throw new ChatRequestException(ChatRefusal.BadRequest, "userId is required");
+        }
+
+        await RequireMemberAsync(user, room, "invite people to");
+        await _store.InviteAsync(room, userId);
+    }
+
+    public async Task<SendMessageResult> SendAsync(ChatUser user, string? roomId, string? text, CancellationToken cancellationToken = default)
+    {
+        var room = RequireRoomId(roomId);
+        var maxChars = _limits.Value.MaxMessageChars;
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            throw new ChatRequestException(ChatRefusal.BadRequest, "the message is empty");
+        }
+
+        if (text.Length > maxChars)
+        {
+            throw new ChatRequestException(ChatRefusal.BadRequest,
+                $"the message is too long: {text.Length} characters, the limit is {maxChars} (Chat:Limits:MaxMessageChars)");
+        }
+
+        await RequireMemberAsync(user, room, "send to");
+        return await _queue.SubmitAsync(user, room, text, cancellationToken);
+    }
+
+    public async Task<bool> CancelAsync(ChatUser user, string? generationId)
+    {
+        if (string.IsNullOrEmpty(generationId))
+        {
+            throw new ChatRequestException(ChatRefusal.BadRequest, "generationId is required");
+        }
+
+        var room = _generations.FindRoom(generationId);
+        if (room is null)
+        {
+            return false;
+        }
+
+        await RequireMemberAsync(user, room, "stop replies in");
+        var generation = _generations.FindLive(generationId);
+        return generation is not null && await _queue.CancelAsync(generation);
+    }
+
+    public async Task<ResumeResult> ResumeAsync(ChatUser user, string connectionId, string? roomId, long afterSeq)
+    {
+        var room = RequireRoomId(roomId);
+        if (afterSeq < 0)
+        {
+            throw new ChatRequestException(ChatRefusal.BadRequest, "afterSeq must be 0 or more");
+        }
+
+        var sender = RequireConnection(connectionId);
+        await RequireMemberAsync(user, room, "resume");
+        await EnterAsync(user, sender, room);
+        return await _fanout.ResumeAsync(room, sender, afterSeq);
+    }
+
+    private async Task EnterAsync(ChatUser user, ConnectionSender sender, string room)
+    {
+        if (!sender.TryAddRoom(room, _limits.Value.MaxRoomsPerConnection, out _))
+        {
+            throw new ChatRequestException(ChatRefusal.TooManyRequests,
+                $"this connection is already in {_limits.Value.MaxRoomsPerConnection} rooms (Chat:Limits:MaxRoomsPerConnection); leave one first");
+        }
+
+        if (await _store.EnterAsync(room, new RoomMember(user.UserId, user.Name), sender.Id) == RoomEntry.NotInvited)
+        {
+            sender.RemoveRoom(room);
+            throw new ChatRequestException(ChatRefusal.Forbidden, $"room '{room}' is private: a member has to invite you");
+        }
+    }
+
+    private async Task DisconnectAsync(ConnectionSender sender)
+    {
+        var user = ChatUser.From(sender.Connection.User);
+        foreach (var room in sender.TakeRooms())
+        {
+            _fanout.Detach(room, sender.Id);
+            await _store.ExitAsync(room, user.UserId, sender.Id, endMembership: false);
+        }
+    }
+
+    private async Task RequireMemberAsync(ChatUser user, string room, string action)
+    {
+        if (!await _store.IsMemberAsync(room, user.UserId))
+        {
+            throw new ChatRequestException(ChatRefusal.Forbidden, $"join room '{room}' before you {action} it");
+        }
+    }
+
+    private ConnectionSender RequireConnection(string connectionId) =>
+        _connections.Find(connectionId) ?? throw new ChatRequestException(ChatRefusal.Unavailable, "this connection is closing");
+
+    private static string RequireRoomId(string? roomId) =>
+        RoomIds.IsValid(roomId) ? roomId! : throw new ChatRequestException(ChatRefusal.BadRequest, $"invalid room id: {RoomIds.Rule}");
+}

@@ -1,0 +1,211 @@
+using System.Text;
+using SignalRChat.Contracts;
+
+namespace SignalRChat.Server.Rooms;
+
+/// <summary>
+/// One room's state as the projection of its event stream. Not thread-safe: the in-memory store
+/// guards each instance with its own lock.
+/// </summary>
+internal sealed class RoomState(string roomId, string visibility, string? creatorId)
+{
+    private readonly LinkedList<ChatMessage> _history = new();
+    private readonly Queue<(RoomEvent Event, DateTimeOffset At)> _log = new();
+    private readonly Dictionary<string, Member> _members = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _invited = new(StringComparer.Ordinal);
+    private Active? _active;
+
+    public string RoomId { get; } = roomId;
+
+    public string Visibility { get; } = visibility;
+
+    public string? CreatorId { get; } = creatorId;
+
+    public long LastSeq { get; private set; }
+
+    public bool MayEnter(string userId) =>
+        Visibility == RoomVisibility.Public || userId == CreatorId || _invited.Contains(userId) || _members.ContainsKey(userId);
+
+    public bool IsMember(string userId) => _members.ContainsKey(userId);
+
+    public void Invite(string userId) => _invited.Add(userId);
+
+    /// <summary>Adds a connection; true when it is the user's first in the room.</summary>
+    public bool AddConnection(RoomMember member, string connectionId)
+    {
+        if (!_members.TryGetValue(member.UserId, out var entry))
+        {
+            entry = new Member(member.Name);
+            _members[member.UserId] = entry;
+        }
+
+        var wasOffline = entry.Connections.Count == 0;
+        entry.Connections.Add(connectionId);
+        entry.Name = member.Name;
+        return wasOffline;
+    }
+
+    /// <summary>Removes a connection; true when it was the user's last in the room.</summary>
+    public bool RemoveConnection(string userId, string connectionId, bool endMembership, out string name)
+    {
+        name = userId;
+        if (!_members.TryGetValue(userId, out var entry))
+        {
+            return false;
+        }
+
+        name = entry.Name;
+        var removed = entry.Connections.Remove(connectionId);
+        var nowOffline = removed && entry.Connections.Count == 0;
+        if (endMembership && entry.Connections.Count == 0)
+        {
+            _members.Remove(userId);
+        }
+
+        return nowOffline;
+    }
+
+    public RoomEvent Append(RoomEvent roomEvent, DateTimeOffset now, RoomOptions options)
+    {
+        var seq = LastSeq + 1;
+        roomEvent = roomEvent switch
+        {
+            MessageEvent m => m with { Seq = seq, Message = m.Message with { Seq = seq } },
+            _ => roomEvent with { Seq = seq },
+        };
+        LastSeq = seq;
+        Apply(roomEvent, options);
+        _log.Enqueue((roomEvent, now));
+        Trim(now, options);
+        return roomEvent;
+    }
+
+    private void Apply(RoomEvent roomEvent, RoomOptions options)
+    {
+        switch (roomEvent)
+        {
+            case MessageEvent m:
+                _history.AddLast(m.Message);
+                while (_history.Count > options.MaxHistoryMessages)
+                {
+                    _history.RemoveFirst();
+                }
+
+                break;
+            case StatusEvent { IsFinal: true } s:
+                if (_active is not null && _active.GenerationId == s.GenerationId)
+                {
+                    FinishMessage(_active.MessageId, s.Text ?? _active.Text.ToString(), MessageStateOf(s.State));
+                    _active = null;
+                }
+
+                break;
+            case StatusEvent s when s.MessageId is not null:
+                if (_active is null || _active.GenerationId != s.GenerationId)
+                {
+                    _active = new Active(s.GenerationId, s.MessageId);
+                }
+
+                _active.State = s.State;
+                break;
+            case TokenEvent t:
+                if (_active is not null && _active.GenerationId == t.GenerationId)
+                {
+                    _active.Text.Append(t.Text);
+                }
+
+                break;
+        }
+    }
+
+    private void FinishMessage(string messageId, string text, string state)
+    {
+        for (var node = _history.Last; node is not null; node = node.Previous)
+        {
+            if (node.Value.MessageId == messageId)
+            {
+                node.Value = node.Value with { Text = text, State = state };
+                return;
+            }
+        }
+    }
+
+    private static string MessageStateOf(string generationState) => generationState switch
+    {
+        GenerationStates.Completed => MessageStates.Completed,
+        GenerationStates.Cancelled => MessageStates.Cancelled,
+        _ => MessageStates.Failed,
+    };
+
+    private void Trim(DateTimeOffset now, RoomOptions options)
+    {
+        while (_log.Count > options.EventLogSize || (_log.Count > 0 && now - _log.Peek().At > options.EventLogMaxAge))
+        {
+            _log.Dequeue();
+        }
+    }
+
+    public RoomSnapshot Snapshot(int maxMessages)
+    {
+        var messages = new List<ChatMessage>(Math.Min(maxMessages, _history.Count));
+        var skip = Math.Max(0, _history.Count - maxMessages);
+        foreach (var message in _history)
+        {
+            if (skip-- > 0)
+            {
+                continue;
+            }
+
+            messages.Add(_active is not null && message.MessageId == _active.MessageId ? message with { Text = _active.Text.ToString() } : message);
+        }
+
+        var members = _members.Where(m => m.Value.Connections.Count > 0).Select(m => new RoomMember(m.Key, m.Value.Name)).ToList();
+        var active = _active is null ? null : new ActiveGeneration(_active.GenerationId, _active.MessageId, _active.Text.ToString(), _active.State);
+        return new RoomSnapshot(RoomId, LastSeq, members, messages, active);
+    }
+
+    public IReadOnlyList<ChatMessage> History(int maxMessages) => Snapshot(maxMessages).Messages;
+
+    public EventRange ReadAfter(long afterSeq)
+    {
+        if (afterSeq >= LastSeq)
+        {
+            return new EventRange(false, LastSeq, []);
+        }
+
+        var oldest = _log.Count == 0 ? LastSeq + 1 : _log.Peek().Event.Seq;
+        if (afterSeq + 1 < oldest || afterSeq < 0)
+        {
+            return new EventRange(true, LastSeq, []);
+        }
+
+        var events = new List<RoomEvent>((int)(LastSeq - afterSeq));
+        foreach (var (roomEvent, _) in _log)
+        {
+            if (roomEvent.Seq > afterSeq)
+            {
+                events.Add(roomEvent);
+            }
+        }
+
+        return new EventRange(false, LastSeq, events);
+    }
+
+    private sealed class Member(string name)
+    {
+        public string Name { get; set; } = name;
+
+        public HashSet<string> Connections { get; } = new(StringComparer.Ordinal);
+    }
+
+    private sealed class Active(string generationId, string messageId)
+    {
+        public string GenerationId { get; } = generationId;
+
+        public string MessageId { get; } = messageId;
+
+        public string State { get; set; } = GenerationStates.Thinking;
+
+        public StringBuilder Text { get; } = new();
+    }
+}
