@@ -103,17 +103,17 @@ public static class ExpressionEvaluator
 
         private double ParseProduct()
         {
-            var value = ParsePower();
+            var value = ParseUnary();
             while (true)
             {
                 SkipSpaces();
                 if (Accept('*') || Accept('×'))
                 {
-                    value *= ParsePower();
+                    value *= ParseUnary();
                 }
                 else if (Accept('/') || Accept('÷'))
                 {
-                    var divisor = ParsePower();
+                    var divisor = ParseUnary();
                     if (divisor == 0)
                     {
                         throw new ToolException("division by zero");
@@ -123,7 +123,7 @@ public static class ExpressionEvaluator
                 }
                 else if (Accept('%'))
                 {
-                    var divisor = ParsePower();
+                    var divisor = ParseUnary();
                     if (divisor == 0)
                     {
                         throw new ToolException("division by zero");
@@ -138,21 +138,7 @@ public static class ExpressionEvaluator
             }
         }
 
-        private double ParsePower()
-        {
-            var value = ParseUnary();
-            SkipSpaces();
-            if (Accept('^'))
-            {
-                Enter();
-                var exponent = ParsePower();
-                _depth--;
-                value = Math.Pow(value, exponent);
-            }
-
-            return value;
-        }
-
+        // Unary minus binds looser than '^', so -2^2 is -4; the exponent may itself be signed (2^-1).
         private double ParseUnary()
         {
             SkipSpaces();
@@ -172,7 +158,22 @@ public static class ExpressionEvaluator
                 return value;
             }
 
-            return ParsePrimary();
+            return ParsePower();
+        }
+
+        private double ParsePower()
+        {
+            var value = ParsePrimary();
+            SkipSpaces();
+            if (Accept('^'))
+            {
+                Enter();
+                var exponent = ParseUnary();
+                _depth--;
+                value = Math.Pow(value, exponent);
+            }
+
+            return value;
         }
 
         private double ParsePrimary()

@@ -1,0 +1,325 @@
+using System.Collections.Concurrent;
+using System.Net.Http.Json;
+using Microsoft.AspNetCore.SignalR.Client;
+using SignalRChat.Contracts;
+
+namespace SignalRChat.Client;
+
+/// <summary>
+/// A connection to the chat service: the contract's hub methods and events, typed. Events are
+/// raised in each room's seq order with duplicates dropped; after a reconnect the client resumes
+/// every room it is in from the last seq it saw, so a handler never sees a gap or a doubled token.
+/// </summary>
+public sealed class ChatClient : IAsyncDisposable
+{
+    private const int RememberedReplies = 512;
+
+    private readonly ConcurrentDictionary<string, RoomTracker> _rooms = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ReplyState> _replies = new(StringComparer.Ordinal);
+    private readonly ConcurrentQueue<string> _finishedReplies = new();
+    private readonly ConcurrentDictionary<string, byte> _resuming = new(StringComparer.Ordinal);
+
+    /// <summary>Connects to <paramref name="server"/> with a token from <see cref="SignInAsGuestAsync"/> or your identity provider.</summary>
+    public ChatClient(Uri server, string accessToken, Action<IHubConnectionBuilder>? configure = null)
+    {
+        var builder = new HubConnectionBuilder()
+            .WithUrl(new Uri(server, ChatProtocol.HubPath), options => options.AccessTokenProvider = () => Task.FromResult<string?>(accessToken))
+            .WithAutomaticReconnect(new Backoff());
+        configure?.Invoke(builder);
+        Connection = builder.Build();
+
+        Connection.On<MessageEvent>(ChatProtocol.Events.Message, e => Receive(e));
+        Connection.On<TokenEvent>(ChatProtocol.Events.Token, e => Receive(e));
+        Connection.On<ToolProgressEvent>(ChatProtocol.Events.ToolProgress, e => Receive(e));
+        Connection.On<StatusEvent>(ChatProtocol.Events.Status, e => Receive(e));
+        Connection.On<PresenceEvent>(ChatProtocol.Events.Presence, e => Receive(e));
+        Connection.Reconnecting += RaiseStateChanged;
+        Connection.Reconnected += async _ =>
+        {
+            RaiseStateChanged();
+            await ResumeRoomsAsync();
+        };
+        Connection.Closed += RaiseStateChanged;
+    }
+
+    /// <summary>The underlying SignalR connection.</summary>
+    public HubConnection Connection { get; }
+
+    public HubConnectionState State => Connection.State;
+
+    /// <summary>Every room event, in order, once.</summary>
+    public event Action<RoomEvent>? EventReceived;
+
+    public event Action<MessageEvent>? MessageReceived;
+
+    public event Action<TokenEvent>? TokenReceived;
+
+    public event Action<ToolProgressEvent>? ToolProgressReceived;
+
+    public event Action<StatusEvent>? StatusReceived;
+
+    public event Action<PresenceEvent>? PresenceReceived;
+
+    /// <summary>Raised when the connection state changes (connected, reconnecting, disconnected).</summary>
+    public event Action<HubConnectionState>? StateChanged;
+
+    /// <summary>Raised when a room had to be joined afresh because the server no longer kept what was missed.</summary>
+    public event Action<RoomSnapshot>? RoomReset;
+
+    /// <summary>Signs in as a guest: <c>POST /api/auth/guest</c>.</summary>
+    public static async Task<GuestSession> SignInAsGuestAsync(Uri server, string name, HttpClient? http = null, CancellationToken cancellationToken = default)
+    {
+        var owned = http is null;
+        http ??= new HttpClient();
+        try
+        {
+            using var response = await http.PostAsJsonAsync(new Uri(server, "/api/auth/guest"), new { name }, cancellationToken);
+            if (!response.IsSuccessStatusCode)
+            {
+                var body = await response.Content.ReadAsStringAsync(cancellationToken);
+                throw new HttpRequestException($"guest sign-in failed ({(int)response.StatusCode}): {body}", null, response.StatusCode);
+            }
+
+            return await response.Content.ReadFromJsonAsync<GuestSession>(cancellationToken)
+                   ?? throw new HttpRequestException("guest sign-in returned no session");
+        }
+        finally
+        {
+            if (owned)
+            {
+                http.Dispose();
+            }
+        }
+    }
+
+    /// <summary>Signs in as a guest and connects.</summary>
+    public static async Task<ChatClient> ConnectAsGuestAsync(Uri server, string name, Action<IHubConnectionBuilder>? configure = null, CancellationToken cancellationToken = default)
+    {
+        var session = await SignInAsGuestAsync(server, name, cancellationToken: cancellationToken);
+        var client = new ChatClient(server, session.Token, configure) { Session = session };
+        await client.StartAsync(cancellationToken);
+        return client;
+    }
+
+    /// <summary>The guest session this client signed in with, if it did.</summary>
+    public GuestSession? Session { get; private init; }
+
+    public async Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        await Connection.StartAsync(cancellationToken);
+        RaiseStateChanged();
+    }
+
+    /// <summary>The last seq this client has seen in a room (0 if none).</summary>
+    public long LastSeq(string roomId) => _rooms.TryGetValue(roomId, out var room) ? room.LastSeq : 0;
+
+    public Task<RoomSnapshot> JoinRoomAsync(string roomId, CancellationToken cancellationToken = default) =>
+        EnterAsync(roomId, () => Connection.InvokeAsync<RoomSnapshot>(ChatProtocol.Methods.JoinRoom, roomId, cancellationToken));
+
+    public Task<RoomSnapshot> CreateRoomAsync(string roomId, string visibility = RoomVisibility.Public, CancellationToken cancellationToken = default) =>
+        EnterAsync(roomId, () => Connection.InvokeAsync<RoomSnapshot>(ChatProtocol.Methods.CreateRoom, roomId, new CreateRoomOptions(visibility), cancellationToken));
+
+    public async Task LeaveRoomAsync(string roomId, CancellationToken cancellationToken = default)
+    {
+        await Connection.InvokeAsync(ChatProtocol.Methods.LeaveRoom, roomId, cancellationToken);
+        if (_rooms.TryRemove(roomId, out var room))
+        {
+            room.Leave();
+        }
+    }
+
+    public Task InviteToRoomAsync(string roomId, string userId, CancellationToken cancellationToken = default) =>
+        Connection.InvokeAsync(ChatProtocol.Methods.InviteToRoom, roomId, userId, cancellationToken);
+
+    public Task<SendMessageResult> SendMessageAsync(string roomId, string text, CancellationToken cancellationToken = default) =>
+        Connection.InvokeAsync<SendMessageResult>(ChatProtocol.Methods.SendMessage, roomId, text, cancellationToken);
+
+    /// <summary>Sends a message and returns its reply as it streams.</summary>
+    public async Task<ChatReply> AskAsync(string roomId, string text, CancellationToken cancellationToken = default)
+    {
+        var sent = await SendMessageAsync(roomId, text, cancellationToken);
+        return new ChatReply(this, sent, Reply(sent.GenerationId));
+    }
+
+    /// <summary>The token deltas of a generation (one seen in an event, or one of yours), until it ends.</summary>
+    public IAsyncEnumerable<string> StreamTokensAsync(string generationId, CancellationToken cancellationToken = default) =>
+        Reply(generationId).Tokens.Reader.ReadAllAsync(cancellationToken);
+
+    /// <summary>The final status of a generation.</summary>
+    public Task<StatusEvent> WaitForReplyAsync(string generationId, CancellationToken cancellationToken = default) =>
+        Reply(generationId).Completion.Task.WaitAsync(cancellationToken);
+
+    public Task<bool> CancelGenerationAsync(string generationId, CancellationToken cancellationToken = default) =>
+        Connection.InvokeAsync<bool>(ChatProtocol.Methods.CancelGeneration, generationId, cancellationToken);
+
+    /// <summary>Asks the server to re-send a room's events after <paramref name="afterSeq"/>.</summary>
+    public async Task<ResumeResult> ResumeAsync(string roomId, long afterSeq, CancellationToken cancellationToken = default)
+    {
+        var room = _rooms.GetOrAdd(roomId, _ => new RoomTracker());
+        var result = await Connection.InvokeAsync<ResumeResult>(ChatProtocol.Methods.Resume, roomId, afterSeq, cancellationToken);
+        if (result.Reset)
+        {
+            var snapshot = await JoinRoomAsync(roomId, cancellationToken);
+            RoomReset?.Invoke(snapshot);
+        }
+
+        return result;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Connection.DisposeAsync();
+        foreach (var reply in _replies.Values)
+        {
+            reply.Tokens.Writer.TryComplete();
+        }
+    }
+
+    private async Task<RoomSnapshot> EnterAsync(string roomId, Func<Task<RoomSnapshot>> call)
+    {
+        var room = _rooms.GetOrAdd(roomId, _ => new RoomTracker());
+        room.BeginJoin();
+        RoomSnapshot snapshot;
+        try
+        {
+            snapshot = await call();
+        }
+        catch
+        {
+            room.AbortJoin();
+            if (!room.Joined)
+            {
+                _rooms.TryRemove(roomId, out _);
+            }
+
+            throw;
+        }
+
+        if (snapshot.ActiveGeneration is { } active)
+        {
+            Reply(active.GenerationId);
+        }
+
+        foreach (var held in room.CompleteJoin(snapshot.LastSeq))
+        {
+            Dispatch(held);
+        }
+
+        return snapshot;
+    }
+
+    private void Receive(RoomEvent roomEvent)
+    {
+        var room = _rooms.GetOrAdd(roomEvent.RoomId, _ => new RoomTracker());
+        switch (room.Accept(roomEvent))
+        {
+            case Arrival.New:
+                Dispatch(roomEvent);
+                break;
+            case Arrival.Gap:
+                _ = ResumeAfterGapAsync(roomEvent.RoomId, room.LastSeq);
+                break;
+        }
+    }
+
+    private async Task ResumeAfterGapAsync(string roomId, long afterSeq)
+    {
+        if (!_resuming.TryAdd(roomId, 0))
+        {
+            return;
+        }
+
+        try
+        {
+            await ResumeAsync(roomId, afterSeq);
+        }
+        catch (Exception)
+        {
+            // The next reconnect resumes again.
+        }
+        finally
+        {
+            _resuming.TryRemove(roomId, out _);
+        }
+    }
+
+    private async Task ResumeRoomsAsync()
+    {
+        foreach (var (roomId, room) in _rooms.ToArray())
+        {
+            if (room.Joined)
+            {
+                await ResumeAfterGapAsync(roomId, room.LastSeq);
+            }
+        }
+    }
+
+    private void Dispatch(RoomEvent roomEvent)
+    {
+        if (roomEvent is TokenEvent or StatusEvent or ToolProgressEvent)
+        {
+            var generationId = roomEvent switch
+            {
+                TokenEvent t => t.GenerationId,
+                StatusEvent s => s.GenerationId,
+                ToolProgressEvent p => p.GenerationId,
+                _ => null!,
+            };
+            var reply = Reply(generationId);
+            reply.Apply(roomEvent);
+            if (roomEvent is StatusEvent { IsFinal: true })
+            {
+                Forget(generationId);
+            }
+        }
+
+        EventReceived?.Invoke(roomEvent);
+        switch (roomEvent)
+        {
+            case MessageEvent e:
+                MessageReceived?.Invoke(e);
+                break;
+            case TokenEvent e:
+                TokenReceived?.Invoke(e);
+                break;
+            case ToolProgressEvent e:
+                ToolProgressReceived?.Invoke(e);
+                break;
+            case StatusEvent e:
+                StatusReceived?.Invoke(e);
+                break;
+            case PresenceEvent e:
+                PresenceReceived?.Invoke(e);
+                break;
+        }
+    }
+
+    private ReplyState Reply(string generationId) => _replies.GetOrAdd(generationId, _ => new ReplyState());
+
+    // Finished replies stay a while, so a reader that asks after the end still gets the whole reply.
+    private void Forget(string generationId)
+    {
+        _finishedReplies.Enqueue(generationId);
+        while (_finishedReplies.Count > RememberedReplies && _finishedReplies.TryDequeue(out var old))
+        {
+            _replies.TryRemove(old, out _);
+        }
+    }
+
+    private void RaiseStateChanged() => StateChanged?.Invoke(Connection.State);
+
+    private Task RaiseStateChanged(Exception? _)
+    {
+        RaiseStateChanged();
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Reconnects at once, then after 0.5, 1, 2, 5 and every 10 seconds, for as long as it takes.</summary>
+    private sealed class Backoff : IRetryPolicy
+    {
+        private static readonly TimeSpan[] Delays = [TimeSpan.Zero, TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(5)];
+
+        public TimeSpan? NextRetryDelay(RetryContext retryContext) =>
+            retryContext.PreviousRetryCount < Delays.Length ? Delays[retryContext.PreviousRetryCount] : TimeSpan.FromSeconds(10);
+    }
+}

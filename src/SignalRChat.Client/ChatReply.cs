@@ -1,0 +1,55 @@
+using System.Threading.Channels;
+using SignalRChat.Contracts;
+
+namespace SignalRChat.Client;
+
+/// <summary>A reply being generated: its token deltas as they arrive, its final status, and Stop.</summary>
+public sealed class ChatReply
+{
+    private readonly ReplyState _state;
+    private readonly ChatClient _client;
+
+    internal ChatReply(ChatClient client, SendMessageResult sent, ReplyState state)
+    {
+        _client = client;
+        _state = state;
+        MessageId = sent.MessageId;
+        GenerationId = sent.GenerationId;
+    }
+
+    /// <summary>The id of the user message that asked for this reply.</summary>
+    public string MessageId { get; }
+
+    public string GenerationId { get; }
+
+    /// <summary>The final status (completed, cancelled or failed); its <c>Text</c> is the whole reply.</summary>
+    public Task<StatusEvent> Completion => _state.Completion.Task;
+
+    /// <summary>The reply's text deltas in order, ending when the reply ends. Can be read once.</summary>
+    public IAsyncEnumerable<string> Tokens => _state.Tokens.Reader.ReadAllAsync();
+
+    /// <summary>Stops the reply for everyone in the room; true when this call stopped it.</summary>
+    public Task<bool> StopAsync(CancellationToken cancellationToken = default) => _client.CancelGenerationAsync(GenerationId, cancellationToken);
+}
+
+/// <summary>What the client has seen of one generation.</summary>
+internal sealed class ReplyState
+{
+    public Channel<string> Tokens { get; } = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+
+    public TaskCompletionSource<StatusEvent> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public void Apply(RoomEvent roomEvent)
+    {
+        switch (roomEvent)
+        {
+            case TokenEvent token:
+                Tokens.Writer.TryWrite(token.Text);
+                break;
+            case StatusEvent { IsFinal: true } status:
+                Tokens.Writer.TryComplete();
+                Completion.TrySetResult(status);
+                break;
+        }
+    }
+}

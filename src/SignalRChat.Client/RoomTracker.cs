@@ -1,0 +1,102 @@
+using SignalRChat.Contracts;
+
+namespace SignalRChat.Client;
+
+/// <summary>
+/// Per-room position in the event stream. Events at or below the last seen seq are duplicates and
+/// dropped; events that arrive while a join is in flight wait for its snapshot.
+/// </summary>
+internal sealed class RoomTracker
+{
+    private readonly Lock _lock = new();
+    private List<RoomEvent>? _pending;
+
+    public long LastSeq { get; private set; }
+
+    public bool Joined { get; private set; }
+
+    public void BeginJoin()
+    {
+        lock (_lock)
+        {
+            _pending ??= [];
+        }
+    }
+
+    /// <summary>Sets the position from a snapshot and returns the events that came in meanwhile and follow it.</summary>
+    public IReadOnlyList<RoomEvent> CompleteJoin(long lastSeq)
+    {
+        lock (_lock)
+        {
+            LastSeq = Math.Max(LastSeq, lastSeq);
+            Joined = true;
+            var pending = _pending ?? [];
+            _pending = null;
+            var ready = new List<RoomEvent>();
+            foreach (var roomEvent in pending.OrderBy(e => e.Seq))
+            {
+                if (roomEvent.Seq > LastSeq)
+                {
+                    LastSeq = roomEvent.Seq;
+                    ready.Add(roomEvent);
+                }
+            }
+
+            return ready;
+        }
+    }
+
+    public void AbortJoin()
+    {
+        lock (_lock)
+        {
+            _pending = null;
+        }
+    }
+
+    /// <summary>Judges an incoming event against the room's position.</summary>
+    public Arrival Accept(RoomEvent roomEvent)
+    {
+        lock (_lock)
+        {
+            if (_pending is not null && !Joined)
+            {
+                _pending.Add(roomEvent);
+                return Arrival.Held;
+            }
+
+            if (roomEvent.Seq <= LastSeq)
+            {
+                return Arrival.Duplicate;
+            }
+
+            // A joined run of token deltas covers FirstSeq..Seq.
+            var first = roomEvent is TokenEvent { FirstSeq: { } firstSeq } ? firstSeq : roomEvent.Seq;
+            if (Joined && first > LastSeq + 1)
+            {
+                return Arrival.Gap;
+            }
+
+            LastSeq = roomEvent.Seq;
+            return Arrival.New;
+        }
+    }
+
+    public void Leave()
+    {
+        lock (_lock)
+        {
+            Joined = false;
+            _pending = null;
+        }
+    }
+}
+
+/// <summary>What became of an incoming event.</summary>
+internal enum Arrival
+{
+    New,
+    Duplicate,
+    Held,
+    Gap,
+}

@@ -1,0 +1,128 @@
+using System.Collections.Concurrent;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using SignalRChat.Client;
+using SignalRChat.Server;
+
+namespace SignalRChat.Tests.Infrastructure;
+
+/// <summary>The real service on Kestrel, on a free loopback port, in this process.</summary>
+public sealed class ChatServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly List<ChatClient> _clients = [];
+
+    private ChatServer(WebApplication app, Uri url, LogSink logs)
+    {
+        _app = app;
+        Url = url;
+        Logs = logs;
+    }
+
+    public Uri Url { get; }
+
+    /// <summary>Every log line the server wrote, for tests that look for (or for the absence of) something.</summary>
+    public LogSink Logs { get; }
+
+    public IServiceProvider Services => _app.Services;
+
+    /// <summary>Fast offline replies unless a test says otherwise.</summary>
+    public static readonly IReadOnlyDictionary<string, string?> Defaults = new Dictionary<string, string?>
+    {
+        ["Chat:Offline:TokenDelayMs"] = "2",
+        ["Chat:Offline:ReplyTokens"] = "20",
+    };
+
+    public static async Task<ChatServer> StartAsync(IReadOnlyDictionary<string, string?>? settings = null, string environment = "Development")
+    {
+        var args = new List<string> { "--urls", "http://127.0.0.1:0", "--environment", environment, "--contentRoot", Paths.ServerProject };
+        foreach (var (key, value) in Defaults.Concat(settings ?? new Dictionary<string, string?>()).GroupBy(kv => kv.Key).Select(g => g.Last()))
+        {
+            args.Add($"--{key}={value}");
+        }
+
+        var logs = new LogSink();
+        var app = ChatApp.Build(args.ToArray(), builder =>
+        {
+            builder.Logging.ClearProviders();
+            builder.Logging.SetMinimumLevel(LogLevel.Debug);
+            builder.Logging.AddProvider(logs);
+        });
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
+        return new ChatServer(app, new Uri(address), logs);
+    }
+
+    public HttpClient CreateHttpClient() => new() { BaseAddress = Url, Timeout = TimeSpan.FromSeconds(30) };
+
+    /// <summary>Signs in a guest and connects a real SignalR client.</summary>
+    public async Task<ChatClient> ConnectAsync(string name)
+    {
+        var client = await ChatClient.ConnectAsGuestAsync(Url, name);
+        lock (_clients)
+        {
+            _clients.Add(client);
+        }
+
+        return client;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var client in _clients)
+        {
+            await client.DisposeAsync();
+        }
+
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}
+
+/// <summary>Collects the server's log lines.</summary>
+public sealed class LogSink : ILoggerProvider
+{
+    private readonly ConcurrentQueue<string> _lines = new();
+
+    public IReadOnlyCollection<string> Lines => _lines;
+
+    public ILogger CreateLogger(string categoryName) => new Logger(categoryName, _lines);
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class Logger(string category, ConcurrentQueue<string> lines) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            lines.Enqueue($"{logLevel} {category}: {formatter(state, exception)}{(exception is null ? string.Empty : " " + exception)}");
+    }
+}
+
+public static class Paths
+{
+    public static string Root { get; } = FindRoot();
+
+    public static string ServerProject => Path.Combine(Root, "src", "SignalRChat.Server");
+
+    private static string FindRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "SignalRChat.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("SignalRChat.sln not found above " + AppContext.BaseDirectory);
+    }
+}
