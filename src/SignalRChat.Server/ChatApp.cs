@@ -6,6 +6,13 @@ namespace SignalRChat.Server;
 /// <summary>Builds the chat service: used by <c>Program</c> and by the tests, which start it on a free port.</summary>
 public static class ChatApp
 {
+    // Served at "/" only when wwwroot/index.html is missing (the page is built from client-js by the server's build).
+    private const string PageNotBuilt = """
+        <!doctype html><html lang="en"><head><meta charset="utf-8"><title>SignalRChat</title></head>
+        <body><h1>SignalRChat</h1><p>The service is running (hub: <code>/hubs/chat</code>), but the chat page was not built:
+        install Node.js 20 and run <code>dotnet build src/SignalRChat.Server</code>.</p></body></html>
+        """;
+
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateBuilder(args);
@@ -16,13 +23,28 @@ public static class ChatApp
         configure?.Invoke(builder);
 
         var app = builder.Build();
-        app.UseDefaultFiles();
-        app.UseStaticFiles();
+        app.UseChatPage();
+        app.UseRouting();
         app.UseAuthentication();
         app.UseAuthorization();
         app.MapHealthChecks("/health");
         app.MapAuthApi();
         app.MapChat();
+        app.MapGet("/", () => Results.Content(PageNotBuilt, "text/html; charset=utf-8")).ExcludeFromDescription();
         return app;
+    }
+
+    // The page is built into wwwroot during the build, after static web assets were listed, so it is served from disk.
+    private static void UseChatPage(this WebApplication app)
+    {
+        var webRoot = Path.Combine(app.Environment.ContentRootPath, "wwwroot");
+        if (!Directory.Exists(webRoot))
+        {
+            return;
+        }
+
+        var files = new Microsoft.Extensions.FileProviders.PhysicalFileProvider(webRoot);
+        app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = files });
+        app.UseStaticFiles(new StaticFileOptions { FileProvider = files });
     }
 }

@@ -1,0 +1,64 @@
+// Starts the real chat server (the built SignalRChat.Server.dll) on a free loopback port.
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const serverProject = join(root, "src", "SignalRChat.Server");
+const serverDll = join(serverProject, "bin", "Debug", "net10.0", "SignalRChat.Server.dll");
+
+export interface RunningServer {
+  url: string;
+  process: ChildProcess;
+  output: string[];
+  stop(): Promise<void>;
+}
+
+export async function startServer(settings: Record<string, string> = {}, timeoutMs = 60_000): Promise<RunningServer> {
+  if (!existsSync(serverDll)) {
+    throw new Error(`${serverDll} is missing: run 'dotnet build' first (./test.sh does)`);
+  }
+
+  const defaults: Record<string, string> = { "Chat:Offline:TokenDelayMs": "5", "Chat:Offline:ReplyTokens": "20" };
+  const args = [serverDll, "--urls", "http://127.0.0.1:0", "--environment", "Development", "--contentRoot", serverProject];
+  for (const [key, value] of Object.entries({ ...defaults, ...settings })) {
+    args.push(`--${key}=${value}`);
+  }
+
+  const child = spawn("dotnet", args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, DOTNET_NOLOGO: "1" } });
+  const output: string[] = [];
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start in ${timeoutMs} ms:\n${output.join("")}`)), timeoutMs);
+    const onData = (chunk: Buffer): void => {
+      const text = chunk.toString();
+      output.push(text);
+      const match = /Now listening on: (http:\/\/127\.0\.0\.1:\d+)/.exec(output.join(""));
+      if (match?.[1]) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    };
+    child.stdout?.on("data", onData);
+    child.stderr?.on("data", (chunk: Buffer) => output.push(chunk.toString()));
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code}:\n${output.join("")}`));
+    });
+  });
+
+  return {
+    url,
+    process: child,
+    output,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) {
+          resolve();
+          return;
+        }
+        child.once("exit", () => resolve());
+        child.kill("SIGTERM");
+      }),
+  };
+}

@@ -1,0 +1,42 @@
+import { describe, expect, inject, it } from "vitest";
+import type { RoomSnapshot, SendMessageResult, StatusEvent, TokenEvent } from "../src/contract";
+import { connectStock, signIn } from "./helpers";
+
+const serverUrl = inject("serverUrl");
+
+describe("the stock @microsoft/signalr client on the public contract", () => {
+  it("joins, sends, and receives the reply as token deltas ending in a final status", async () => {
+    const session = await signIn(serverUrl, "js-alice");
+    const alice = await connectStock(serverUrl, session.token);
+    try {
+      const snapshot = await alice.connection.invoke<RoomSnapshot>("JoinRoom", "js-lobby");
+      expect(snapshot.roomId).toBe("js-lobby");
+      expect(snapshot.members.map((m) => m.name)).toContain("js-alice");
+
+      const sent = await alice.connection.invoke<SendMessageResult>("SendMessage", "js-lobby", "hello from node");
+      const final = (await alice.waitFor((r) => r.name === "status" && (r.event as StatusEvent).generationId === sent.generationId && ["completed", "cancelled", "failed"].includes((r.event as StatusEvent).state))).event as StatusEvent;
+
+      expect(final.state).toBe("completed");
+      const tokens = alice.events.filter((r) => r.name === "token").map((r) => r.event as TokenEvent);
+      expect(tokens.length).toBe(20);
+      expect(tokens.map((t) => t.text).join("")).toBe(final.text);
+      const seqs = alice.events.map((r) => r.event.seq);
+      seqs.forEach((seq, i) => expect(seq).toBe(snapshot.lastSeq + 1 + i));
+    } finally {
+      await alice.connection.stop();
+    }
+  });
+
+  it("gets a clear error for bad input and keeps the connection", async () => {
+    const session = await signIn(serverUrl, "js-bob");
+    const bob = await connectStock(serverUrl, session.token);
+    try {
+      await expect(bob.connection.invoke("JoinRoom", "no spaces allowed")).rejects.toThrow(/invalid room id/);
+      await expect(bob.connection.invoke("SendMessage", "never-joined", "hi")).rejects.toThrow(/join room 'never-joined'/);
+      const snapshot = await bob.connection.invoke<RoomSnapshot>("JoinRoom", "js-ok");
+      expect(snapshot.roomId).toBe("js-ok");
+    } finally {
+      await bob.connection.stop();
+    }
+  });
+});

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Runs every test suite of SignalRChat and ends with one line: "N passed, N failed".
+#   .NET    xunit: real Kestrel servers, the .NET SignalR client, redis-server, an OpenAI-wire server
+#   JS      vitest: the stock @microsoft/signalr client and the TypeScript client against a real server
+#   browser vitest + playwright-core driving Debian's chromium against the real page
+# Installs what is missing first: redis-server and chromium (apt), client-js packages (npm ci), NuGet packages.
+set -uo pipefail
+cd "$(dirname "$0")"
+root=$(pwd)
+out="$root/.test-output"
+rm -rf "$out"
+mkdir -p "$out"
+export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1
+
+say() { printf '\n== %s\n' "$*"; }
+
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+if ((${#missing[@]})); then
+  say "installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [ ! -f client-js/node_modules/.package-lock.json ] || [ client-js/package-lock.json -nt client-js/node_modules/.package-lock.json ]; then
+  say "npm ci (client-js)"
+  (cd client-js && npm ci --no-audit --no-fund) || { echo "npm ci failed"; echo "0 passed, 1 failed"; exit 1; }
+fi
+
+say "dotnet restore and build"
+if ! dotnet restore SignalRChat.sln --verbosity quiet || ! dotnet build SignalRChat.sln --no-restore --verbosity quiet -clp:ErrorsOnly; then
+  echo "the build failed"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+passed=0
+failed=0
+add() { passed=$((passed + $1)); failed=$((failed + $2)); printf '%s: %s passed, %s failed\n' "$3" "$1" "$2" >>"$out/summary.txt"; }
+
+say ".NET tests"
+dotnet test SignalRChat.sln --no-build --logger "trx;LogFileName=dotnet.trx" --results-directory "$out" --verbosity quiet -- RunConfiguration.TestSessionTimeout=2400000
+trx=$(find "$out" -name 'dotnet.trx' | head -n 1)
+if [ -n "$trx" ]; then
+  counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
+  p=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$counters")
+  f=$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$counters")
+  total=$(sed -n 's/.* total="\([0-9]*\)".*/\1/p' <<<"$counters")
+  executed=$(sed -n 's/.* executed="\([0-9]*\)".*/\1/p' <<<"$counters")
+  # Tests that never ran (a crash or a timeout) count as failed.
+  add "${p:-0}" $(( ${f:-0} + ${total:-0} - ${executed:-0} )) ".NET"
+else
+  add 0 1 ".NET (no results: the test run crashed)"
+fi
+
+js_suite() {
+  local name=$1 config=$2 report="$out/$1.json"
+  say "$name tests"
+  (cd client-js && npx vitest run --config "$config" --reporter=default --reporter=json --outputFile.json="$report")
+  if [ -f "$report" ]; then
+    read -r p f < <(node -e 'const r=require(process.argv[1]); const fileErrors=r.testResults.filter(t=>t.status==="failed"&&t.assertionResults.length===0).length; console.log(r.numPassedTests, r.numFailedTests+fileErrors)' "$report")
+    add "$p" "$f" "$name"
+  else
+    add 0 1 "$name (no results: the run crashed)"
+  fi
+}
+js_suite js vitest.config.ts
+js_suite browser vitest.browser.config.ts
+
+say "summary"
+cat "$out/summary.txt"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
