@@ -18,13 +18,15 @@ public sealed class ChatClient : IAsyncDisposable
     private readonly ConcurrentDictionary<string, ReplyState> _replies = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<string> _finishedReplies = new();
     private readonly ConcurrentDictionary<string, byte> _resuming = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource _stopping = new();
 
     /// <summary>Connects to <paramref name="server"/> with a token from <see cref="SignInAsGuestAsync"/> or your identity provider.</summary>
     public ChatClient(Uri server, string accessToken, Action<IHubConnectionBuilder>? configure = null)
     {
         var builder = new HubConnectionBuilder()
             .WithUrl(new Uri(server, ChatProtocol.HubPath), options => options.AccessTokenProvider = () => Task.FromResult<string?>(accessToken))
-            .WithAutomaticReconnect(new Backoff());
+            .WithAutomaticReconnect(new Backoff())
+            .WithStatefulReconnect();
         configure?.Invoke(builder);
         Connection = builder.Build();
 
@@ -39,7 +41,7 @@ public sealed class ChatClient : IAsyncDisposable
             RaiseStateChanged();
             await ResumeRoomsAsync();
         };
-        Connection.Closed += RaiseStateChanged;
+        Connection.Closed += OnClosedAsync;
     }
 
     /// <summary>The underlying SignalR connection.</summary>
@@ -166,8 +168,16 @@ public sealed class ChatClient : IAsyncDisposable
         return result;
     }
 
+    /// <summary>Closes the connection for good; the client no longer reconnects.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        _stopping.Cancel();
+        await Connection.StopAsync(cancellationToken);
+    }
+
     public async ValueTask DisposeAsync()
     {
+        _stopping.Cancel();
         await Connection.DisposeAsync();
         foreach (var reply in _replies.Values)
         {
@@ -307,6 +317,40 @@ public sealed class ChatClient : IAsyncDisposable
     }
 
     private void RaiseStateChanged() => StateChanged?.Invoke(Connection.State);
+
+    // SignalR's own reconnect covers a dropped transport; a connection the server closed (a restart,
+    // a reader too far behind) is started again here, and every room resumes from its last seq.
+    private async Task OnClosedAsync(Exception? error)
+    {
+        if (_stopping.IsCancellationRequested)
+        {
+            RaiseStateChanged();
+            return;
+        }
+
+        StateChanged?.Invoke(HubConnectionState.Reconnecting);
+        var backoff = new Backoff();
+        for (var attempt = 0; !_stopping.IsCancellationRequested; attempt++)
+        {
+            try
+            {
+                var delay = backoff.NextRetryDelay(new RetryContext { PreviousRetryCount = attempt, RetryReason = error ?? new InvalidOperationException("closed") });
+                await Task.Delay(delay ?? TimeSpan.FromSeconds(10), _stopping.Token);
+                await Connection.StartAsync(_stopping.Token);
+                RaiseStateChanged();
+                await ResumeRoomsAsync();
+                return;
+            }
+            catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception)
+            {
+                // Not back yet: try again after the next delay.
+            }
+        }
+    }
 
     private Task RaiseStateChanged(Exception? _)
     {

@@ -5,6 +5,7 @@ using SignalRChat.Server.Fanout;
 using SignalRChat.Server.Generation;
 using SignalRChat.Server.Hubs;
 using SignalRChat.Server.Rooms;
+using SignalRChat.Server.Streaming;
 
 namespace SignalRChat.Server;
 
@@ -24,6 +25,9 @@ internal static class ChatServiceExtensions
             .Validate(o => o.MaxRoomsPerConnection >= 1, "Chat:Limits:MaxRoomsPerConnection must be at least 1")
             .ValidateOnStart();
         services.AddOptions<FanoutOptions>().BindConfiguration(FanoutOptions.Section);
+        services.AddOptions<StreamOptions>().BindConfiguration(StreamOptions.Section)
+            .Validate(o => o.KeepAlive > TimeSpan.Zero && o.RetryMs >= 0 && o.MaxQueuedEvents >= 1, "Chat:Streams values must be positive")
+            .ValidateOnStart();
 
         services.AddSingleton<InMemoryRoomStore>();
         services.AddSingleton<IRoomStore>(sp => sp.GetRequiredService<InMemoryRoomStore>());
@@ -52,7 +56,8 @@ internal static class ChatServiceExtensions
     {
         // Created now, so that it watches for closed connections from the first one on.
         app.Services.GetRequiredService<RoomService>();
-        app.MapHub<ChatHub>(ChatProtocol.HubPath).RequireAuthorization();
+        app.MapHub<ChatHub>(ChatProtocol.HubPath, hub => hub.AllowStatefulReconnects = true).RequireAuthorization();
+        app.MapRoomStreams();
         return app;
     }
 }

@@ -12,7 +12,7 @@ namespace SignalRChat.Server.Fanout;
 internal sealed class ConnectionSender(HubConnectionContext connection, int maxQueued, ILogger logger) : IRoomSubscriber
 {
     private readonly Lock _lock = new();
-    private readonly Queue<OutgoingEvent> _queue = new();
+    private readonly OutboundQueue _queue = new();
     private readonly HashSet<string> _rooms = new(StringComparer.Ordinal);
     private bool _writing;
     private bool _aborted;
@@ -140,7 +140,7 @@ internal sealed class ConnectionSender(HubConnectionContext connection, int maxQ
                         return;
                     }
 
-                    next = Coalesce(_queue.Dequeue());
+                    next = _queue.Dequeue();
                 }
 
                 await connection.WriteAsync(next.HubMessage);
@@ -155,33 +155,5 @@ internal sealed class ConnectionSender(HubConnectionContext connection, int maxQ
                 _queue.Clear();
             }
         }
-    }
-
-    // Joins the token deltas that wait back to back for one generation; order is never changed.
-    private OutgoingEvent Coalesce(OutgoingEvent first)
-    {
-        if (first.Event is not TokenEvent token || _queue.Count == 0)
-        {
-            return first;
-        }
-
-        System.Text.StringBuilder? text = null;
-        var last = token;
-        while (_queue.TryPeek(out var candidate) && candidate.Event is TokenEvent next
-               && next.RoomId == token.RoomId && next.GenerationId == token.GenerationId)
-        {
-            _queue.Dequeue();
-            text ??= new System.Text.StringBuilder(token.Text);
-            text.Append(next.Text);
-            last = next;
-        }
-
-        if (text is null)
-        {
-            return first;
-        }
-
-        FanoutLog.Coalesced(logger, connection.ConnectionId, token.Seq, last.Seq);
-        return new OutgoingEvent(last with { Text = text.ToString(), FirstSeq = token.FirstSeq ?? token.Seq });
     }
 }

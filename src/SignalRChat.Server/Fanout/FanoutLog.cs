@@ -8,9 +8,6 @@ internal static partial class FanoutLog
     [LoggerMessage(2, LogLevel.Debug, "Writing to connection {ConnectionId} failed")]
     public static partial void WriteFailed(ILogger logger, string connectionId, Exception exception);
 
-    [LoggerMessage(3, LogLevel.Debug, "Connection {ConnectionId} is behind: tokens {FirstSeq}..{LastSeq} sent as one")]
-    public static partial void Coalesced(ILogger logger, string connectionId, long firstSeq, long lastSeq);
-
     [LoggerMessage(4, LogLevel.Error, "Delivering events of room {RoomId} failed")]
     public static partial void RoomLoopFailed(ILogger logger, string roomId, Exception exception);
 }

@@ -8,10 +8,14 @@ namespace SignalRChat.Server.Fanout;
 internal sealed class OutgoingEvent(RoomEvent roomEvent)
 {
     private SerializedHubMessage? _hubMessage;
+    private byte[]? _json;
 
     public RoomEvent Event { get; } = roomEvent;
 
     public SerializedHubMessage HubMessage => _hubMessage ?? Interlocked.CompareExchange(ref _hubMessage, Create(Event), null) ?? _hubMessage;
+
+    /// <summary>The payload as JSON (camelCase, as on the hub), for the plain HTTP streams.</summary>
+    public byte[] Json => _json ?? Interlocked.CompareExchange(ref _json, ChatJson.Serialize(Event), null) ?? _json;
 
     private static SerializedHubMessage Create(RoomEvent roomEvent) => new(new InvocationMessage(roomEvent.Kind, [roomEvent]));
 }

@@ -38,6 +38,9 @@ public interface IRoomStore
     /// <summary>Removes the connection; presence <c>left</c> when it was the user's last. An explicit leave also ends membership.</summary>
     ValueTask ExitAsync(string roomId, string userId, string connectionId, bool endMembership, CancellationToken cancellationToken = default);
 
+    /// <summary>Makes the user a member without a connection (a plain HTTP client); no presence event.</summary>
+    ValueTask<RoomEntry> EnsureMemberAsync(string roomId, RoomMember member, CancellationToken cancellationToken = default);
+
     ValueTask<bool> InviteAsync(string roomId, string userId, CancellationToken cancellationToken = default);
 
     /// <summary>True when the user has joined the room and not left it (connected or not).</summary>

@@ -84,6 +84,21 @@ internal sealed class InMemoryRoomStore(IOptions<RoomOptions> options, TimeProvi
         return ValueTask.CompletedTask;
     }
 
+    public ValueTask<RoomEntry> EnsureMemberAsync(string roomId, RoomMember member, CancellationToken cancellationToken = default)
+    {
+        var room = GetOrCreate(roomId);
+        lock (room)
+        {
+            if (!room.MayEnter(member.UserId))
+            {
+                return ValueTask.FromResult(RoomEntry.NotInvited);
+            }
+
+            room.AddMember(member);
+            return ValueTask.FromResult(RoomEntry.Entered);
+        }
+    }
+
     public ValueTask<bool> InviteAsync(string roomId, string userId, CancellationToken cancellationToken = default)
     {
         if (!_rooms.TryGetValue(roomId, out var room))

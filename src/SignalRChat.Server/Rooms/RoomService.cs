@@ -39,6 +39,80 @@ internal sealed class RoomService
         return await _fanout.AttachAsync(room, sender);
     }
 
+    /// <summary>
+    /// Opens a plain HTTP event stream (SSE) on a room: the reader is present in the room while it
+    /// reads. With <paramref name="afterSeq"/> it continues after that seq; otherwise, or when that
+    /// seq is older than the log keeps, it starts from a snapshot.
+    /// </summary>
+    public async Task<(string RoomId, RoomSnapshot? Snapshot)> OpenStreamAsync(ChatUser user, IRoomSubscriber reader, string? roomId, long? afterSeq)
+    {
+        var room = RequireRoomId(roomId);
+        if (afterSeq < 0)
+        {
+            throw new ChatRequestException(ChatRefusal.BadRequest, "Last-Event-ID must be a seq: 0 or more");
+        }
+
+        await EnterStoreAsync(user, reader.Id, room);
+        try
+        {
+            if (afterSeq is { } seq && !(await _fanout.ResumeAsync(room, reader, seq)).Reset)
+            {
+                return (room, null);
+            }
+
+            return (room, await _fanout.AttachAsync(room, reader));
+        }
+        catch
+        {
+            await CloseStreamAsync(user, reader, room);
+            throw;
+        }
+    }
+
+    public async Task CloseStreamAsync(ChatUser user, IRoomSubscriber reader, string roomId)
+    {
+        _fanout.Detach(roomId, reader.Id);
+        await _store.ExitAsync(roomId, user.UserId, reader.Id, endMembership: false);
+    }
+
+    /// <summary>
+    /// Sends a message for a plain HTTP client, which has no JoinRoom: it becomes a member of a room
+    /// it may enter. With a <paramref name="watcher"/>, that watcher sees every event from before
+    /// the message on, so none of the reply's events can be missed.
+    /// </summary>
+    public async Task<SendMessageResult> SendFromHttpAsync(ChatUser user, string? roomId, string? text, IRoomSubscriber? watcher, CancellationToken cancellationToken)
+    {
+        var room = RequireRoomId(roomId);
+        RequireText(text);
+        if (await _store.EnsureMemberAsync(room, new RoomMember(user.UserId, user.Name), cancellationToken) == RoomEntry.NotInvited)
+        {
+            throw NotInvited(room);
+        }
+
+        if (watcher is not null)
+        {
+            await _fanout.AttachAsync(room, watcher);
+        }
+
+        try
+        {
+            return await SendAsync(user, room, text, cancellationToken);
+        }
+        catch
+        {
+            StopWatching(room, watcher);
+            throw;
+        }
+    }
+
+    public void StopWatching(string roomId, IRoomSubscriber? watcher)
+    {
+        if (watcher is not null)
+        {
+            _fanout.Detach(roomId, watcher.Id);
+        }
+    }
+
     public async Task<RoomSnapshot> CreateAsync(ChatUser user, string connectionId, string? roomId, CreateRoomOptions? options)
     {
         var room = RequireRoomId(roomId);
@@ -80,20 +154,9 @@ internal sealed class RoomService
     public async Task<SendMessageResult> SendAsync(ChatUser user, string? roomId, string? text, CancellationToken cancellationToken = default)
     {
         var room = RequireRoomId(roomId);
-        var maxChars = _limits.Value.MaxMessageChars;
-        if (string.IsNullOrWhiteSpace(text))
-        {
-            throw new ChatRequestException(ChatRefusal.BadRequest, "the message is empty");
-        }
-
-        if (text.Length > maxChars)
-        {
-            throw new ChatRequestException(ChatRefusal.BadRequest,
-                $"the message is too long: {text.Length} characters, the limit is {maxChars} (Chat:Limits:MaxMessageChars)");
-        }
-
+        RequireText(text);
         await RequireMemberAsync(user, room, "send to");
-        return await _queue.SubmitAsync(user, room, text, cancellationToken);
+        return await _queue.SubmitAsync(user, room, text!, cancellationToken);
     }
 
     public async Task<bool> CancelAsync(ChatUser user, string? generationId)
@@ -136,10 +199,40 @@ internal sealed class RoomService
                 $"this connection is already in {_limits.Value.MaxRoomsPerConnection} rooms (Chat:Limits:MaxRoomsPerConnection); leave one first");
         }
 
-        if (await _store.EnterAsync(room, new RoomMember(user.UserId, user.Name), sender.Id) == RoomEntry.NotInvited)
+        try
+        {
+            await EnterStoreAsync(user, sender.Id, room);
+        }
+        catch
         {
             sender.RemoveRoom(room);
-            throw new ChatRequestException(ChatRefusal.Forbidden, $"room '{room}' is private: a member has to invite you");
+            throw;
+        }
+    }
+
+    private async Task EnterStoreAsync(ChatUser user, string presenceId, string room)
+    {
+        if (await _store.EnterAsync(room, new RoomMember(user.UserId, user.Name), presenceId) == RoomEntry.NotInvited)
+        {
+            throw NotInvited(room);
+        }
+    }
+
+    private static ChatRequestException NotInvited(string room) =>
+        new(ChatRefusal.Forbidden, $"room '{room}' is private: a member has to invite you");
+
+    private void RequireText(string? text)
+    {
+        var maxChars = _limits.Value.MaxMessageChars;
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            throw new ChatRequestException(ChatRefusal.BadRequest, "the message is empty");
+        }
+
+        if (text.Length > maxChars)
+        {
+            throw new ChatRequestException(ChatRefusal.BadRequest,
+                $"the message is too long: {text.Length} characters, the limit is {maxChars} (Chat:Limits:MaxMessageChars)");
         }
     }
 

@@ -30,6 +30,14 @@ internal sealed class RoomState(string roomId, string visibility, string? creato
 
     public void Invite(string userId) => _invited.Add(userId);
 
+    public void AddMember(RoomMember member)
+    {
+        if (!_members.ContainsKey(member.UserId))
+        {
+            _members[member.UserId] = new Member(member.Name);
+        }
+    }
+
     /// <summary>Adds a connection; true when it is the user's first in the room.</summary>
     public bool AddConnection(RoomMember member, string connectionId)
     {
