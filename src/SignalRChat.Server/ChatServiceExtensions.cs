@@ -25,6 +25,9 @@ internal static class ChatServiceExtensions
             .Validate(o => o.MaxRoomsPerConnection >= 1, "Chat:Limits:MaxRoomsPerConnection must be at least 1")
             .ValidateOnStart();
         services.AddOptions<FanoutOptions>().BindConfiguration(FanoutOptions.Section);
+        services.AddOptions<GenerationOptions>().BindConfiguration(GenerationOptions.Section)
+            .Validate(o => o.DrainTime >= TimeSpan.Zero, "Chat:Generation:DrainTime must not be negative")
+            .ValidateOnStart();
         services.AddOptions<StreamOptions>().BindConfiguration(StreamOptions.Section)
             .Validate(o => o.KeepAlive > TimeSpan.Zero && o.RetryMs >= 0 && o.MaxQueuedEvents >= 1, "Chat:Streams values must be positive")
             .ValidateOnStart();
@@ -37,7 +40,8 @@ internal static class ChatServiceExtensions
         services.AddSingleton<RoomFanout>();
         services.AddSingleton<GenerationRegistry>();
         services.AddSingleton<GenerationRunner>();
-        services.AddSingleton<GenerationQueue>();
+        services.AddSingleton<IGenerationQueue, GenerationQueue>();
+        services.AddHostedService<GenerationDrain>();
         services.AddSingleton<RoomService>();
 
         services.AddSignalR(hub =>

@@ -3,13 +3,13 @@ using SignalRChat.Server.Auth;
 namespace SignalRChat.Server.Generation;
 
 /// <summary>One assistant reply: queued, then running, then finished. Owns the token that Stop trips.</summary>
-internal sealed class Generation(string roomId, ChatUser requestedBy, string userMessageId, long userMessageSeq) : IDisposable
+internal sealed class Generation(string roomId, ChatUser requestedBy, string userMessageId, long userMessageSeq, string? id = null, string? assistantMessageId = null) : IDisposable
 {
     private readonly Lock _lock = new();
     private bool _cancelRequested;
     private bool _finished;
 
-    public string Id { get; } = "g-" + Guid.NewGuid().ToString("N")[..16];
+    public string Id { get; } = id ?? NewId();
 
     public string RoomId { get; } = roomId;
 
@@ -19,14 +19,19 @@ internal sealed class Generation(string roomId, ChatUser requestedBy, string use
 
     public long UserMessageSeq { get; } = userMessageSeq;
 
-    public string AssistantMessageId { get; } = "m-" + Guid.NewGuid().ToString("N")[..16];
+    public string AssistantMessageId { get; } = assistantMessageId ?? "m-" + Guid.NewGuid().ToString("N")[..16];
+
+    public static string NewId() => "g-" + Guid.NewGuid().ToString("N")[..16];
 
     public CancellationTokenSource Cancellation { get; } = new();
 
     public bool Started { get; set; }
 
+    /// <summary>Why the generation was stopped, when it was not a member's Stop (a shutdown).</summary>
+    public string? CancelReason { get; private set; }
+
     /// <summary>True when this call is the one that stopped the generation.</summary>
-    public bool TryCancel()
+    public bool TryCancel(string? reason = null)
     {
         lock (_lock)
         {
@@ -36,6 +41,7 @@ internal sealed class Generation(string roomId, ChatUser requestedBy, string use
             }
 
             _cancelRequested = true;
+            CancelReason = reason;
         }
 
         Cancellation.Cancel();

@@ -6,14 +6,21 @@ using SignalRChat.Server.Rooms;
 
 namespace SignalRChat.Server.Generation;
 
-/// <summary>One generation per room at a time, the rest waiting in order with status <c>queued</c>.</summary>
+/// <summary>The single-node queue: every room's generations in this process.</summary>
 internal sealed class GenerationQueue(IRoomStore store, GenerationRegistry registry, GenerationRunner runner, IOptions<LimitOptions> limits, TimeProvider time)
+    : IGenerationQueue
 {
     private readonly ConcurrentDictionary<string, RoomQueue> _rooms = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<Task, byte> _loops = new();
+    private volatile bool _draining;
 
-    /// <summary>Appends the user's message and queues its reply; returns at once.</summary>
     public async Task<SendMessageResult> SubmitAsync(ChatUser user, string roomId, string text, CancellationToken cancellationToken)
     {
+        if (_draining)
+        {
+            throw ShuttingDown();
+        }
+
         var queue = _rooms.GetOrAdd(roomId, _ => new RoomQueue());
         await queue.Gate.WaitAsync(cancellationToken);
         try
@@ -21,19 +28,17 @@ internal sealed class GenerationQueue(IRoomStore store, GenerationRegistry regis
             var maxWaiting = limits.Value.MaxQueuedGenerationsPerRoom;
             if (queue.Running is not null && queue.Waiting.Count >= maxWaiting)
             {
-                throw new ChatRequestException(ChatRefusal.TooManyRequests,
-                    $"room '{roomId}' already has {maxWaiting} replies waiting (Chat:Limits:MaxQueuedGenerationsPerRoom); try again when one has finished");
+                throw TooManyWaiting(roomId, maxWaiting);
             }
 
-            var message = new ChatMessage("m-" + Guid.NewGuid().ToString("N")[..16], 0, user.UserId, user.Name, MessageRoles.User, text,
-                MessageStates.Completed, time.GetUtcNow());
+            var message = UserMessage(user, text, time);
             var appended = await store.AppendAsync(new MessageEvent(roomId, message), CancellationToken.None);
             var generation = new Generation(roomId, user, message.MessageId, appended.Seq);
             registry.Add(generation);
             if (queue.Running is null)
             {
                 queue.Running = generation;
-                _ = Task.Run(() => RunAsync(queue, generation), CancellationToken.None);
+                Track(Task.Run(() => RunAsync(queue, generation), CancellationToken.None));
             }
             else
             {
@@ -49,9 +54,16 @@ internal sealed class GenerationQueue(IRoomStore store, GenerationRegistry regis
         }
     }
 
-    /// <summary>Stops a waiting or running generation; true when this call stopped it.</summary>
-    public async Task<bool> CancelAsync(Generation generation)
+    public Task<string?> FindRoomAsync(string generationId) => Task.FromResult(registry.FindRoom(generationId));
+
+    public async Task<bool> CancelAsync(string generationId)
     {
+        var generation = registry.FindLive(generationId);
+        if (generation is null)
+        {
+            return false;
+        }
+
         if (_rooms.TryGetValue(generation.RoomId, out var queue))
         {
             await queue.Gate.WaitAsync();
@@ -59,12 +71,7 @@ internal sealed class GenerationQueue(IRoomStore store, GenerationRegistry regis
             {
                 if (queue.Waiting.Remove(generation))
                 {
-                    var stopped = generation.TryCancel();
-                    generation.Finish();
-                    await store.AppendAsync(new StatusEvent(generation.RoomId, generation.Id, GenerationStates.Cancelled, Text: string.Empty));
-                    registry.Finished(generation);
-                    generation.Dispose();
-                    return stopped;
+                    return await CancelWaitingAsync(generation, null);
                 }
             }
             finally
@@ -76,16 +83,80 @@ internal sealed class GenerationQueue(IRoomStore store, GenerationRegistry regis
         return generation.TryCancel();
     }
 
-    public int Waiting(string roomId) => _rooms.TryGetValue(roomId, out var queue) ? queue.Waiting.Count : 0;
+    public async Task DrainAsync(TimeSpan drainTime, CancellationToken cancellationToken)
+    {
+        _draining = true;
+        foreach (var queue in _rooms.Values)
+        {
+            await queue.Gate.WaitAsync(cancellationToken);
+            try
+            {
+                foreach (var waiting in queue.Waiting.ToList())
+                {
+                    queue.Waiting.Remove(waiting);
+                    await CancelWaitingAsync(waiting, GenerationErrors.ShutDown);
+                }
+            }
+            finally
+            {
+                queue.Gate.Release();
+            }
+        }
+
+        await WaitOrStopAsync(_loops.Keys, registry, drainTime, cancellationToken);
+    }
+
+    /// <summary>Waits for running generations; those still running after <paramref name="drainTime"/> are stopped with a reason.</summary>
+    internal static async Task WaitOrStopAsync(IEnumerable<Task> running, GenerationRegistry registry, TimeSpan drainTime, CancellationToken cancellationToken)
+    {
+        var all = Task.WhenAll(running.ToList());
+        if (await Task.WhenAny(all, Task.Delay(drainTime, cancellationToken)) != all)
+        {
+            foreach (var generation in registry.Live)
+            {
+                generation.TryCancel(GenerationErrors.ShutDown);
+            }
+
+            await all.WaitAsync(TimeSpan.FromSeconds(10), CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+    }
+
+    internal static ChatMessage UserMessage(ChatUser user, string text, TimeProvider time) =>
+        new("m-" + Guid.NewGuid().ToString("N")[..16], 0, user.UserId, user.Name, MessageRoles.User, text, MessageStates.Completed, time.GetUtcNow());
+
+    internal static ChatRequestException TooManyWaiting(string roomId, int maxWaiting) =>
+        new(ChatRefusal.TooManyRequests, $"room '{roomId}' already has {maxWaiting} replies waiting (Chat:Limits:MaxQueuedGenerationsPerRoom); try again when one has finished");
+
+    internal static ChatRequestException ShuttingDown() =>
+        new(ChatRefusal.Unavailable, "this server is shutting down; send the message again in a moment");
+
+    private async Task<bool> CancelWaitingAsync(Generation generation, string? reason)
+    {
+        var stopped = generation.TryCancel(reason);
+        generation.Finish();
+        await store.AppendAsync(new StatusEvent(generation.RoomId, generation.Id, GenerationStates.Cancelled, Text: string.Empty, Error: reason));
+        registry.Finished(generation);
+        generation.Dispose();
+        return stopped;
+    }
+
+    private void Track(Task loop)
+    {
+        _loops[loop] = 0;
+        loop.ContinueWith(t => _loops.TryRemove(t, out _), TaskScheduler.Default);
+    }
 
     private async Task RunAsync(RoomQueue queue, Generation first)
     {
         for (var next = first; next is not null;)
         {
-            await runner.RunAsync(next);
+            var final = await runner.RunAsync(next);
             await queue.Gate.WaitAsync();
             try
             {
+                await store.AppendAsync(final, CancellationToken.None);
+                registry.Finished(next);
+                next.Dispose();
                 next = queue.Waiting.First?.Value;
                 if (next is not null)
                 {
@@ -109,4 +180,11 @@ internal sealed class GenerationQueue(IRoomStore store, GenerationRegistry regis
 
         public Generation? Running { get; set; }
     }
+}
+
+/// <summary>Readable reasons a generation ended other than by its model.</summary>
+internal static class GenerationErrors
+{
+    public const string ShutDown = "the server shut down before the reply finished";
+    public const string NodeStopped = "the server handling this reply stopped";
 }

@@ -19,7 +19,6 @@ internal sealed class GenerationRunner(
     IRoomStore store,
     IChatClient chatClient,
     ToolRegistry tools,
-    GenerationRegistry registry,
     IOptions<ModelOptions> modelOptions,
     TimeProvider time,
     ILogger<GenerationRunner> logger)
@@ -27,7 +26,8 @@ internal sealed class GenerationRunner(
     public const string AssistantId = "assistant";
     public const string AssistantName = "Assistant";
 
-    public async Task RunAsync(Generation generation)
+    /// <summary>Streams the reply and returns its final status, which the queue appends (so it can move on in the same step).</summary>
+    public async Task<StatusEvent> RunAsync(Generation generation)
     {
         var started = time.GetTimestamp();
         var cancellation = generation.Cancellation.Token;
@@ -76,6 +76,7 @@ internal sealed class GenerationRunner(
         catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
         {
             state = GenerationStates.Cancelled;
+            error = generation.CancelReason;
         }
         catch (Exception ex)
         {
@@ -89,27 +90,11 @@ internal sealed class GenerationRunner(
             state = GenerationStates.Cancelled;
         }
 
-        try
-        {
-            var reported = usage is null ? null : new UsageInfo(usage.InputTokenCount ?? 0, usage.OutputTokenCount ?? 0);
-            await store.AppendAsync(new StatusEvent(generation.RoomId, generation.Id, state, text.ToString(), error, reported)
-            {
-                MessageId = generation.AssistantMessageId,
-            }, CancellationToken.None);
-        }
-        catch (Exception ex)
-        {
-            GenerationLog.Failed(logger, generation.RoomId, generation.Id, "the final status could not be written", ex);
-        }
-        finally
-        {
-            registry.Finished(generation);
-            generation.Dispose();
-        }
-
         var elapsed = time.GetElapsedTime(started);
         GenerationLog.Finished(logger, generation.RoomId, generation.Id, state, tokens,
             firstTokenAt is { } first ? (long)time.GetElapsedTime(started, first).TotalMilliseconds : -1, (long)elapsed.TotalMilliseconds);
+        var usageInfo = usage is null ? null : new UsageInfo(usage.InputTokenCount ?? 0, usage.OutputTokenCount ?? 0);
+        return new StatusEvent(generation.RoomId, generation.Id, state, text.ToString(), error, usageInfo) { MessageId = generation.AssistantMessageId };
     }
 
     private async Task<List<AiChatMessage>> BuildPromptAsync(Generation generation)

@@ -15,18 +15,15 @@ internal sealed class RoomService
     private readonly IRoomStore _store;
     private readonly RoomFanout _fanout;
     private readonly ConnectionRegistry _connections;
-    private readonly GenerationQueue _queue;
-    private readonly GenerationRegistry _generations;
+    private readonly IGenerationQueue _queue;
     private readonly IOptions<LimitOptions> _limits;
 
-    public RoomService(IRoomStore store, RoomFanout fanout, ConnectionRegistry connections, GenerationQueue queue,
-        GenerationRegistry generations, IOptions<LimitOptions> limits)
+    public RoomService(IRoomStore store, RoomFanout fanout, ConnectionRegistry connections, IGenerationQueue queue, IOptions<LimitOptions> limits)
     {
         _store = store;
         _fanout = fanout;
         _connections = connections;
         _queue = queue;
-        _generations = generations;
         _limits = limits;
         connections.Disconnected += DisconnectAsync;
     }
@@ -166,15 +163,14 @@ internal sealed class RoomService
             throw new ChatRequestException(ChatRefusal.BadRequest, "generationId is required");
         }
 
-        var room = _generations.FindRoom(generationId);
+        var room = await _queue.FindRoomAsync(generationId);
         if (room is null)
         {
             return false;
         }
 
         await RequireMemberAsync(user, room, "stop replies in");
-        var generation = _generations.FindLive(generationId);
-        return generation is not null && await _queue.CancelAsync(generation);
+        return await _queue.CancelAsync(generationId);
     }
 
     public async Task<ResumeResult> ResumeAsync(ChatUser user, string connectionId, string? roomId, long afterSeq)
