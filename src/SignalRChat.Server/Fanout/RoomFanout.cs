@@ -14,11 +14,13 @@ internal sealed class RoomFanout
 {
     private readonly ConcurrentDictionary<string, LocalRoom> _rooms = new(StringComparer.Ordinal);
     private readonly IRoomStore _store;
+    private readonly IRoomEventBus _bus;
     private readonly ILogger<RoomFanout> _logger;
 
     public RoomFanout(IRoomEventBus bus, IRoomStore store, ILogger<RoomFanout> logger)
     {
         _store = store;
+        _bus = bus;
         _logger = logger;
         bus.Subscribe(Publish);
     }
@@ -57,7 +59,7 @@ internal sealed class RoomFanout
         }
     }
 
-    private LocalRoom Room(string roomId) => _rooms.GetOrAdd(roomId, id => new LocalRoom(id, _store, _logger));
+    private LocalRoom Room(string roomId) => _rooms.GetOrAdd(roomId, id => new LocalRoom(id, _store, _bus, _logger));
 
     private sealed record AttachRequest(IRoomSubscriber Subscriber)
     {
@@ -84,12 +86,14 @@ internal sealed class RoomFanout
         private readonly Dictionary<string, Subscription> _subscriptions = new(StringComparer.Ordinal);
         private readonly string _roomId;
         private readonly IRoomStore _store;
+        private readonly IRoomEventBus _bus;
         private readonly ILogger _logger;
 
-        public LocalRoom(string roomId, IRoomStore store, ILogger logger)
+        public LocalRoom(string roomId, IRoomStore store, IRoomEventBus bus, ILogger logger)
         {
             _roomId = roomId;
             _store = store;
+            _bus = bus;
             _logger = logger;
             _ = Task.Run(RunAsync);
         }
@@ -98,6 +102,21 @@ internal sealed class RoomFanout
 
         private async Task RunAsync()
         {
+            // Joins and resumes wait in the inbox until this node receives the room's events.
+            while (true)
+            {
+                try
+                {
+                    await _bus.WatchAsync(_roomId);
+                    break;
+                }
+                catch (Exception ex)
+                {
+                    FanoutLog.RoomLoopFailed(_logger, _roomId, ex);
+                    await Task.Delay(TimeSpan.FromSeconds(1));
+                }
+            }
+
             var reader = _inbox.Reader;
             while (await reader.WaitToReadAsync())
             {

@@ -60,4 +60,7 @@ public interface IRoomStore
 public interface IRoomEventBus
 {
     void Subscribe(Action<RoomEvent> handler);
+
+    /// <summary>Starts receiving a room's events on this node; done before a snapshot is taken, so nothing falls between.</summary>
+    Task WatchAsync(string roomId);
 }

@@ -13,6 +13,8 @@ internal sealed class InMemoryRoomStore(IOptions<RoomOptions> options, TimeProvi
 
     public void Subscribe(Action<RoomEvent> handler) => _subscribers += handler;
 
+    public Task WatchAsync(string roomId) => Task.CompletedTask;
+
     public ValueTask<RoomEvent> AppendAsync(RoomEvent roomEvent, CancellationToken cancellationToken = default)
     {
         var room = GetOrCreate(roomEvent.RoomId);

@@ -1,0 +1,241 @@
+namespace SignalRChat.Server.Redis;
+
+/// <summary>
+/// Every change to a room in Redis is one Lua script, so it is atomic: taking the next seq,
+/// applying the event to the room's state, keeping it in the log and publishing it happen
+/// together, and no two nodes can hand out the same seq or leave a gap. One script text with one
+/// entry per operation; keys of a room share the hash tag <c>{room:ID}</c>.
+/// </summary>
+internal static class RedisScripts
+{
+    // KEYS[1] = room key prefix, KEYS[2] = global key prefix.
+    // ARGV[1] = operation, [2] = now (unix ms), [3] = log max count, [4] = log max age (ms),
+    // [5] = history max, [6] = room id, [7] = room channel, [8]... = operation arguments.
+    public const string Room = """
+        local room, global = KEYS[1], KEYS[2]
+        local op, now, logMax, logAge, histMax, roomId, channel = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], ARGV[7]
+        local kSeq, kLog, kHist = room .. ':seq', room .. ':log', room .. ':history'
+        local kActive, kActiveText = room .. ':active', room .. ':active:text'
+        local kMeta, kMembers, kPresence, kConns, kInvited = room .. ':meta', room .. ':members', room .. ':presence', room .. ':conns', room .. ':invited'
+        local kQueue, kRunning = room .. ':queue', room .. ':running'
+        local kLeases, kCancel = global .. ':leases', global .. ':cancel'
+        local function kGen(id) return room .. ':gen:' .. id end
+        local function kGenRoom(id) return global .. ':genroom:' .. id end
+
+        local function finishMessage(msgId, text, state)
+          local items = redis.call('LRANGE', kHist, 0, -1)
+          for i = #items, 1, -1 do
+            local m = cjson.decode(items[i])
+            if m.messageId == msgId then
+              m.text = text
+              m.state = state
+              redis.call('LSET', kHist, i - 1, cjson.encode(m))
+              return
+            end
+          end
+        end
+
+        local function append(kind, json, h)
+          local seq = redis.call('INCR', kSeq)
+          local s = tostring(seq)
+          json = (string.gsub(json, '"seq":%-1', '"seq":' .. s))
+          if kind == 'message' then
+            redis.call('RPUSH', kHist, (string.gsub(h.message, '"seq":%-1', '"seq":' .. s)))
+            redis.call('LTRIM', kHist, -histMax, -1)
+          elseif kind == 'token' then
+            if redis.call('HGET', kActive, 'gen') == h.gen then redis.call('APPEND', kActiveText, h.token) end
+          elseif kind == 'status' then
+            if h.final then
+              if redis.call('HGET', kActive, 'gen') == h.gen then
+                local text = h.text
+                if text == nil then text = redis.call('GET', kActiveText) or '' end
+                finishMessage(redis.call('HGET', kActive, 'msg'), text, h.messageState)
+                redis.call('DEL', kActive, kActiveText)
+              end
+            elseif h.msg then
+              if redis.call('HGET', kActive, 'gen') ~= h.gen then
+                redis.call('DEL', kActiveText)
+                redis.call('HSET', kActive, 'gen', h.gen, 'msg', h.msg, 'state', h.state)
+              else
+                redis.call('HSET', kActive, 'state', h.state)
+              end
+            end
+          end
+          redis.call('ZADD', kLog, seq, now .. '|' .. kind .. '|' .. json)
+          local excess = redis.call('ZCARD', kLog) - logMax
+          if excess > 0 then redis.call('ZREMRANGEBYRANK', kLog, 0, excess - 1) end
+          for _ = 1, 100 do
+            local first = redis.call('ZRANGE', kLog, 0, 0)[1]
+            if not first or now - tonumber(string.match(first, '^(%d+)|')) <= logAge then break end
+            redis.call('ZREMRANGEBYRANK', kLog, 0, 0)
+          end
+          redis.call('PUBLISH', channel, kind .. '|' .. json)
+          return seq
+        end
+
+        local function exists() return redis.call('EXISTS', kMeta) == 1 or redis.call('EXISTS', kSeq) == 1 end
+
+        local function mayEnter(user)
+          local visibility = redis.call('HGET', kMeta, 'visibility')
+          if not visibility or visibility == 'public' then return true end
+          if redis.call('HGET', kMeta, 'creator') == user then return true end
+          return redis.call('SISMEMBER', kInvited, user) == 1 or redis.call('HEXISTS', kMembers, user) == 1
+        end
+
+        local function presence(user, name, state)
+          return '{"roomId":' .. cjson.encode(roomId) .. ',"userId":' .. cjson.encode(user) .. ',"name":' .. cjson.encode(name) .. ',"state":"' .. state .. '","seq":-1}'
+        end
+
+        local function failedStatus(gen, msgId, text, error)
+          local json = '{"roomId":' .. cjson.encode(roomId) .. ',"generationId":' .. cjson.encode(gen) .. ',"state":"failed","text":' .. cjson.encode(text) .. ',"error":' .. cjson.encode(error)
+          if msgId then json = json .. ',"messageId":' .. cjson.encode(msgId) end
+          return json .. ',"seq":-1}'
+        end
+
+        -- Hands the room to the next waiting generation, or frees it.
+        local function runNext(leaseMs)
+          local nextId = redis.call('LPOP', kQueue)
+          if not nextId then
+            redis.call('DEL', kRunning)
+            redis.call('ZREM', kLeases, roomId)
+            return {}
+          end
+          redis.call('SET', kRunning, nextId)
+          redis.call('HSET', kGen(nextId), 'state', 'running')
+          redis.call('ZADD', kLeases, now + leaseMs, roomId)
+          local g = redis.call('HMGET', kGen(nextId), 'user', 'name', 'umid', 'useq', 'amid')
+          return {nextId, g[1], g[2], g[3], g[4], g[5]}
+        end
+
+        if op == 'append' then
+          return append(ARGV[8], ARGV[9], cjson.decode(ARGV[10]))
+        elseif op == 'enter' then
+          local user, name, conn = ARGV[8], ARGV[9], ARGV[10]
+          if not mayEnter(user) then return 0 end
+          redis.call('HSET', kMembers, user, name)
+          if redis.call('HSETNX', kConns, conn, user) == 1 and redis.call('HINCRBY', kPresence, user, 1) == 1 then
+            append('presence', presence(user, name, 'joined'), {})
+          end
+          return 1
+        elseif op == 'exit' then
+          local user, conn, endMembership = ARGV[8], ARGV[9], ARGV[10] == '1'
+          local name = redis.call('HGET', kMembers, user) or user
+          local online = tonumber(redis.call('HGET', kPresence, user) or '0')
+          if redis.call('HDEL', kConns, conn) == 1 then
+            online = redis.call('HINCRBY', kPresence, user, -1)
+            if online <= 0 then
+              redis.call('HDEL', kPresence, user)
+              append('presence', presence(user, name, 'left'), {})
+            end
+          end
+          if endMembership and online <= 0 then redis.call('HDEL', kMembers, user) end
+          return 1
+        elseif op == 'ensure' then
+          if not mayEnter(ARGV[8]) then return 0 end
+          redis.call('HSETNX', kMembers, ARGV[8], ARGV[9])
+          return 1
+        elseif op == 'create' then
+          local user, visibility = ARGV[8], ARGV[9]
+          if exists() then
+            if redis.call('HGET', kMeta, 'creator') == user or redis.call('HEXISTS', kMembers, user) == 1 then return 'yours' end
+            return 'taken'
+          end
+          redis.call('HSET', kMeta, 'visibility', visibility, 'creator', user)
+          return 'created'
+        elseif op == 'invite' then
+          if not exists() then return 0 end
+          redis.call('SADD', kInvited, ARGV[8])
+          return 1
+        elseif op == 'ismember' then
+          return redis.call('HEXISTS', kMembers, ARGV[8])
+        elseif op == 'mayenter' then
+          if mayEnter(ARGV[8]) then return 1 end
+          return 0
+        elseif op == 'snapshot' then
+          local count = tonumber(ARGV[8])
+          local active = redis.call('HMGET', kActive, 'gen', 'msg', 'state')
+          local online = {}
+          local presenceList = redis.call('HGETALL', kPresence)
+          for i = 1, #presenceList, 2 do
+            if tonumber(presenceList[i + 1]) > 0 then
+              table.insert(online, presenceList[i])
+              table.insert(online, redis.call('HGET', kMembers, presenceList[i]) or presenceList[i])
+            end
+          end
+          return {redis.call('GET', kSeq) or '0', redis.call('LRANGE', kHist, -count, -1), active[1] or '', active[2] or '', active[3] or '', redis.call('GET', kActiveText) or '', online}
+        elseif op == 'read' then
+          local after = tonumber(ARGV[8])
+          local last = tonumber(redis.call('GET', kSeq) or '0')
+          if after >= last then return {last, 0, {}} end
+          local first = redis.call('ZRANGE', kLog, 0, 0, 'WITHSCORES')
+          if after < 0 or not first[2] or tonumber(first[2]) > after + 1 then return {last, 1, {}} end
+          return {last, 0, redis.call('ZRANGEBYSCORE', kLog, '(' .. after, '+inf')}
+        elseif op == 'submit' then
+          local gen, maxWaiting, leaseMs = ARGV[8], tonumber(ARGV[9]), tonumber(ARGV[10])
+          local running = redis.call('GET', kRunning)
+          if running and redis.call('LLEN', kQueue) >= maxWaiting then return {'full'} end
+          local seq = append('message', ARGV[11], cjson.decode(ARGV[12]))
+          redis.call('HSET', kGen(gen), 'user', ARGV[13], 'name', ARGV[14], 'umid', ARGV[15], 'useq', seq, 'amid', ARGV[16], 'state', 'queued')
+          redis.call('SET', kGenRoom(gen), roomId, 'EX', 86400)
+          if not running and redis.call('LLEN', kQueue) == 0 then
+            redis.call('SET', kRunning, gen)
+            redis.call('HSET', kGen(gen), 'state', 'running')
+            redis.call('ZADD', kLeases, now + leaseMs, roomId)
+            return {'run', seq}
+          end
+          redis.call('RPUSH', kQueue, gen)
+          append('status', ARGV[17], {gen = gen})
+          return {'queued', seq}
+        elseif op == 'finish' then
+          local gen, leaseMs = ARGV[8], tonumber(ARGV[9])
+          if redis.call('HGET', kGen(gen), 'state') ~= 'running' then return {'gone'} end
+          if redis.call('HGET', kGen(gen), 'cancel') == '1' and ARGV[12] ~= '' then
+            append('status', ARGV[12], cjson.decode(ARGV[13]))
+          else
+            append('status', ARGV[10], cjson.decode(ARGV[11]))
+          end
+          redis.call('HSET', kGen(gen), 'state', 'done')
+          redis.call('EXPIRE', kGen(gen), 86400)
+          if redis.call('GET', kRunning) ~= gen then return {'done'} end
+          if ARGV[14] == '1' then
+            -- This node is shutting down: free the room and let another node's sweep start the next one now.
+            redis.call('DEL', kRunning)
+            if redis.call('LLEN', kQueue) > 0 then redis.call('ZADD', kLeases, now - 1, roomId) else redis.call('ZREM', kLeases, roomId) end
+            return {'done'}
+          end
+          return runNext(leaseMs)
+        elseif op == 'cancel' then
+          local gen = ARGV[8]
+          local state = redis.call('HGET', kGen(gen), 'state')
+          if state == 'queued' then
+            redis.call('LREM', kQueue, 0, gen)
+            redis.call('HSET', kGen(gen), 'state', 'done')
+            append('status', ARGV[9], cjson.decode(ARGV[10]))
+            return 'stopped'
+          elseif state == 'running' then
+            if redis.call('HSETNX', kGen(gen), 'cancel', '1') == 1 then
+              redis.call('PUBLISH', kCancel, gen)
+              return 'signalled'
+            end
+          end
+          return 'no'
+        elseif op == 'renew' then
+          if redis.call('GET', kRunning) ~= ARGV[8] then return 0 end
+          redis.call('ZADD', kLeases, now + tonumber(ARGV[9]), roomId)
+          return 1
+        elseif op == 'reap' then
+          local leaseMs = tonumber(ARGV[8])
+          local expiry = redis.call('ZSCORE', kLeases, roomId)
+          if expiry and tonumber(expiry) > now then return {} end
+          local gen = redis.call('GET', kRunning)
+          if not gen then return runNext(leaseMs) end
+          local msgId = redis.call('HGET', kGen(gen), 'amid')
+          local text = ''
+          if redis.call('HGET', kActive, 'gen') == gen then text = redis.call('GET', kActiveText) or '' end
+          append('status', failedStatus(gen, msgId, text, ARGV[9]), {final = true, gen = gen, text = text, messageState = 'failed'})
+          redis.call('HSET', kGen(gen), 'state', 'done')
+          return runNext(leaseMs)
+        end
+        return redis.error_reply('unknown operation ' .. tostring(op))
+        """;
+}
