@@ -8,4 +8,7 @@ internal static partial class GenerationLog
 
     [LoggerMessage(2, LogLevel.Warning, "Generation {GenerationId} in room {RoomId} failed: {Reason}")]
     public static partial void Failed(ILogger logger, string roomId, string generationId, string reason, Exception exception);
+
+    [LoggerMessage(3, LogLevel.Warning, "Generation {GenerationId} in room {RoomId} failed: {Reason}")]
+    public static partial void ModelServerFailed(ILogger logger, string roomId, string generationId, string reason);
 }
