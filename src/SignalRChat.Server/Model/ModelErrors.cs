@@ -23,6 +23,7 @@ internal static class ModelErrors
     public static string? DescribeUpstream(Exception exception, string server) => exception switch
     {
         ClientResultException { Status: 401 or 403 } => "the model server refused the key",
+        ClientResultException { Status: 0 } when BrokeMidway(exception) => $"the connection to the model server at {server} broke",
         ClientResultException { Status: 0 } => $"could not reach the model server at {server}",
         ClientResultException { Status: 404 } => $"the model server at {server} does not know that model or deployment (HTTP 404)",
         ClientResultException { Status: 408 } => "the model server did not answer in time (HTTP 408)",
@@ -31,12 +32,32 @@ internal static class ModelErrors
         ClientResultException c => $"the model server rejected the request (HTTP {c.Status})",
         AuthenticationFailedException or CredentialUnavailableException =>
             "no Entra ID credential for Azure OpenAI could be used: set Chat:AzureOpenAI:ApiKey or sign in (az login, managed identity)",
+        HttpRequestException { StatusCode: null } when BrokeMidway(exception) => $"the connection to the model server at {server} broke",
         HttpRequestException { StatusCode: null } => $"could not reach the model server at {server}",
         HttpRequestException h => $"the model server answered HTTP {(int)h.StatusCode!}",
         IOException => $"the connection to the model server at {server} broke",
         TimeoutException or TaskCanceledException => "the model server did not answer in time",
         _ => null,
     };
+
+    // A refused or unresolvable connection never reached the server; a reset or an early end of the answer did.
+    private static bool BrokeMidway(Exception exception)
+    {
+        for (var inner = exception; inner is not null; inner = inner.InnerException)
+        {
+            switch (inner)
+            {
+                case HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError or HttpRequestError.SecureConnectionError }:
+                case System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.ConnectionRefused or System.Net.Sockets.SocketError.HostNotFound or System.Net.Sockets.SocketError.HostUnreachable or System.Net.Sockets.SocketError.NetworkUnreachable }:
+                    return false;
+                case HttpRequestException { HttpRequestError: HttpRequestError.ResponseEnded }:
+                case IOException:
+                    return true;
+            }
+        }
+
+        return false;
+    }
 
     /// <summary>Failures worth another try: rate limits, server errors, lost connections.</summary>
     public static bool IsTransient(Exception exception) => exception switch

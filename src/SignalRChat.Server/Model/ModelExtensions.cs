@@ -47,7 +47,7 @@ internal static class ModelExtensions
             .Use((inner, sp) =>
             {
                 var settings = sp.GetRequiredService<IOptions<ModelOptions>>().Value;
-                return new RetryingChatClient(inner, settings.MaxRetries, TimeSpan.FromMilliseconds(settings.RetryDelayMs),
+                return new RetryingChatClient(inner, DescribeServer(sp), settings.MaxRetries, TimeSpan.FromMilliseconds(settings.RetryDelayMs),
                     sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>().CreateLogger<RetryingChatClient>());
             });
         return builder;

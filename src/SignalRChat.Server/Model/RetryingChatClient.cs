@@ -8,7 +8,7 @@ namespace SignalRChat.Server.Model;
 /// pause, but only until the call has yielded its first update: after that its words may already be
 /// in the room, and a second attempt would repeat them, so the failure goes up as it is.
 /// </summary>
-internal sealed partial class RetryingChatClient(IChatClient inner, int maxRetries, TimeSpan firstDelay, TimeProvider time, ILogger logger)
+internal sealed partial class RetryingChatClient(IChatClient inner, string server, int maxRetries, TimeSpan firstDelay, TimeProvider time, ILogger logger)
     : DelegatingChatClient(inner)
 {
     private static readonly TimeSpan MaxDelay = TimeSpan.FromSeconds(30);
@@ -80,7 +80,7 @@ internal sealed partial class RetryingChatClient(IChatClient inner, int maxRetri
             delay = MaxDelay;
         }
 
-        Log.Retrying(logger, ModelErrors.DescribeUpstream(failure, "the configured endpoint") ?? failure.GetType().Name, attempt + 1, maxRetries, (long)delay.TotalMilliseconds);
+        Log.Retrying(logger, ModelErrors.DescribeUpstream(failure, server) ?? failure.GetType().Name, attempt + 1, maxRetries, (long)delay.TotalMilliseconds);
         await Task.Delay(delay, time, cancellationToken);
     }
 
