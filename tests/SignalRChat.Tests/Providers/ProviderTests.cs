@@ -126,6 +126,25 @@ public sealed class ProviderTests
     }
 
     [Fact]
+    public async Task Tool_rounds_stop_at_MaxToolRounds()
+    {
+        await using var wire = await OpenAIWireServer.StartAsync();
+        wire.DefaultReply = WireReply.Stream(Chunks.Role(), Chunks.ToolCall(0, "call_again", "clock", "{}"), Chunks.Finish("tool_calls"));
+        var settings = OpenAI(wire);
+        settings["Chat:Model:MaxToolRounds"] = "2";
+        await using var server = await ChatServer.StartAsync(settings);
+        var alice = await server.ConnectAsync("alice");
+        var log = new EventLog(alice);
+        await alice.JoinRoomAsync("rounds");
+
+        var final = await log.WaitForFinalAsync((await alice.AskAsync("rounds", "what time is it? keep asking")).GenerationId);
+
+        Assert.True(GenerationStates.IsFinal(final.State));
+        Assert.Equal(2, log.Events.OfType<ToolProgressEvent>().Count(t => t.Phase == ToolPhases.Completed));
+        Assert.InRange(wire.Requests.Count, 2, 3);
+    }
+
+    [Fact]
     public async Task Stop_closes_the_upstream_request_and_keeps_the_partial_text()
     {
         await using var wire = await OpenAIWireServer.StartAsync();

@@ -111,4 +111,24 @@ public sealed class RoomSummaryTests
         var last = log.Events.OfType<ToolProgressEvent>().Last();
         Assert.NotEqual(ToolPhases.Completed, last.Phase);
     }
+
+    [Fact]
+    public async Task A_summary_request_the_server_rejects_fails_the_tool_and_the_reply_readably()
+    {
+        await using var wire = await OpenAIWireServer.StartAsync();
+        wire.Enqueue(
+            WireReply.Stream(Chunks.Role(), Chunks.ToolCall(0, "call_sum", "room_summary", "{}"), Chunks.Finish("tool_calls")),
+            WireReply.Status(400));
+        await using var server = await ChatServer.StartAsync(ProviderTests.OpenAI(wire));
+        var alice = await server.ConnectAsync("alice");
+        var log = new EventLog(alice);
+        await alice.JoinRoomAsync("summary-400");
+
+        var final = await log.WaitForFinalAsync((await alice.AskAsync("summary-400", "summarize")).GenerationId);
+
+        Assert.Equal(GenerationStates.Failed, final.State);
+        Assert.Equal("the model server rejected the request (HTTP 400)", final.Error);
+        Assert.Equal("the model server rejected the request (HTTP 400)", Assert.Single(log.Events.OfType<ToolProgressEvent>(), t => t.Phase == ToolPhases.Failed).Detail);
+        Assert.Equal(2, wire.Requests.Count);
+    }
 }
