@@ -5,7 +5,7 @@ namespace SignalRChat.Server.Model;
 
 /// <summary>
 /// Retries a model call that failed transiently (429, 5xx, a lost connection), with a doubling
-/// pause, but only until the call has yielded its first update: after that its words may already be
+/// pause, but only until the call has yielded its first text or tool call: after that its words may already be
 /// in the room, and a second attempt would repeat them, so the failure goes up as it is.
 /// </summary>
 internal sealed partial class RetryingChatClient(IChatClient inner, string server, int maxRetries, TimeSpan firstDelay, TimeProvider time, ILogger logger)
@@ -54,8 +54,8 @@ internal sealed partial class RetryingChatClient(IChatClient inner, string serve
                         break;
                     }
 
-                    // An update without content (a role-only first chunk) shows nothing, so a retry stays safe.
-                    yielded |= updates.Current.Contents.Count > 0;
+                    // Role-only chunks, empty text and usage show nothing in the room, so a retry after them repeats nothing.
+                    yielded |= updates.Current.Contents.Any(c => c is TextContent { Text.Length: > 0 } or FunctionCallContent);
                     yield return updates.Current;
                 }
             }

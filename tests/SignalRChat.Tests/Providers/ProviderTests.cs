@@ -186,6 +186,24 @@ public sealed class ProviderTests
     }
 
     [Fact]
+    public async Task A_connection_reset_before_the_first_token_is_retried()
+    {
+        await using var wire = await OpenAIWireServer.StartAsync();
+        wire.Enqueue(WireReply.BreakAfter(Task.CompletedTask, Chunks.Role()), WireReply.Text("Back ", "again."));
+        await using var server = await ChatServer.StartAsync(OpenAI(wire));
+        var alice = await server.ConnectAsync("alice");
+        var log = new EventLog(alice);
+        await alice.JoinRoomAsync("reset");
+
+        var final = await log.WaitForFinalAsync((await alice.AskAsync("reset", "hello?")).GenerationId);
+
+        Assert.Equal(GenerationStates.Completed, final.State);
+        Assert.Equal("Back again.", final.Text);
+        Assert.Equal("Back again.", log.TextOf(final.GenerationId));
+        Assert.Equal(2, wire.Requests.Count);
+    }
+
+    [Fact]
     public async Task Retries_give_up_with_a_readable_error_when_the_server_keeps_failing()
     {
         await using var wire = await OpenAIWireServer.StartAsync();
