@@ -11,4 +11,7 @@ internal static partial class GenerationLog
 
     [LoggerMessage(3, LogLevel.Information, "Shutting down: no new replies; running ones have {Seconds} s to finish")]
     public static partial void Draining(ILogger logger, double seconds);
+
+    [LoggerMessage(4, LogLevel.Warning, "Generation {GenerationId} in room {RoomId} failed: {Reason}")]
+    public static partial void ModelServerFailed(ILogger logger, string roomId, string generationId, string reason);
 }

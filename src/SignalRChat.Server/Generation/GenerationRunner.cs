@@ -78,6 +78,13 @@ internal sealed class GenerationRunner(
             state = GenerationStates.Cancelled;
             error = generation.CancelReason;
         }
+        catch (ModelServerException ex)
+        {
+            // Already one readable sentence with no secret in it; the provider's original is not kept.
+            state = GenerationStates.Failed;
+            error = ex.Message;
+            GenerationLog.ModelServerFailed(logger, generation.RoomId, generation.Id, error);
+        }
         catch (Exception ex)
         {
             state = GenerationStates.Failed;
@@ -101,17 +108,14 @@ internal sealed class GenerationRunner(
     {
         var settings = modelOptions.Value;
         var history = await store.GetHistoryAsync(generation.RoomId, settings.MaxHistoryMessages + 8);
+        var candidates = history.Where(m => m.Seq <= generation.UserMessageSeq && PromptHistory.IsConversation(m)).TakeLast(settings.MaxHistoryMessages).ToList();
+        var budget = settings.MaxHistoryTokens - PromptHistory.EstimateTokens(settings.SystemPrompt);
         var prompt = new List<AiChatMessage> { new(ChatRole.System, settings.SystemPrompt) };
-        foreach (var message in history.Where(m => m.Seq <= generation.UserMessageSeq).TakeLast(settings.MaxHistoryMessages))
+        foreach (var message in PromptHistory.Newest(candidates, budget))
         {
-            if (message.Role == MessageRoles.User)
-            {
-                prompt.Add(new AiChatMessage(ChatRole.User, $"{message.AuthorName}: {message.Text}") { AuthorName = SafeAuthorName(message.AuthorName) });
-            }
-            else if (message.State is MessageStates.Completed or MessageStates.Cancelled && message.Text.Length > 0)
-            {
-                prompt.Add(new AiChatMessage(ChatRole.Assistant, message.Text));
-            }
+            prompt.Add(message.Role == MessageRoles.User
+                ? new AiChatMessage(ChatRole.User, PromptHistory.Render(message)) { AuthorName = SafeAuthorName(message.AuthorName) }
+                : new AiChatMessage(ChatRole.Assistant, message.Text));
         }
 
         return prompt;
@@ -128,6 +132,8 @@ internal sealed class GenerationRunner(
     private sealed class GenerationEvents(IRoomStore store, Generation generation) : IToolEvents
     {
         private string? _state;
+
+        public string RoomId => generation.RoomId;
 
         public async ValueTask SetStateAsync(string state)
         {

@@ -1,12 +1,13 @@
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Options;
+using SignalRChat.Server.Model.Providers;
 using SignalRChat.Server.Tools;
 
 namespace SignalRChat.Server.Model;
 
 internal static class ModelExtensions
 {
-    /// <summary>The model pipeline: the configured provider at the bottom, tool calling above it.</summary>
+    /// <summary>The model pipeline: tool calling, then readable upstream errors, then retries, then the configured provider.</summary>
     public static IHostApplicationBuilder AddChatModel(this IHostApplicationBuilder builder)
     {
         var services = builder.Services;
@@ -14,21 +15,26 @@ internal static class ModelExtensions
             .Validate(o => o.Provider is ModelProviders.Offline or ModelProviders.OpenAI or ModelProviders.AzureOpenAI,
                 $"Chat:Model:Provider must be one of {ModelProviders.Offline}, {ModelProviders.AzureOpenAI}, {ModelProviders.OpenAI}")
             .Validate(o => o.MaxToolRounds is >= 1 and <= 32, "Chat:Model:MaxToolRounds must be from 1 to 32")
+            .Validate(o => o.MaxHistoryMessages is >= 1 and <= 10_000, "Chat:Model:MaxHistoryMessages must be from 1 to 10000")
+            .Validate(o => o.MaxHistoryTokens is >= 100 and <= 10_000_000, "Chat:Model:MaxHistoryTokens must be from 100 to 10000000")
+            .Validate(o => o.MaxRetries is >= 0 and <= 10, "Chat:Model:MaxRetries must be from 0 to 10")
+            .Validate(o => o.RetryDelayMs is >= 0 and <= 60_000, "Chat:Model:RetryDelayMs must be from 0 to 60000")
+            .Validate(o => !string.IsNullOrWhiteSpace(o.SystemPrompt), "Chat:Model:SystemPrompt must not be empty")
             .ValidateOnStart();
         services.AddOptions<OfflineModelOptions>().BindConfiguration(OfflineModelOptions.Section)
             .Validate(o => o.TokenDelayMs is >= 0 and <= 60_000, "Chat:Offline:TokenDelayMs must be from 0 to 60000")
             .Validate(o => o.ReplyTokens is >= 1 and <= 100_000, "Chat:Offline:ReplyTokens must be from 1 to 100000")
             .ValidateOnStart();
+        services.AddOpenAIOptions();
+        services.AddAzureOpenAIOptions();
 
         services.AddSingleton<ChatTool, CalculatorTool>();
         services.AddSingleton<ChatTool, ClockTool>();
+        services.AddSingleton<ChatTool, RoomSummaryTool>();
         services.AddSingleton<ToolRegistry>();
         services.AddSingleton<OfflineChatClient>();
 
-        services.AddChatClient(sp => sp.GetRequiredService<IOptions<ModelOptions>>().Value.Provider switch
-            {
-                _ => (IChatClient)sp.GetRequiredService<OfflineChatClient>(),
-            })
+        services.AddChatClient(CreateProvider)
             .Use((inner, sp) => new FunctionInvokingChatClient(inner, sp.GetService<ILoggerFactory>(), sp)
             {
                 MaximumIterationsPerRequest = sp.GetRequiredService<IOptions<ModelOptions>>().Value.MaxToolRounds,
@@ -36,7 +42,28 @@ internal static class ModelExtensions
                 // Input errors come back from ToolFunction as results; anything thrown is a real failure and ends the reply.
                 IncludeDetailedErrors = false,
                 MaximumConsecutiveErrorsPerRequest = 0,
+            })
+            .Use((inner, sp) => new UpstreamErrorsChatClient(inner, DescribeServer(sp)))
+            .Use((inner, sp) =>
+            {
+                var settings = sp.GetRequiredService<IOptions<ModelOptions>>().Value;
+                return new RetryingChatClient(inner, DescribeServer(sp), settings.MaxRetries, TimeSpan.FromMilliseconds(settings.RetryDelayMs),
+                    sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>().CreateLogger<RetryingChatClient>());
             });
         return builder;
     }
+
+    private static IChatClient CreateProvider(IServiceProvider services) => services.GetRequiredService<IOptions<ModelOptions>>().Value.Provider switch
+    {
+        ModelProviders.OpenAI => OpenAIProvider.Create(services.GetRequiredService<IOptions<OpenAIOptions>>().Value),
+        ModelProviders.AzureOpenAI => AzureOpenAIProvider.Create(services.GetRequiredService<IOptions<AzureOpenAIOptions>>().Value),
+        _ => services.GetRequiredService<OfflineChatClient>(),
+    };
+
+    private static string DescribeServer(IServiceProvider services) => services.GetRequiredService<IOptions<ModelOptions>>().Value.Provider switch
+    {
+        ModelProviders.OpenAI => ProviderEndpoints.Describe(services.GetRequiredService<IOptions<OpenAIOptions>>().Value.Endpoint),
+        ModelProviders.AzureOpenAI => ProviderEndpoints.Describe(services.GetRequiredService<IOptions<AzureOpenAIOptions>>().Value.Endpoint),
+        _ => "(offline)",
+    };
 }

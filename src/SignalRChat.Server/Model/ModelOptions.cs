@@ -11,8 +11,17 @@ public sealed class ModelOptions
     /// <summary>Rounds of tool calls (model asks, tools answer) allowed in one reply.</summary>
     public int MaxToolRounds { get; set; } = 4;
 
-    /// <summary>Recent room messages sent to the model.</summary>
+    /// <summary>Most recent room messages considered for the model's history.</summary>
     public int MaxHistoryMessages { get; set; } = 40;
+
+    /// <summary>Token budget of the history sent to the model (system prompt included), estimated as characters / 4.</summary>
+    public int MaxHistoryTokens { get; set; } = 6000;
+
+    /// <summary>Retries of a model call that failed transiently (429, 5xx, connection reset) before its first token.</summary>
+    public int MaxRetries { get; set; } = 3;
+
+    /// <summary>Pause before the first retry, in milliseconds; doubled for each further one.</summary>
+    public int RetryDelayMs { get; set; } = 500;
 
     public string SystemPrompt { get; set; } = "You are the assistant of a chat room shared by several people. Each user message starts with the name of its author. Answer briefly.";
 }

@@ -9,7 +9,8 @@ namespace SignalRChat.Server.Model;
 /// <summary>
 /// The model used when no provider is configured: a real <see cref="IChatClient"/> that streams a
 /// deterministic reply, says that it is the offline model, and calls tools through the ordinary
-/// tool-calling path ("calculate 17*23", "what time is it"). It needs no network.
+/// tool-calling path ("calculate 17*23", "what time is it", "summarize the room"). Asked for a
+/// room summary as JSON, it streams one built from the transcript. It needs no network.
 /// A message containing <c>#fail</c> makes it fail part-way, so failure handling can be seen too.
 /// </summary>
 public sealed partial class OfflineChatClient(IOptions<OfflineModelOptions> offlineOptions, TimeProvider time) : IChatClient
@@ -33,6 +34,19 @@ public sealed partial class OfflineChatClient(IOptions<OfflineModelOptions> offl
         var responseId = "offline-" + Guid.NewGuid().ToString("N")[..12];
         var settings = offlineOptions.Value;
         var inputTokens = history.Sum(m => CountWords(m.Text));
+
+        if (options?.ResponseFormat is ChatResponseFormatJson { SchemaName: Tools.RoomSummary.SchemaName })
+        {
+            // Small pieces, so the summary arrives as partial JSON like a real model's would.
+            var json = SummarizeTranscript(last?.Text ?? string.Empty).ToJson();
+            for (var i = 0; i < json.Length; i += 12)
+            {
+                await DelayAsync(settings.TokenDelayMs, cancellationToken);
+                yield return new ChatResponseUpdate(ChatRole.Assistant, json[i..Math.Min(json.Length, i + 12)]) { ResponseId = responseId, ModelId = Metadata.DefaultModelId };
+            }
+
+            yield break;
+        }
 
         IEnumerable<string> tokens;
         var toolResult = last?.Contents.OfType<FunctionResultContent>().LastOrDefault();
@@ -95,6 +109,11 @@ public sealed partial class OfflineChatClient(IOptions<OfflineModelOptions> offl
             return new FunctionCallContent(NewCallId(), Tools.CalculatorTool.ToolName, new Dictionary<string, object?> { ["expression"] = expression });
         }
 
+        if (SummaryPattern().IsMatch(text) && Offered(Tools.RoomSummaryTool.ToolName))
+        {
+            return new FunctionCallContent(NewCallId(), Tools.RoomSummaryTool.ToolName, new Dictionary<string, object?>());
+        }
+
         if (ClockPattern().IsMatch(text) && Offered(Tools.ClockTool.ToolName))
         {
             return new FunctionCallContent(NewCallId(), Tools.ClockTool.ToolName, new Dictionary<string, object?>());
@@ -123,9 +142,38 @@ public sealed partial class OfflineChatClient(IOptions<OfflineModelOptions> offl
         {
             Tools.CalculatorTool.ToolName => $"{Intro}the calculator says {(call.Arguments is { } args && args.TryGetValue("expression", out var expression) ? expression : "?")} = {value}.",
             Tools.ClockTool.ToolName => $"{Intro}the clock says it is {value}.",
+            Tools.RoomSummaryTool.ToolName => DescribeSummary(value),
             _ => $"{Intro}the tool answered {value}.",
         };
     }
+
+    private static string DescribeSummary(string json)
+    {
+        if (!Tools.RoomSummary.TryParse(json, out var summary, out _))
+        {
+            return $"{Intro}the room summary could not be read.";
+        }
+
+        var who = summary!.Participants.Count == 0 ? "nobody yet" : string.Join(", ", summary.Participants);
+        return $"{Intro}here is the room summary. Topic: {summary.Topic}. Participants: {who}. " +
+               $"{summary.KeyPoints.Count} key points, {summary.OpenQuestions.Count} open questions.";
+    }
+
+    // A deterministic summary of "name: text" lines: first message as the topic, the last three as key points, questions as open.
+    private static Tools.RoomSummary SummarizeTranscript(string transcript)
+    {
+        var lines = transcript.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(line => line.IndexOf(": ", StringComparison.Ordinal) is var colon and > 0 ? (Name: line[..colon], Text: line[(colon + 2)..]) : (Name: string.Empty, Text: line))
+            .ToList();
+        var people = lines.Where(l => l.Name.Length > 0 && l.Name != Generation.GenerationRunner.AssistantName).Select(l => l.Name).Distinct(StringComparer.Ordinal).ToList();
+        var said = lines.Where(l => l.Name != Generation.GenerationRunner.AssistantName).ToList();
+        var topic = said.Count == 0 ? "an empty room" : Shorten(said[0].Text);
+        return new Tools.RoomSummary(topic, people,
+            said.TakeLast(3).Select(l => $"{l.Name} said: {Shorten(l.Text)}").ToList(),
+            said.Where(l => l.Text.TrimEnd().EndsWith('?')).Select(l => Shorten(l.Text)).ToList());
+    }
+
+    private static string Shorten(string text) => text.Length <= 80 ? text : text[..80] + "…";
 
     private static IEnumerable<string> PlainReply(string prompt, int replyTokens)
     {
@@ -181,6 +229,9 @@ public sealed partial class OfflineChatClient(IOptions<OfflineModelOptions> offl
 
     [GeneratedRegex(@"\b(?:calculate|compute|calc|what\s+is|what's)\s+(?<expr>[-+*/^%×÷().\d\s]*\d[-+*/^%×÷().\d\s]*)", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex CalculationPattern();
+
+    [GeneratedRegex(@"\b(?:summari[sz]e|summary)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex SummaryPattern();
 
     [GeneratedRegex(@"\b(?:what\s+time|the\s+time|clock)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex ClockPattern();

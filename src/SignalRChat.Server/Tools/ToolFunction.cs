@@ -1,11 +1,15 @@
 using System.Text.Json;
 using Microsoft.Extensions.AI;
+using SignalRChat.Server.Model;
 
 namespace SignalRChat.Server.Tools;
 
 /// <summary>Where a running tool's progress goes: the generation that called it.</summary>
 internal interface IToolEvents
 {
+    /// <summary>The room whose reply called the tool.</summary>
+    string RoomId { get; }
+
     ValueTask StartedAsync(string callId, string tool, CancellationToken cancellationToken);
 
     ValueTask ProgressAsync(string callId, string tool, double fraction, string? detail, CancellationToken cancellationToken);
@@ -53,6 +57,15 @@ internal sealed class ToolFunction(ChatTool tool) : AIFunction
         var events = ToolEventScope.Current ?? NoToolEvents.Instance;
         var callId = FunctionInvokingChatClient.CurrentContext?.CallContent.CallId ?? "call-" + Guid.NewGuid().ToString("N")[..8];
         await events.StartedAsync(callId, Name, cancellationToken);
+
+        // The provider parses the arguments once they are whole; when that failed, the model hears why and may try again.
+        if (FunctionInvokingChatClient.CurrentContext?.CallContent.Exception is not null)
+        {
+            const string malformed = "the arguments were not valid JSON";
+            await events.FailedAsync(callId, Name, malformed, cancellationToken);
+            return $"error: {malformed}; send them again as one JSON object";
+        }
+
         try
         {
             var values = new Dictionary<string, object?>(arguments, StringComparer.Ordinal);
@@ -68,7 +81,8 @@ internal sealed class ToolFunction(ChatTool tool) : AIFunction
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            await events.FailedAsync(callId, Name, "the tool stopped with an internal error", CancellationToken.None);
+            var reason = ex is ModelServerException or ModelOutputException ? ModelErrors.Describe(ex) : "the tool stopped with an internal error";
+            await events.FailedAsync(callId, Name, reason, CancellationToken.None);
             throw;
         }
     }
@@ -82,6 +96,8 @@ internal sealed class ToolFunction(ChatTool tool) : AIFunction
     private sealed class NoToolEvents : IToolEvents
     {
         public static readonly NoToolEvents Instance = new();
+
+        public string RoomId => string.Empty;
 
         public ValueTask StartedAsync(string callId, string tool, CancellationToken cancellationToken) => default;
 

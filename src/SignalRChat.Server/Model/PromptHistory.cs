@@ -1,0 +1,42 @@
+using SignalRChat.Contracts;
+
+namespace SignalRChat.Server.Model;
+
+/// <summary>Chooses the room messages a model sees: the newest ones that fit a token budget.</summary>
+internal static class PromptHistory
+{
+    // Roughly what a chat API adds around each message (role, separators).
+    private const int PerMessageTokens = 4;
+
+    /// <summary>A cheap estimate (about four characters a token) that needs no tokenizer of any one model.</summary>
+    public static int EstimateTokens(string text) => (text.Length + 3) / 4 + PerMessageTokens;
+
+    /// <summary>Messages that can be shown to a model: users' messages and assistant replies with text.</summary>
+    public static bool IsConversation(ChatMessage message) =>
+        message.Role == MessageRoles.User
+        || message.Role == MessageRoles.Assistant && message.State is MessageStates.Completed or MessageStates.Cancelled && message.Text.Length > 0;
+
+    /// <summary>Who said what, as the model reads it: several people share a room.</summary>
+    public static string Render(ChatMessage message) => $"{message.AuthorName}: {message.Text}";
+
+    /// <summary>The newest messages whose estimate fits <paramref name="budgetTokens"/>, oldest first; the newest is always kept.</summary>
+    public static List<ChatMessage> Newest(IReadOnlyList<ChatMessage> messages, int budgetTokens)
+    {
+        var chosen = new List<ChatMessage>();
+        var used = 0;
+        for (var i = messages.Count - 1; i >= 0; i--)
+        {
+            var cost = EstimateTokens(Render(messages[i]));
+            if (chosen.Count > 0 && used + cost > budgetTokens)
+            {
+                break;
+            }
+
+            used += cost;
+            chosen.Add(messages[i]);
+        }
+
+        chosen.Reverse();
+        return chosen;
+    }
+}
