@@ -1,5 +1,6 @@
 using SignalRChat.Server.Auth;
 using SignalRChat.Server.Model;
+using SignalRChat.Server.Redis;
 
 namespace SignalRChat.Server;
 
@@ -19,6 +20,7 @@ public static class ChatApp
         builder.AddChatAuth();
         builder.AddChatModel();
         builder.AddChatRooms();
+        builder.AddChatRedis();
         builder.Services.AddHealthChecks();
         configure?.Invoke(builder);
 

@@ -13,7 +13,7 @@ internal sealed class SigningKeyProvider
 {
     internal const int MinimumKeyBytes = 32;
 
-    public SigningKeyProvider(IOptions<AuthOptions> options, IHostEnvironment environment, ILogger<SigningKeyProvider> logger)
+    public SigningKeyProvider(IOptions<AuthOptions> options, IHostEnvironment environment, IConfiguration configuration, ILogger<SigningKeyProvider> logger)
     {
         var configured = options.Value.SigningKey;
         if (!string.IsNullOrEmpty(configured))
@@ -27,6 +27,12 @@ internal sealed class SigningKeyProvider
 
             Key = new SymmetricSecurityKey(bytes);
             return;
+        }
+
+        if (Redis.RedisExtensions.IsRedisConfigured(configuration))
+        {
+            throw new OptionsValidationException(AuthOptions.Section, typeof(AuthOptions),
+                ["Chat:Auth:SigningKey is not set, and ConnectionStrings:Redis is: every node must share one signing key, or they reject each other's tokens. Set Chat:Auth:SigningKey (at least 32 bytes) on every node."]);
         }
 
         if (!environment.IsDevelopment())

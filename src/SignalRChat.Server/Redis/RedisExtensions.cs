@@ -1,0 +1,67 @@
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.AspNetCore.SignalR.StackExchangeRedis;
+using SignalRChat.Server.Fanout;
+using SignalRChat.Server.Generation;
+using SignalRChat.Server.Hubs;
+using SignalRChat.Server.Rooms;
+using StackExchange.Redis;
+
+namespace SignalRChat.Server.Redis;
+
+internal static class RedisExtensions
+{
+    public const string ConnectionStringName = "Redis";
+
+    public static bool IsRedisConfigured(this IConfiguration configuration) => !string.IsNullOrWhiteSpace(configuration.GetConnectionString(ConnectionStringName));
+
+    /// <summary>
+    /// With <c>ConnectionStrings:Redis</c> set: one shared connection for the SignalR backplane,
+    /// rooms, the event log, the generation queue and cross-node Stop.
+    /// </summary>
+    public static IHostApplicationBuilder AddChatRedis(this IHostApplicationBuilder builder)
+    {
+        if (!builder.Configuration.IsRedisConfigured())
+        {
+            return builder;
+        }
+
+        var configuration = ConfigurationOptions.Parse(builder.Configuration.GetConnectionString(ConnectionStringName)!);
+
+        // Start even while Redis is down and keep reconnecting; calls fail fast with a clear error meanwhile.
+        configuration.AbortOnConnectFail = false;
+        configuration.ClientName ??= "signalrchat";
+        configuration.ConnectTimeout = Math.Min(configuration.ConnectTimeout, 5000);
+        configuration.SyncTimeout = Math.Min(configuration.SyncTimeout, 5000);
+        configuration.AsyncTimeout = Math.Min(configuration.AsyncTimeout, 5000);
+
+        var services = builder.Services;
+        services.AddSingleton<IConnectionMultiplexer>(sp =>
+        {
+            var multiplexer = ConnectionMultiplexer.Connect(configuration);
+            RedisLog.Using(sp.GetRequiredService<ILogger<RedisRoomStore>>(), string.Join(",", configuration.EndPoints));
+            return multiplexer;
+        });
+        services.AddOptions<RedisGenerationOptions>().BindConfiguration(RedisGenerationOptions.Section)
+            .Validate(o => o.Lease > o.SweepInterval && o.SweepInterval > TimeSpan.Zero, "Chat:Redis:Lease must be longer than Chat:Redis:SweepInterval, both positive")
+            .ValidateOnStart();
+
+        services.AddSingleton<RedisRoomStore>();
+        services.AddSingleton<IRoomStore>(sp => sp.GetRequiredService<RedisRoomStore>());
+        services.AddSingleton<IRoomEventBus>(sp => sp.GetRequiredService<RedisRoomStore>());
+        services.AddSingleton<RedisGenerationQueue>();
+        services.AddSingleton<IGenerationQueue>(sp => sp.GetRequiredService<RedisGenerationQueue>());
+        services.AddHostedService(sp => sp.GetRequiredService<RedisGenerationQueue>());
+
+        // The SignalR backplane, on the same connection.
+        services.AddSignalR().AddStackExchangeRedis();
+        services.AddOptions<RedisOptions>().Configure<IServiceProvider>((redis, sp) =>
+        {
+            redis.Configuration = configuration;
+            redis.Configuration.ChannelPrefix = RedisChannel.Literal("signalrchat");
+            redis.ConnectionFactory = _ => Task.FromResult(sp.GetRequiredService<IConnectionMultiplexer>());
+        });
+        services.AddSingleton<HubLifetimeManager<ChatHub>>(sp =>
+            new TrackingHubLifetimeManager<ChatHub>(ActivatorUtilities.CreateInstance<RedisHubLifetimeManager<ChatHub>>(sp), sp.GetRequiredService<ConnectionRegistry>()));
+        return builder;
+    }
+}

@@ -1,0 +1,237 @@
+using SignalRChat.Client;
+using SignalRChat.Contracts;
+using SignalRChat.Tests.Infrastructure;
+
+namespace SignalRChat.Tests;
+
+/// <summary>Several nodes share rooms through a real redis-server: one stream, one queue, Stop from anywhere.</summary>
+public sealed class ScaleOutTests
+{
+    [Fact]
+    public async Task Members_on_different_nodes_see_identical_ordered_streams_with_contiguous_seq()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var nodeA = await ChatServer.StartAsync(redis.NodeSettings());
+        await using var nodeB = await ChatServer.StartAsync(redis.NodeSettings());
+        var alice = await nodeA.ConnectAsync("alice");
+        var bob = await nodeB.ConnectAsync("bob");
+        var aliceLog = new EventLog(alice);
+        var bobLog = new EventLog(bob);
+        var aliceSnapshot = await alice.JoinRoomAsync("shared");
+        var bobSnapshot = await bob.JoinRoomAsync("shared");
+        Assert.Equal(["alice", "bob"], bobSnapshot.Members.Select(m => m.Name).Order());
+
+        var reply = await alice.AskAsync("shared", "please calculate 17*23");
+        var aliceFinal = await aliceLog.WaitForFinalAsync(reply.GenerationId);
+        var bobFinal = await bobLog.WaitForFinalAsync(reply.GenerationId);
+
+        Assert.Equal(GenerationStates.Completed, bobFinal.State);
+        Assert.Contains("17*23 = 391", bobFinal.Text);
+        Assert.Equal(aliceFinal.Seq, bobFinal.Seq);
+        Assert.Equal(bobFinal.Text, bobLog.TextOf(reply.GenerationId));
+        Assert.Equal(aliceLog.Events.Where(e => e.Seq > bobSnapshot.LastSeq).Select(e => (e.Seq, e.Kind)), bobLog.Events.Select(e => (e.Seq, e.Kind)));
+        StreamingTests.AssertContiguous(aliceLog.Events, aliceSnapshot.LastSeq);
+        StreamingTests.AssertContiguous(bobLog.Events, bobSnapshot.LastSeq);
+        Assert.Contains(bobLog.Events, e => e is ToolProgressEvent { Phase: ToolPhases.Completed, Detail: "391" });
+    }
+
+    [Fact]
+    public async Task Stop_on_one_node_stops_a_reply_running_on_the_other_for_everyone()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var slow = new Dictionary<string, string?>(redis.NodeSettings()) { ["Chat:Offline:TokenDelayMs"] = "10", ["Chat:Offline:ReplyTokens"] = "3000" };
+        await using var nodeA = await ChatServer.StartAsync(slow);
+        await using var nodeB = await ChatServer.StartAsync(slow);
+        var alice = await nodeA.ConnectAsync("alice");
+        var bob = await nodeB.ConnectAsync("bob");
+        var aliceLog = new EventLog(alice);
+        var bobLog = new EventLog(bob);
+        await alice.JoinRoomAsync("stop-anywhere");
+        await bob.JoinRoomAsync("stop-anywhere");
+
+        var reply = await alice.AskAsync("stop-anywhere", "a long reply");
+        await bobLog.WaitForTokensAsync(reply.GenerationId, 5);
+        Assert.True(await bob.CancelGenerationAsync(reply.GenerationId));
+        Assert.False(await bob.CancelGenerationAsync(reply.GenerationId));
+
+        var aliceFinal = await aliceLog.WaitForFinalAsync(reply.GenerationId);
+        var bobFinal = await bobLog.WaitForFinalAsync(reply.GenerationId);
+        Assert.Equal(GenerationStates.Cancelled, aliceFinal.State);
+        Assert.Equal(aliceFinal.Seq, bobFinal.Seq);
+        Assert.Equal(aliceFinal.Text, bobLog.TextOf(reply.GenerationId));
+
+        // The room moves on, and nothing of the stopped reply follows its final status.
+        var next = await bob.AskAsync("stop-anywhere", "next one");
+        await aliceLog.WaitForTokensAsync(next.GenerationId, 1);
+        var events = aliceLog.Events.ToList();
+        var end = events.FindIndex(e => e.Seq == aliceFinal.Seq);
+        Assert.DoesNotContain(events.Skip(end + 1), e => e is TokenEvent t && t.GenerationId == reply.GenerationId);
+        Assert.True(await next.StopAsync());
+        Assert.False(await alice.CancelGenerationAsync("g-unknown"));
+    }
+
+    [Fact]
+    public async Task Messages_sent_to_both_nodes_at_once_run_one_at_a_time_in_order()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var nodeA = await ChatServer.StartAsync(redis.NodeSettings());
+        await using var nodeB = await ChatServer.StartAsync(redis.NodeSettings());
+        var alice = await nodeA.ConnectAsync("alice");
+        var bob = await nodeB.ConnectAsync("bob");
+        var log = new EventLog(alice);
+        await alice.JoinRoomAsync("busy");
+        await bob.JoinRoomAsync("busy");
+
+        var sends = Enumerable.Range(0, 4).SelectMany(i => new[] { alice.SendMessageAsync("busy", $"alice {i}"), bob.SendMessageAsync("busy", $"bob {i}") }).ToList();
+        var sent = await Task.WhenAll(sends);
+        foreach (var s in sent)
+        {
+            Assert.Equal(GenerationStates.Completed, (await log.WaitForFinalAsync(s.GenerationId)).State);
+        }
+
+        var events = log.Events.ToList();
+        var userOrder = events.OfType<MessageEvent>().Where(m => m.Message.Role == MessageRoles.User).Select(m => m.Message.MessageId).ToList();
+        var generationOf = sent.ToDictionary(s => s.MessageId, s => s.GenerationId);
+        var expected = userOrder.Select(id => generationOf[id]).ToList();
+        var started = events.OfType<StatusEvent>().Where(s => s.State == GenerationStates.Thinking).Select(s => s.GenerationId).ToList();
+        Assert.Equal(expected, started);
+
+        // Never two at once: each reply starts after the previous one's final status.
+        string? running = null;
+        foreach (var status in events.OfType<StatusEvent>())
+        {
+            if (status.State == GenerationStates.Thinking && running != status.GenerationId)
+            {
+                Assert.Null(running);
+                running = status.GenerationId;
+            }
+            else if (status.IsFinal && status.GenerationId == running)
+            {
+                running = null;
+            }
+        }
+
+        StreamingTests.AssertContiguous(events.Where(e => e.Seq > events[0].Seq - 1).ToList(), events[0].Seq - 1);
+    }
+
+    [Fact]
+    public async Task When_the_node_running_a_reply_is_killed_another_node_fails_it_and_the_queue_moves_on()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var settings = new Dictionary<string, string?>(redis.NodeSettings()) { ["Chat:Offline:TokenDelayMs"] = "10", ["Chat:Offline:ReplyTokens"] = "3000" };
+        await using var doomed = await ServerProcess.StartAsync(settings);
+        await using var survivor = await ChatServer.StartAsync(new Dictionary<string, string?>(redis.NodeSettings()));
+        await using var alice = await ChatClient.ConnectAsGuestAsync(doomed.Url, "alice");
+        var bob = await survivor.ConnectAsync("bob");
+        var bobLog = new EventLog(bob);
+        await alice.JoinRoomAsync("fragile");
+        await bob.JoinRoomAsync("fragile");
+
+        var doomedReply = await alice.SendMessageAsync("fragile", "a long reply on the node that dies");
+        await bobLog.WaitForTokensAsync(doomedReply.GenerationId, 5);
+        var waiting = await bob.SendMessageAsync("fragile", "and then this one");
+        await bobLog.WaitForAsync(e => e is StatusEvent { State: GenerationStates.Queued } s && s.GenerationId == waiting.GenerationId);
+
+        await doomed.KillAsync();
+
+        var failed = await bobLog.WaitForFinalAsync(doomedReply.GenerationId, TimeSpan.FromSeconds(5));
+        Assert.Equal(GenerationStates.Failed, failed.State);
+        Assert.Equal("the server handling this reply stopped", failed.Error);
+        Assert.Equal(failed.Text, bobLog.TextOf(doomedReply.GenerationId));
+        Assert.Equal(GenerationStates.Completed, (await bobLog.WaitForFinalAsync(waiting.GenerationId)).State);
+
+        var snapshot = await bob.JoinRoomAsync("fragile");
+        Assert.Null(snapshot.ActiveGeneration);
+        Assert.Equal(MessageStates.Failed, snapshot.Messages.Single(m => m.MessageId == failed.MessageId).State);
+        Assert.DoesNotContain(snapshot.Messages, m => m.State == MessageStates.Generating);
+    }
+
+    [Fact]
+    public async Task A_restarted_node_loses_no_history_and_a_member_can_resume_on_another_node()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var settings = new Dictionary<string, string?>(redis.NodeSettings()) { ["Chat:Offline:TokenDelayMs"] = "5", ["Chat:Offline:ReplyTokens"] = "200" };
+        var nodeA = await ChatServer.StartAsync(settings);
+        await using var nodeB = await ChatServer.StartAsync(settings);
+        var alice = await nodeA.ConnectAsync("alice");
+        var aliceLog = new EventLog(alice);
+        await alice.JoinRoomAsync("durable");
+        var first = await alice.AskAsync("durable", "remember this");
+        await aliceLog.WaitForFinalAsync(first.GenerationId);
+
+        // Alice's phone follows a second reply on node A, then node A goes away mid-reply.
+        var bob = await nodeB.ConnectAsync("bob");
+        var bobLog = new EventLog(bob);
+        await bob.JoinRoomAsync("durable");
+        var second = await bob.AskAsync("durable", "a second, longer one");
+        await aliceLog.WaitForTokensAsync(second.GenerationId, 5);
+        var seen = alice.LastSeq("durable");
+        await nodeA.DisposeAsync();
+
+        await using var laptop = new ChatClient(nodeB.Url, alice.Session!.Token);
+        await laptop.StartAsync();
+        var laptopLog = new EventLog(laptop);
+        var resumed = await laptop.ResumeAsync("durable", seen);
+        Assert.False(resumed.Reset);
+        var final = await laptopLog.WaitForFinalAsync(second.GenerationId);
+        Assert.Equal((await bobLog.WaitForFinalAsync(second.GenerationId)).Text, final.Text);
+        Assert.Equal(final.Text, aliceLog.TextOf(second.GenerationId) + laptopLog.TextOf(second.GenerationId));
+
+        await using var restarted = await ChatServer.StartAsync(settings);
+        var carol = await restarted.ConnectAsync("carol");
+        var snapshot = await carol.JoinRoomAsync("durable");
+        Assert.Equal(["remember this", "a second, longer one"], snapshot.Messages.Where(m => m.Role == MessageRoles.User).Select(m => m.Text));
+        Assert.Equal(2, snapshot.Messages.Count(m => m.Role == MessageRoles.Assistant && m.State == MessageStates.Completed));
+    }
+
+    [Fact]
+    public async Task A_member_who_joins_mid_reply_on_another_node_gets_the_text_so_far_then_the_rest()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var settings = new Dictionary<string, string?>(redis.NodeSettings()) { ["Chat:Offline:TokenDelayMs"] = "5", ["Chat:Offline:ReplyTokens"] = "200" };
+        await using var nodeA = await ChatServer.StartAsync(settings);
+        await using var nodeB = await ChatServer.StartAsync(settings);
+        var alice = await nodeA.ConnectAsync("alice");
+        var aliceLog = new EventLog(alice);
+        await alice.JoinRoomAsync("late-join");
+        var reply = await alice.AskAsync("late-join", "long answer");
+        await aliceLog.WaitForTokensAsync(reply.GenerationId, 10);
+
+        var carol = await nodeB.ConnectAsync("carol");
+        var carolLog = new EventLog(carol);
+        var snapshot = await carol.JoinRoomAsync("late-join");
+
+        Assert.Equal(reply.GenerationId, snapshot.ActiveGeneration?.GenerationId);
+        var final = await carolLog.WaitForFinalAsync(reply.GenerationId);
+        Assert.Equal(final.Text, snapshot.ActiveGeneration!.Text + carolLog.TextOf(reply.GenerationId));
+    }
+
+    [Fact]
+    public async Task Private_rooms_and_membership_hold_across_nodes()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var nodeA = await ChatServer.StartAsync(redis.NodeSettings());
+        await using var nodeB = await ChatServer.StartAsync(redis.NodeSettings());
+        var owner = await nodeA.ConnectAsync("owner");
+        var guest = await nodeB.ConnectAsync("guest");
+        await owner.CreateRoomAsync("vip", RoomVisibility.Private);
+
+        await Assert.ThrowsAsync<Microsoft.AspNetCore.SignalR.HubException>(() => guest.JoinRoomAsync("vip"));
+        await Assert.ThrowsAsync<Microsoft.AspNetCore.SignalR.HubException>(() => guest.SendMessageAsync("vip", "hi"));
+        await owner.InviteToRoomAsync("vip", guest.Session!.UserId);
+        var snapshot = await guest.JoinRoomAsync("vip");
+        Assert.Equal(["guest", "owner"], snapshot.Members.Select(m => m.Name).Order());
+    }
+
+    [Fact]
+    public async Task With_Redis_configured_and_no_signing_key_start_up_stops_and_says_why()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var settings = redis.NodeSettings();
+        settings.Remove("Chat:Auth:SigningKey");
+
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => ChatServer.StartAsync(settings));
+
+        Assert.Contains("every node must share one signing key", error.ToString());
+    }
+}
