@@ -60,6 +60,20 @@ internal static class ChatServiceExtensions
     {
         // Created now, so that it watches for closed connections from the first one on.
         app.Services.GetRequiredService<RoomService>();
+        // A node that is shutting down takes no new connections, so clients go to another node at once.
+        var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
+        app.Use((context, next) =>
+        {
+            if (lifetime.ApplicationStopping.IsCancellationRequested && context.Request.Path.StartsWithSegments(ChatProtocol.HubPath))
+            {
+                context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+                context.Response.Headers.RetryAfter = "1";
+                context.Response.Headers.Connection = "close";
+                return Task.CompletedTask;
+            }
+
+            return next(context);
+        });
         app.MapHub<ChatHub>(ChatProtocol.HubPath, hub => hub.AllowStatefulReconnects = true).RequireAuthorization();
         app.MapRoomStreams();
         return app;

@@ -11,14 +11,27 @@ public sealed class GenerationOptions
     public TimeSpan DrainTime { get; set; } = TimeSpan.FromSeconds(10);
 }
 
-/// <summary>On shutdown: no new generations; running ones finish within the drain time, the rest stop with a clear status.</summary>
-internal sealed class GenerationDrain(IGenerationQueue queue, IOptions<GenerationOptions> options, ILogger<GenerationDrain> logger) : IHostedService
+/// <summary>
+/// On shutdown: no new generations; running ones finish within the drain time, the rest stop with
+/// a clear status. The drain starts as soon as shutdown is asked for, alongside the web server's
+/// own shutdown, and the host waits for it.
+/// </summary>
+internal sealed class GenerationDrain(IGenerationQueue queue, IHostApplicationLifetime lifetime, IOptions<GenerationOptions> options, ILogger<GenerationDrain> logger)
+    : IHostedService
 {
-    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    private Task? _drain;
 
-    public async Task StopAsync(CancellationToken cancellationToken)
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        lifetime.ApplicationStopping.Register(() => _drain ??= DrainAsync());
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => (_drain ??= DrainAsync()).WaitAsync(cancellationToken);
+
+    private Task DrainAsync()
     {
         GenerationLog.Draining(logger, options.Value.DrainTime.TotalSeconds);
-        await queue.DrainAsync(options.Value.DrainTime, cancellationToken);
+        return queue.DrainAsync(options.Value.DrainTime, CancellationToken.None);
     }
 }

@@ -51,14 +51,8 @@ internal sealed class RedisGenerationQueue(
         _sweeper = Task.Run(() => SweepAsync(_stopping.Token), CancellationToken.None);
     }
 
-    public async Task StopAsync(CancellationToken cancellationToken)
-    {
-        await _stopping.CancelAsync();
-        if (_sweeper is not null)
-        {
-            await _sweeper.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        }
-    }
+    // Leases are renewed until the drain (GenerationDrain, which stops later) is over.
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public async Task<SendMessageResult> SubmitAsync(ChatUser user, string roomId, string text, CancellationToken cancellationToken)
     {
@@ -113,6 +107,11 @@ internal sealed class RedisGenerationQueue(
     {
         _draining = true;
         await GenerationQueue.WaitOrStopAsync(_loops.Keys, registry, drainTime, cancellationToken);
+        await _stopping.CancelAsync();
+        if (_sweeper is not null)
+        {
+            await _sweeper.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
     }
 
     private void Start(GenerationJob generation)
