@@ -37,7 +37,9 @@ fail() { echo "cluster.sh: $*" >&2; exit 1; }
 command -v redis-server >/dev/null 2>&1 || fail "redis-server is not installed (Debian: apt-get install redis-server)"
 command -v redis-cli >/dev/null 2>&1 || fail "redis-cli is not installed (Debian: apt-get install redis-tools)"
 command -v dotnet >/dev/null 2>&1 || fail "dotnet is not installed (the .NET 10 SDK)"
-if $use_nginx && ! command -v nginx >/dev/null 2>&1; then
+# Debian puts nginx in /usr/sbin, which is not on an ordinary user's PATH.
+nginx_bin=$(command -v nginx || { [ -x /usr/sbin/nginx ] && echo /usr/sbin/nginx; } || true)
+if $use_nginx && [ -z "$nginx_bin" ]; then
   use_nginx=false
   echo "nginx is not installed: starting the nodes without it (Debian: apt-get install nginx)"
 fi
@@ -168,7 +170,8 @@ if $use_nginx; then
     fail "deploy/nginx.conf no longer has the lines this script rewrites (server chat1:8080, server chat2:8080, listen 8080, http {)"
   fi
   nginx_args=(-p "$run_dir/nginx/" -e "$run_dir/nginx-error.log" -c "$run_dir/nginx.conf" -g "pid $run_dir/nginx.pid; daemon off;")
-  nginx -t -q "${nginx_args[@]}" || { cat "$run_dir/nginx-error.log" >&2 || true; fail "nginx rejected the configuration"; }
+  # Output to a file: the configuration logs to /dev/stdout and /dev/stderr, which nginx reopens by name.
+  "$nginx_bin" -t -q "${nginx_args[@]}" >"$run_dir/nginx-test.log" 2>&1 || { cat "$run_dir/nginx-test.log" >&2; fail "nginx rejected the configuration"; }
 fi
 
 for i in "${!node_ports[@]}"; do
@@ -176,7 +179,7 @@ for i in "${!node_ports[@]}"; do
 done
 
 if $use_nginx; then
-  spawn nginx nginx "${nginx_args[@]}"
+  spawn nginx "$nginx_bin" "${nginx_args[@]}"
   wait_until nginx "${pids[-1]}" healthy "$proxy_port" || { show_logs; exit 1; }
 fi
 

@@ -166,11 +166,13 @@ public sealed class DeploymentTests
         }
     }
 
-    // Fails (never skips) when a tool is missing: ./test.sh installs all of these.
+    // Fails (never skips) when a tool is missing: ./test.sh installs all of these. /usr/sbin (nginx) is
+    // searched too, as cluster.sh does: it is not on an ordinary user's PATH.
     private static void RequireCommand(string command, string debianPackage)
     {
         var found = (Environment.GetEnvironmentVariable("PATH") ?? string.Empty)
             .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Append("/usr/sbin")
             .Any(dir => File.Exists(Path.Combine(dir, command)));
         Assert.True(found, $"{command} is not installed: ./test.sh installs it, or run apt-get install {debianPackage}");
     }
