@@ -27,7 +27,7 @@ for arg in "$@"; do
     --check) mode=check ;;
     --build) build=true ;;
     --no-nginx) use_nginx=false ;;
-    -h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "cluster.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
