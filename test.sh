@@ -3,7 +3,7 @@
 #   .NET    xunit: real Kestrel servers, the .NET SignalR client, redis-server, an OpenAI-wire server
 #   JS      vitest: the stock @microsoft/signalr client and the TypeScript client against a real server
 #   browser vitest + playwright-core driving Debian's chromium against the real page
-# Installs what is missing first: redis-server and chromium (apt), client-js packages (npm ci), NuGet packages.
+# Installs what is missing first: redis-server, chromium, docker-compose and nginx (apt), client-js packages (npm ci), NuGet packages.
 set -uo pipefail
 cd "$(dirname "$0")"
 root=$(pwd)
@@ -17,6 +17,8 @@ say() { printf '\n== %s\n' "$*"; }
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 if ((${#missing[@]})); then
   say "installing ${missing[*]}"
   sudo=""
