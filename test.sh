@@ -23,7 +23,8 @@ if ((${#missing[@]})); then
   say "installing ${missing[*]}"
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+  # RUNLEVEL=1: the packages' own services (redis on 6379, nginx on 80) are not started; the tests start their own on loopback.
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 if [ ! -f client-js/node_modules/.package-lock.json ] || [ client-js/package-lock.json -nt client-js/node_modules/.package-lock.json ]; then
