@@ -110,11 +110,28 @@ internal sealed class RedisRoomStore(IConnectionMultiplexer redis, IOptions<Room
         return new RoomSnapshot(roomId, lastSeq, members, messages, active);
     }
 
-    /// <summary>Runs one operation of the room script.</summary>
-    internal Task<RedisResult> RunAsync(string roomId, string operation, params RedisValue[] arguments)
+    /// <summary>Runs one operation of the room script; Redis being unreachable is a clear, retryable refusal.</summary>
+    internal async Task<RedisResult> RunAsync(string roomId, string operation, params RedisValue[] arguments)
+    {
+        try
+        {
+            return await RunCoreAsync(roomId, operation, string.Empty, arguments);
+        }
+        catch (Exception ex) when (IsUnreachable(ex))
+        {
+            throw Unavailable(ex);
+        }
+    }
+
+    internal static bool IsUnreachable(Exception ex) => ex is RedisConnectionException or RedisTimeoutException or TimeoutException;
+
+    internal static ChatRequestException Unavailable(Exception? _ = null) =>
+        new(ChatRefusal.Unavailable, "the chat store is temporarily unavailable and the server is retrying; try again in a moment");
+
+    private Task<RedisResult> RunCoreAsync(string roomId, string operation, RedisValue expectedSeq, RedisValue[] arguments)
     {
         var settings = options.Value;
-        var values = new RedisValue[7 + arguments.Length];
+        var values = new RedisValue[8 + arguments.Length];
         values[0] = operation;
         values[1] = time.GetUtcNow().ToUnixTimeMilliseconds();
         values[2] = settings.EventLogSize;
@@ -122,7 +139,8 @@ internal sealed class RedisRoomStore(IConnectionMultiplexer redis, IOptions<Room
         values[4] = settings.MaxHistoryMessages;
         values[5] = roomId;
         values[6] = RedisKeys.RoomChannel(roomId).ToString();
-        arguments.CopyTo(values, 7);
+        values[7] = expectedSeq;
+        arguments.CopyTo(values, 8);
         return redis.GetDatabase().ScriptEvaluateAsync(RedisScripts.Room, [RedisKeys.Room(roomId), RedisKeys.Global], values);
     }
 }

@@ -10,7 +10,8 @@ internal static class RedisScripts
 {
     // KEYS[1] = room key prefix, KEYS[2] = global key prefix.
     // ARGV[1] = operation, [2] = now (unix ms), [3] = log max count, [4] = log max age (ms),
-    // [5] = history max, [6] = room id, [7] = room channel, [8]... = operation arguments.
+    // [5] = history max, [6] = room id, [7] = room channel, [8] = the seq this write must take ('' for any: see
+    // RedisRoomStore's backlog), [9]... = operation arguments.
     public const string Room = """
         local room, global = KEYS[1], KEYS[2]
         local op, now, logMax, logAge, histMax, roomId, channel = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], ARGV[7]
@@ -73,6 +74,26 @@ internal static class RedisScripts
           return seq
         end
 
+        local args = {}
+        for i = 9, #ARGV do args[#args + 1] = ARGV[i] end
+        local expect = ARGV[8]
+
+        -- A write held back while Redis was unreachable carries the seq it was given then. 'ok': it takes
+        -- that seq; 'dup': it already did (the call that timed out had in fact run); 'moved': another
+        -- node wrote meanwhile, so it takes the next seq instead.
+        local function expectation(kind, json)
+          if expect == '' then return 'ok' end
+          local want = tonumber(expect)
+          local current = tonumber(redis.call('GET', kSeq) or '0')
+          if current == want - 1 then return 'ok' end
+          if current >= want then
+            local existing = redis.call('ZRANGEBYSCORE', kLog, want, want)[1]
+            local wanted = kind .. '|' .. (string.gsub(json, '"seq":%-1', '"seq":' .. expect))
+            if existing and string.sub(existing, -#wanted) == wanted then return 'dup' end
+          end
+          return 'moved'
+        end
+
         local function exists() return redis.call('EXISTS', kMeta) == 1 or redis.call('EXISTS', kSeq) == 1 end
 
         local function mayEnter(user)
@@ -108,9 +129,11 @@ internal static class RedisScripts
         end
 
         if op == 'append' then
-          return append(ARGV[8], ARGV[9], cjson.decode(ARGV[10]))
+          local check = expectation(args[1], args[2])
+          if check == 'dup' then return tonumber(expect) end
+          return append(args[1], args[2], cjson.decode(args[3]))
         elseif op == 'enter' then
-          local user, name, conn = ARGV[8], ARGV[9], ARGV[10]
+          local user, name, conn = args[1], args[2], args[3]
           if not mayEnter(user) then return 0 end
           redis.call('HSET', kMembers, user, name)
           if redis.call('HSETNX', kConns, conn, user) == 1 and redis.call('HINCRBY', kPresence, user, 1) == 1 then
@@ -118,7 +141,7 @@ internal static class RedisScripts
           end
           return 1
         elseif op == 'exit' then
-          local user, conn, endMembership = ARGV[8], ARGV[9], ARGV[10] == '1'
+          local user, conn, endMembership = args[1], args[2], args[3] == '1'
           local name = redis.call('HGET', kMembers, user) or user
           local online = tonumber(redis.call('HGET', kPresence, user) or '0')
           if redis.call('HDEL', kConns, conn) == 1 then
@@ -131,11 +154,11 @@ internal static class RedisScripts
           if endMembership and online <= 0 then redis.call('HDEL', kMembers, user) end
           return 1
         elseif op == 'ensure' then
-          if not mayEnter(ARGV[8]) then return 0 end
-          redis.call('HSETNX', kMembers, ARGV[8], ARGV[9])
+          if not mayEnter(args[1]) then return 0 end
+          redis.call('HSETNX', kMembers, args[1], args[2])
           return 1
         elseif op == 'create' then
-          local user, visibility = ARGV[8], ARGV[9]
+          local user, visibility = args[1], args[2]
           if exists() then
             if redis.call('HGET', kMeta, 'creator') == user or redis.call('HEXISTS', kMembers, user) == 1 then return 'yours' end
             return 'taken'
@@ -144,15 +167,15 @@ internal static class RedisScripts
           return 'created'
         elseif op == 'invite' then
           if not exists() then return 0 end
-          redis.call('SADD', kInvited, ARGV[8])
+          redis.call('SADD', kInvited, args[1])
           return 1
         elseif op == 'ismember' then
-          return redis.call('HEXISTS', kMembers, ARGV[8])
+          return redis.call('HEXISTS', kMembers, args[1])
         elseif op == 'mayenter' then
-          if mayEnter(ARGV[8]) then return 1 end
+          if mayEnter(args[1]) then return 1 end
           return 0
         elseif op == 'snapshot' then
-          local count = tonumber(ARGV[8])
+          local count = tonumber(args[1])
           local active = redis.call('HMGET', kActive, 'gen', 'msg', 'state')
           local online = {}
           local presenceList = redis.call('HGETALL', kPresence)
@@ -164,18 +187,18 @@ internal static class RedisScripts
           end
           return {redis.call('GET', kSeq) or '0', redis.call('LRANGE', kHist, -count, -1), active[1] or '', active[2] or '', active[3] or '', redis.call('GET', kActiveText) or '', online}
         elseif op == 'read' then
-          local after = tonumber(ARGV[8])
+          local after = tonumber(args[1])
           local last = tonumber(redis.call('GET', kSeq) or '0')
           if after >= last then return {last, 0, {}} end
           local first = redis.call('ZRANGE', kLog, 0, 0, 'WITHSCORES')
           if after < 0 or not first[2] or tonumber(first[2]) > after + 1 then return {last, 1, {}} end
           return {last, 0, redis.call('ZRANGEBYSCORE', kLog, '(' .. after, '+inf')}
         elseif op == 'submit' then
-          local gen, maxWaiting, leaseMs = ARGV[8], tonumber(ARGV[9]), tonumber(ARGV[10])
+          local gen, maxWaiting, leaseMs = args[1], tonumber(args[2]), tonumber(args[3])
           local running = redis.call('GET', kRunning)
           if running and redis.call('LLEN', kQueue) >= maxWaiting then return {'full'} end
-          local seq = append('message', ARGV[11], cjson.decode(ARGV[12]))
-          redis.call('HSET', kGen(gen), 'user', ARGV[13], 'name', ARGV[14], 'umid', ARGV[15], 'useq', seq, 'amid', ARGV[16], 'state', 'queued')
+          local seq = append('message', args[4], cjson.decode(args[5]))
+          redis.call('HSET', kGen(gen), 'user', args[6], 'name', args[7], 'umid', args[8], 'useq', seq, 'amid', args[9], 'state', 'queued')
           redis.call('SET', kGenRoom(gen), roomId, 'EX', 86400)
           if not running and redis.call('LLEN', kQueue) == 0 then
             redis.call('SET', kRunning, gen)
@@ -184,20 +207,21 @@ internal static class RedisScripts
             return {'run', seq}
           end
           redis.call('RPUSH', kQueue, gen)
-          append('status', ARGV[17], {gen = gen})
+          append('status', args[10], {gen = gen})
           return {'queued', seq}
         elseif op == 'finish' then
-          local gen, leaseMs = ARGV[8], tonumber(ARGV[9])
+          local gen, leaseMs = args[1], tonumber(args[2])
           if redis.call('HGET', kGen(gen), 'state') ~= 'running' then return {'gone'} end
-          if redis.call('HGET', kGen(gen), 'cancel') == '1' and ARGV[12] ~= '' then
-            append('status', ARGV[12], cjson.decode(ARGV[13]))
+          if expectation('status', args[3]) == 'dup' then return {'gone'} end
+          if redis.call('HGET', kGen(gen), 'cancel') == '1' and args[5] ~= '' then
+            append('status', args[5], cjson.decode(args[6]))
           else
-            append('status', ARGV[10], cjson.decode(ARGV[11]))
+            append('status', args[3], cjson.decode(args[4]))
           end
           redis.call('HSET', kGen(gen), 'state', 'done')
           redis.call('EXPIRE', kGen(gen), 86400)
           if redis.call('GET', kRunning) ~= gen then return {'done'} end
-          if ARGV[14] == '1' then
+          if args[7] == '1' then
             -- This node is shutting down: free the room and let another node's sweep start the next one now.
             redis.call('DEL', kRunning)
             if redis.call('LLEN', kQueue) > 0 then redis.call('ZADD', kLeases, now - 1, roomId) else redis.call('ZREM', kLeases, roomId) end
@@ -205,12 +229,12 @@ internal static class RedisScripts
           end
           return runNext(leaseMs)
         elseif op == 'cancel' then
-          local gen = ARGV[8]
+          local gen = args[1]
           local state = redis.call('HGET', kGen(gen), 'state')
           if state == 'queued' then
             redis.call('LREM', kQueue, 0, gen)
             redis.call('HSET', kGen(gen), 'state', 'done')
-            append('status', ARGV[9], cjson.decode(ARGV[10]))
+            append('status', args[2], cjson.decode(args[3]))
             return 'stopped'
           elseif state == 'running' then
             if redis.call('HSETNX', kGen(gen), 'cancel', '1') == 1 then
@@ -220,11 +244,11 @@ internal static class RedisScripts
           end
           return 'no'
         elseif op == 'renew' then
-          if redis.call('GET', kRunning) ~= ARGV[8] then return 0 end
-          redis.call('ZADD', kLeases, now + tonumber(ARGV[9]), roomId)
+          if redis.call('GET', kRunning) ~= args[1] then return 0 end
+          redis.call('ZADD', kLeases, now + tonumber(args[2]), roomId)
           return 1
         elseif op == 'reap' then
-          local leaseMs = tonumber(ARGV[8])
+          local leaseMs = tonumber(args[1])
           local expiry = redis.call('ZSCORE', kLeases, roomId)
           if expiry and tonumber(expiry) > now then return {} end
           local gen = redis.call('GET', kRunning)
@@ -232,7 +256,7 @@ internal static class RedisScripts
           local msgId = redis.call('HGET', kGen(gen), 'amid')
           local text = ''
           if redis.call('HGET', kActive, 'gen') == gen then text = redis.call('GET', kActiveText) or '' end
-          append('status', failedStatus(gen, msgId, text, ARGV[9]), {final = true, gen = gen, text = text, messageState = 'failed'})
+          append('status', failedStatus(gen, msgId, text, args[2]), {final = true, gen = gen, text = text, messageState = 'failed'})
           redis.call('HSET', kGen(gen), 'state', 'done')
           return runNext(leaseMs)
         end
