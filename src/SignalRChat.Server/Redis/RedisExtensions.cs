@@ -27,12 +27,31 @@ internal static class RedisExtensions
 
         var configuration = ConfigurationOptions.Parse(builder.Configuration.GetConnectionString(ConnectionStringName)!);
 
-        // Start even while Redis is down and keep reconnecting; calls fail fast with a clear error meanwhile.
+        // Chosen on purpose (see README, "Redis"): start even while Redis is down and keep reconnecting
+        // in the background; a command Redis does not answer within 2 s fails, so a hung Redis is
+        // noticed quickly: a reply in progress goes on locally (RedisRoomStore's backlog) and other
+        // calls get a clear "temporarily unavailable" instead of hanging. Keep-alive pings every 5 s
+        // find dead connections. Values given in the connection string win.
+        var explicitly = builder.Configuration.GetConnectionString(ConnectionStringName)!;
         configuration.AbortOnConnectFail = false;
         configuration.ClientName ??= "signalrchat";
-        configuration.ConnectTimeout = Math.Min(configuration.ConnectTimeout, 5000);
-        configuration.SyncTimeout = Math.Min(configuration.SyncTimeout, 5000);
-        configuration.AsyncTimeout = Math.Min(configuration.AsyncTimeout, 5000);
+        if (!explicitly.Contains("connectTimeout", StringComparison.OrdinalIgnoreCase))
+        {
+            configuration.ConnectTimeout = 3000;
+        }
+
+        if (!explicitly.Contains("syncTimeout", StringComparison.OrdinalIgnoreCase))
+        {
+            configuration.SyncTimeout = 2000;
+        }
+
+        if (!explicitly.Contains("asyncTimeout", StringComparison.OrdinalIgnoreCase))
+        {
+            configuration.AsyncTimeout = 2000;
+        }
+
+        configuration.KeepAlive = 5;
+        configuration.ReconnectRetryPolicy = new ExponentialRetry(250, 5000);
 
         var services = builder.Services;
         services.AddSingleton<IConnectionMultiplexer>(sp =>

@@ -41,11 +41,14 @@ internal sealed class RedisGenerationQueue(
     private readonly CancellationTokenSource _stopping = new();
     private Task? _sweeper;
     private volatile bool _draining;
+    private long _lastTroubleAt;
 
     private long LeaseMs => (long)options.Value.Lease.TotalMilliseconds;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        redis.ConnectionFailed += (_, _) => Interlocked.Exchange(ref _lastTroubleAt, time.GetTimestamp());
+        redis.ConnectionRestored += (_, _) => Interlocked.Exchange(ref _lastTroubleAt, time.GetTimestamp());
         var cancels = await redis.GetSubscriber().SubscribeAsync(RedisKeys.CancelChannel);
         cancels.OnMessage(message => registry.FindLive((string)message.Message!)?.TryCancel());
         _sweeper = Task.Run(() => SweepAsync(_stopping.Token), CancellationToken.None);
@@ -134,10 +137,11 @@ internal sealed class RedisGenerationQueue(
 
                 // A Stop that won the race in Redis turns a just-completed reply into a cancelled one.
                 var cancelled = final.State == GenerationStates.Completed ? final with { State = GenerationStates.Cancelled } : null;
-                var result = (RedisResult[])(await rooms.RunAsync(current.RoomId, "finish", current.Id, LeaseMs,
+                var (_, written) = await rooms.WriteOwnedAsync(final, "finish", current.Id, LeaseMs,
                     EventCodec.Template(final), EventCodec.Hint(final),
                     cancelled is null ? string.Empty : EventCodec.Template(cancelled), cancelled is null ? string.Empty : EventCodec.Hint(cancelled),
-                    _draining ? "1" : "0"))!;
+                    _draining ? "1" : "0");
+                var result = (RedisResult[])(await written)!;
                 next = ReadNext(current.RoomId, result);
                 if (next is not null)
                 {
@@ -185,13 +189,19 @@ internal sealed class RedisGenerationQueue(
             try
             {
                 await RenewAsync();
-                if (!_draining)
+
+                // After Redis was unreachable, every node's leases look expired: give their owners a
+                // full lease to renew before treating any of them as dead.
+                var settings = options.Value;
+                var calm = time.GetElapsedTime(Interlocked.Read(ref _lastTroubleAt)) > settings.Lease + settings.SweepInterval + settings.SweepInterval;
+                if (!_draining && calm)
                 {
                     await ReapAsync();
                 }
             }
             catch (Exception ex)
             {
+                Interlocked.Exchange(ref _lastTroubleAt, time.GetTimestamp());
                 RedisLog.SweepFailed(logger, ex);
             }
         }

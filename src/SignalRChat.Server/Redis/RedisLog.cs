@@ -14,6 +14,18 @@ internal static partial class RedisLog
     [LoggerMessage(4, LogLevel.Warning, "Generation {GenerationId} in room {RoomId} lost its lease and is being stopped here")]
     public static partial void LeaseLost(ILogger logger, string roomId, string generationId);
 
+    [LoggerMessage(6, LogLevel.Warning, "Redis did not answer ({Reason}): room {RoomId} goes on here, holding its writes back until Redis is back")]
+    public static partial void HoldingBack(ILogger logger, string roomId, string reason);
+
+    [LoggerMessage(7, LogLevel.Error, "Writing the held-back event {Seq} of room {RoomId} to Redis failed")]
+    public static partial void FlushFailed(ILogger logger, string roomId, long seq, Exception exception);
+
+    [LoggerMessage(8, LogLevel.Warning, "Room {RoomId}: the held-back event {Seq} was written as {Written}, as another node wrote meanwhile")]
+    public static partial void Renumbered(ILogger logger, string roomId, long seq, long written);
+
+    [LoggerMessage(9, LogLevel.Debug, "Room {RoomId}: event {Seq} waits for Redis: {Reason}")]
+    public static partial void FlushWaiting(ILogger logger, string roomId, long seq, string reason);
+
     [LoggerMessage(5, LogLevel.Information, "Rooms, history, the event log and the SignalR backplane are in Redis ({Endpoints})")]
     public static partial void Using(ILogger logger, string endpoints);
 }

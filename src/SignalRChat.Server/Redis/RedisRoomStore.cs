@@ -15,7 +15,13 @@ namespace SignalRChat.Server.Redis;
 internal sealed class RedisRoomStore(IConnectionMultiplexer redis, IOptions<RoomOptions> options, TimeProvider time, ILogger<RedisRoomStore> logger)
     : IRoomStore, IRoomEventBus
 {
+    private static readonly TimeSpan FlushRetry = TimeSpan.FromMilliseconds(250);
+
     private readonly ConcurrentDictionary<string, Task> _watched = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, long> _lastSeq = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Backlog> _backlogs = new(StringComparer.Ordinal);
+    private readonly Lock _backlogLock = new();
+    private Task? _flusher;
     private Action<RoomEvent>? _subscribers;
 
     public void Subscribe(Action<RoomEvent> handler) => _subscribers += handler;
@@ -30,7 +36,9 @@ internal sealed class RedisRoomStore(IConnectionMultiplexer redis, IOptions<Room
         {
             try
             {
-                _subscribers?.Invoke(EventCodec.Decode(message.Message!));
+                var roomEvent = EventCodec.Decode(message.Message!);
+                Saw(roomId, roomEvent.Seq);
+                _subscribers?.Invoke(roomEvent);
             }
             catch (Exception ex)
             {
@@ -41,8 +49,146 @@ internal sealed class RedisRoomStore(IConnectionMultiplexer redis, IOptions<Room
 
     public async ValueTask<RoomEvent> AppendAsync(RoomEvent roomEvent, CancellationToken cancellationToken = default)
     {
-        var seq = (long)await RunAsync(roomEvent.RoomId, "append", roomEvent.Kind, EventCodec.Template(roomEvent), EventCodec.Hint(roomEvent));
-        return EventCodec.Numbered(roomEvent, seq);
+        var (held, written) = await WriteOwnedAsync(roomEvent, "append", roomEvent.Kind, EventCodec.Template(roomEvent), EventCodec.Hint(roomEvent));
+        return held ?? EventCodec.Numbered(roomEvent, (long)await written);
+    }
+
+    /// <summary>
+    /// Writes an event of this node's own (a reply it runs, a presence it saw) or a generation's
+    /// finish. When Redis does not answer, the room keeps going on this node: the event takes the
+    /// next seq here, reaches this node's members at once, and waits in order until Redis is back,
+    /// when it is written with that same seq and published to the other nodes. Returns the event
+    /// as held back (null when Redis took it at once) and the script's result once it is written.
+    /// </summary>
+    internal async Task<(RoomEvent? Held, Task<RedisResult> Written)> WriteOwnedAsync(RoomEvent roomEvent, string operation, params RedisValue[] arguments)
+    {
+        var roomId = roomEvent.RoomId;
+        if (!HasBacklog(roomId))
+        {
+            try
+            {
+                var result = await RunCoreAsync(roomId, operation, string.Empty, arguments);
+                if (operation == "append")
+                {
+                    Saw(roomId, (long)result);
+                }
+
+                return (null, Task.FromResult(result));
+            }
+            catch (Exception ex) when (IsUnreachable(ex))
+            {
+                RedisLog.HoldingBack(logger, roomId, ex.GetType().Name);
+            }
+        }
+
+        return HoldBack(roomEvent, operation, arguments);
+    }
+
+    private (RoomEvent Held, Task<RedisResult> Written) HoldBack(RoomEvent roomEvent, string operation, RedisValue[] arguments)
+    {
+        var roomId = roomEvent.RoomId;
+        lock (_backlogLock)
+        {
+            if (!_backlogs.TryGetValue(roomId, out var backlog))
+            {
+                backlog = new Backlog(_lastSeq.GetValueOrDefault(roomId) + 1);
+                _backlogs[roomId] = backlog;
+            }
+
+            var held = EventCodec.Numbered(roomEvent, backlog.NextSeq++);
+            var pending = new Pending(held.Seq, operation, arguments);
+            backlog.Items.Enqueue(pending);
+            Saw(roomId, held.Seq);
+
+            // Inside the lock: this node's members get held-back events in seq order.
+            _subscribers?.Invoke(held);
+            _flusher ??= Task.Run(FlushAsync);
+            return (held, pending.Written.Task);
+        }
+    }
+
+    private bool HasBacklog(string roomId)
+    {
+        lock (_backlogLock)
+        {
+            return _backlogs.ContainsKey(roomId);
+        }
+    }
+
+    private async Task FlushAsync()
+    {
+        while (true)
+        {
+            string roomId;
+            Pending next;
+            lock (_backlogLock)
+            {
+                var waiting = _backlogs.FirstOrDefault();
+                if (waiting.Value is null)
+                {
+                    _flusher = null;
+                    return;
+                }
+
+                roomId = waiting.Key;
+                next = waiting.Value.Items.Peek();
+            }
+
+            RedisResult result;
+            try
+            {
+                result = await RunCoreAsync(roomId, next.Operation, next.Seq, next.Arguments);
+            }
+            catch (Exception ex) when (IsUnreachable(ex))
+            {
+                RedisLog.FlushWaiting(logger, roomId, next.Seq, ex.Message);
+                await Task.Delay(FlushRetry);
+                continue;
+            }
+            catch (Exception ex)
+            {
+                RedisLog.FlushFailed(logger, roomId, next.Seq, ex);
+                Done(roomId);
+                next.Written.TrySetException(ex);
+                continue;
+            }
+
+            if (next.Operation == "append" && (long)result != next.Seq)
+            {
+                // Another node wrote to the room while this one could not reach Redis.
+                RedisLog.Renumbered(logger, roomId, next.Seq, (long)result);
+            }
+
+            Done(roomId);
+            next.Written.TrySetResult(result);
+        }
+
+        void Done(string roomId)
+        {
+            lock (_backlogLock)
+            {
+                var backlog = _backlogs[roomId];
+                backlog.Items.Dequeue();
+                if (backlog.Items.Count == 0)
+                {
+                    _backlogs.Remove(roomId);
+                }
+            }
+        }
+    }
+
+    private void Saw(string roomId, long seq) => _lastSeq.AddOrUpdate(roomId, seq, (_, known) => Math.Max(known, seq));
+
+    private sealed class Backlog(long nextSeq)
+    {
+        public long NextSeq { get; set; } = nextSeq;
+
+        public Queue<Pending> Items { get; } = new();
+    }
+
+    private sealed record Pending(long Seq, string Operation, RedisValue[] Arguments)
+    {
+        public TaskCompletionSource<RedisResult> Written { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     public async ValueTask<RoomCreation> CreateRoomAsync(string roomId, string userId, string visibility, CancellationToken cancellationToken = default) =>
@@ -94,6 +240,7 @@ internal sealed class RedisRoomStore(IConnectionMultiplexer redis, IOptions<Room
     {
         var result = (RedisResult[])(await RunAsync(roomId, "snapshot", maxMessages))!;
         var lastSeq = long.Parse((string)result[0]!, System.Globalization.CultureInfo.InvariantCulture);
+        Saw(roomId, lastSeq);
         var (generationId, messageId, state, text) = ((string)result[2]!, (string)result[3]!, (string)result[4]!, (string)result[5]!);
         var active = generationId.Length == 0 ? null : new ActiveGeneration(generationId, messageId, text, state);
         var messages = ((RedisResult[])result[1]!)
@@ -113,6 +260,12 @@ internal sealed class RedisRoomStore(IConnectionMultiplexer redis, IOptions<Room
     /// <summary>Runs one operation of the room script; Redis being unreachable is a clear, retryable refusal.</summary>
     internal async Task<RedisResult> RunAsync(string roomId, string operation, params RedisValue[] arguments)
     {
+        if (HasBacklog(roomId) && operation is not ("snapshot" or "read" or "ismember" or "mayenter" or "renew" or "reap"))
+        {
+            // Writes wait until what this node held back is in Redis, so seqs stay in order.
+            throw Unavailable();
+        }
+
         try
         {
             return await RunCoreAsync(roomId, operation, string.Empty, arguments);

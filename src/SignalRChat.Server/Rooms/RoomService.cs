@@ -238,7 +238,14 @@ internal sealed class RoomService
         foreach (var room in sender.TakeRooms())
         {
             _fanout.Detach(room, sender.Id);
-            await _store.ExitAsync(room, user.UserId, sender.Id, endMembership: false);
+            try
+            {
+                await _store.ExitAsync(room, user.UserId, sender.Id, endMembership: false);
+            }
+            catch (ChatRequestException)
+            {
+                // The store is unreachable; this user shows as present until the store is back and they leave again.
+            }
         }
     }
 

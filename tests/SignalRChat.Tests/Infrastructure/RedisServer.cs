@@ -7,23 +7,50 @@ namespace SignalRChat.Tests.Infrastructure;
 /// <summary>A real redis-server (Debian's package) on a free loopback port, started for one test and stopped after it.</summary>
 public sealed class RedisServer : IAsyncDisposable
 {
-    private readonly Process _process;
+    private readonly string? _dataDirectory;
+    private Process _process;
 
-    private RedisServer(Process process, int port)
+    private RedisServer(Process process, int port, string? dataDirectory)
     {
         _process = process;
         Port = port;
+        _dataDirectory = dataDirectory;
     }
 
     public int Port { get; }
 
     public string ConnectionString => $"127.0.0.1:{Port}";
 
-    public static async Task<RedisServer> StartAsync()
+    /// <summary>Starts redis-server; <paramref name="persistent"/> keeps an append-only file so a restart keeps the data.</summary>
+    public static async Task<RedisServer> StartAsync(bool persistent = false)
     {
         var port = FreePort();
+        var dataDirectory = persistent ? Directory.CreateTempSubdirectory("signalrchat-redis-").FullName : null;
+        return new RedisServer(await LaunchAsync(port, dataDirectory), port, dataDirectory);
+    }
+
+    /// <summary>Kills the server (SIGKILL) and starts it again on the same port with the same data.</summary>
+    public async Task RestartAsync(Func<Task>? whileDown = null)
+    {
+        _process.Kill();
+        await _process.WaitForExitAsync();
+        _process.Dispose();
+        if (whileDown is not null)
+        {
+            await whileDown();
+        }
+
+        _process = await LaunchAsync(Port, _dataDirectory);
+    }
+
+    private static async Task<Process> LaunchAsync(int port, string? dataDirectory)
+    {
         var start = new ProcessStartInfo("redis-server") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in new[] { "--port", port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "notice" })
+        var arguments = new List<string> { "--port", port.ToString(), "--bind", "127.0.0.1", "--save", "", "--loglevel", "notice" };
+        arguments.AddRange(dataDirectory is null
+            ? ["--appendonly", "no"]
+            : ["--appendonly", "yes", "--appendfsync", "always", "--dir", dataDirectory]);
+        foreach (var argument in arguments)
         {
             start.ArgumentList.Add(argument);
         }
@@ -51,7 +78,7 @@ public sealed class RedisServer : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         await ready.Task.WaitAsync(TimeSpan.FromSeconds(20));
-        return new RedisServer(process, port);
+        return process;
     }
 
     public Dictionary<string, string?> NodeSettings(string signingKey = "a-shared-signing-key-of-more-than-32-bytes") => new()
@@ -77,6 +104,10 @@ public sealed class RedisServer : IAsyncDisposable
         }
 
         _process.Dispose();
+        if (_dataDirectory is not null)
+        {
+            Directory.Delete(_dataDirectory, recursive: true);
+        }
     }
 
     private void Signal(string name) => Process.Start("kill", [$"-{name}", _process.Id.ToString()])!.WaitForExit();

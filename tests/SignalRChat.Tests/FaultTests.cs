@@ -1,0 +1,58 @@
+using Microsoft.AspNetCore.SignalR;
+using SignalRChat.Contracts;
+using SignalRChat.Tests.Infrastructure;
+
+namespace SignalRChat.Tests;
+
+/// <summary>Redis pauses or restarts mid-reply: the reply goes on, nothing is lost, nobody hangs.</summary>
+public sealed class FaultTests
+{
+    [Fact]
+    public async Task Redis_frozen_mid_reply_the_reply_goes_on_for_local_members_and_everyone_ends_with_the_whole_text()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var settings = new Dictionary<string, string?>(redis.NodeSettings()) { ["Chat:Offline:TokenDelayMs"] = "10", ["Chat:Offline:ReplyTokens"] = "700" };
+        await using var nodeA = await ChatServer.StartAsync(settings);
+        await using var nodeB = await ChatServer.StartAsync(settings);
+        var alice = await nodeA.ConnectAsync("alice");
+        var bob = await nodeB.ConnectAsync("bob");
+        var aliceLog = new EventLog(alice);
+        var bobLog = new EventLog(bob);
+        await alice.JoinRoomAsync("frozen");
+        var bobSnapshot = await bob.JoinRoomAsync("frozen");
+
+        var reply = await alice.AskAsync("frozen", "a long reply while Redis freezes");
+        await bobLog.WaitForTokensAsync(reply.GenerationId, 20);
+        redis.Pause();
+        try
+        {
+            // Alice, on the node running the reply, keeps receiving while Redis answers nothing.
+            var before = aliceLog.Events.OfType<TokenEvent>().Count();
+            await aliceLog.WaitForTokensAsync(reply.GenerationId, before + 300, TimeSpan.FromSeconds(15));
+
+            // A call that needs Redis gets a clear error instead of hanging.
+            var error = await Assert.ThrowsAsync<HubException>(() => bob.JoinRoomAsync("elsewhere")).WaitAsync(TimeSpan.FromSeconds(10));
+            Assert.Contains("temporarily unavailable", error.Message);
+        }
+        finally
+        {
+            redis.Continue();
+        }
+
+        var aliceFinal = await aliceLog.WaitForFinalAsync(reply.GenerationId, TimeSpan.FromSeconds(30));
+        var bobFinal = await bobLog.WaitForFinalAsync(reply.GenerationId, TimeSpan.FromSeconds(30));
+        Assert.Equal(GenerationStates.Completed, aliceFinal.State);
+        Assert.Equal(aliceFinal.Seq, bobFinal.Seq);
+        Assert.Equal(aliceFinal.Text, bobFinal.Text);
+        Assert.Equal(aliceFinal.Text, bobLog.TextOf(reply.GenerationId));
+        StreamingTests.AssertContiguous(bobLog.Events, bobSnapshot.LastSeq);
+
+        // The history is complete, as seen from either node.
+        var carol = await nodeB.ConnectAsync("carol");
+        var snapshot = await carol.JoinRoomAsync("frozen");
+        var kept = snapshot.Messages.Single(m => m.MessageId == aliceFinal.MessageId);
+        Assert.Equal(MessageStates.Completed, kept.State);
+        Assert.Equal(aliceFinal.Text, kept.Text);
+        Assert.Equal(aliceFinal.Seq, snapshot.LastSeq - 1);
+    }
+}
