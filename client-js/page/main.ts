@@ -179,7 +179,8 @@ function wire(chat: ChatClient): void {
     }
     renderMembers();
   });
-  chat.onRoomReset((snapshot) => {
+  // Every snapshot comes here before the events that follow it, on the first join and after a reset alike.
+  chat.onSnapshot((snapshot) => {
     if (snapshot.roomId === roomId) {
       render(snapshot);
     }
@@ -210,7 +211,8 @@ async function start(name: string, room: string, protocol: HubProtocolName): Pro
   wire(chat);
   await chat.start();
   client = chat;
-  render(await chat.joinRoom(room));
+  roomId = room;
+  await chat.joinRoom(room);
   showRoom(room);
   ui.signin.hidden = true;
   ui.chat.hidden = false;
@@ -229,7 +231,7 @@ async function switchRoom(room: string): Promise<void> {
   const previous = roomId;
   roomId = room;
   try {
-    render(await client.joinRoom(room));
+    await client.joinRoom(room);
     showRoom(room);
     await client.leaveRoom(previous).catch(() => undefined);
   } catch (error) {

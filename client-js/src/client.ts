@@ -96,6 +96,7 @@ export class ChatClient {
   private readonly handlers = new Map<RoomEventName, Set<(event: RoomEvent) => void>>();
   private readonly anyHandlers = new Set<(named: AnyRoomEvent) => void>();
   private readonly resetHandlers = new Set<(snapshot: RoomSnapshot) => void>();
+  private readonly snapshotHandlers = new Set<(snapshot: RoomSnapshot) => void>();
   private readonly errorHandlers = new Set<(error: Error) => void>();
 
   constructor(options: ChatClientOptions) {
@@ -222,6 +223,15 @@ export class ChatClient {
     return () => this.anyHandlers.delete(handler);
   }
 
+  /**
+   * Called with every snapshot (JoinRoom, CreateRoom, a rejoin after a reset) before the events
+   * that follow it are handed out: render the room here, so that no event lands before its snapshot.
+   */
+  onSnapshot(handler: (snapshot: RoomSnapshot) => void): () => void {
+    this.snapshotHandlers.add(handler);
+    return () => this.snapshotHandlers.delete(handler);
+  }
+
   /** Called with a fresh snapshot when a room had to be joined again (what was missed is no longer kept): render it anew. */
   onRoomReset(handler: (snapshot: RoomSnapshot) => void): () => void {
     this.resetHandlers.add(handler);
@@ -234,7 +244,7 @@ export class ChatClient {
     return () => this.errorHandlers.delete(handler);
   }
 
-  private async enter(roomId: string, call: () => Promise<RoomSnapshot>): Promise<RoomSnapshot> {
+  private async enter(roomId: string, call: () => Promise<RoomSnapshot>, reset = false): Promise<RoomSnapshot> {
     let room = this.rooms.get(roomId);
     if (!room) {
       room = new RoomTracker();
@@ -252,6 +262,14 @@ export class ChatClient {
       throw error;
     }
     this.catchUpReplies(snapshot);
+    for (const handler of this.snapshotHandlers) {
+      handler(snapshot);
+    }
+    if (reset) {
+      for (const handler of this.resetHandlers) {
+        handler(snapshot);
+      }
+    }
     const held = room.completeJoin(snapshot.lastSeq);
     for (const named of held) {
       this.dispatch(named);
@@ -387,10 +405,7 @@ export class ChatClient {
         reset = true;
       }
       if (reset) {
-        const snapshot = await this.joinRoom(roomId);
-        for (const handler of this.resetHandlers) {
-          handler(snapshot);
-        }
+        await this.enter(roomId, () => this.connection.invoke<RoomSnapshot>("JoinRoom", roomId), true);
       }
     } catch (error) {
       for (const handler of this.errorHandlers) {
