@@ -89,6 +89,12 @@ describe("the chat page", () => {
       expect(await tool.getAttribute("data-phase")).toBe("completed");
       expect(await reply.locator(".text").textContent()).toContain("391");
       expect(await page.locator("#status-text").textContent()).toBe("completed");
+
+      // A reply that fails shows as failed, with its error, in the message and the status.
+      await send(page, "please #fail now");
+      await expect.poll(() => lastReply(page).getAttribute("data-state"), { timeout: 20_000 }).toBe("failed");
+      expect(await lastReply(page).locator(".error").textContent()).toContain("#fail");
+      expect(await page.locator("#status-text").textContent()).toMatch(/^failed: .*#fail/);
     } finally {
       await close(page);
     }
