@@ -196,7 +196,11 @@ function showRoom(room: string): void {
   ui.shareLink.href = link.toString();
   ui.shareLink.textContent = link.toString();
   document.title = `${room} · SignalRChat`;
-  history.replaceState(null, "", `?${new URLSearchParams({ room, name: userName }).toString()}`);
+  const address = new URLSearchParams({ room, name: userName });
+  if (protocol !== "json") {
+    address.set("protocol", protocol);
+  }
+  history.replaceState(null, "", `?${address.toString()}`);
 }
 
 async function start(name: string, room: string, protocol: HubProtocolName): Promise<void> {

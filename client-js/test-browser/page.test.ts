@@ -23,7 +23,7 @@ afterAll(async () => {
 });
 
 /** Opens the shared link `/?room=ROOM&name=NAME` and waits until the page is connected and in the room. */
-async function openRoom(url: string, room: string, name: string, options: { width?: number; dark?: boolean } = {}): Promise<Page> {
+async function openRoom(url: string, room: string, name: string, options: { width?: number; dark?: boolean; protocol?: "messagepack" } = {}): Promise<Page> {
   const context = await browser.newContext({
     viewport: { width: options.width ?? 1000, height: 720 },
     colorScheme: options.dark ? "dark" : "light",
@@ -34,7 +34,7 @@ async function openRoom(url: string, room: string, name: string, options: { widt
     dialogs.push(dialog.message());
     void dialog.dismiss();
   });
-  await page.goto(`${url}/?room=${room}&name=${name}`);
+  await page.goto(`${url}/?room=${room}&name=${name}${options.protocol ? `&protocol=${options.protocol}` : ""}`);
   await expect.poll(() => page.locator("#connection").textContent(), { timeout: 20_000 }).toBe("connected");
   await page.locator("#chat:not([hidden])").waitFor();
   return page;
@@ -119,12 +119,13 @@ describe("the chat page", () => {
     }
   });
 
-  it("shows the history with each reply's state after a reload", async () => {
-    const page = await openRoom(serverUrl, "web-history", "historian");
+  it("shows the history with each reply's state after a reload (over MessagePack)", async () => {
+    const page = await openRoom(serverUrl, "web-history", "historian", { protocol: "messagepack" });
     try {
       await send(page, "first question");
       await expect.poll(() => lastReply(page).getAttribute("data-state"), { timeout: 20_000 }).toBe("completed");
       await page.reload();
+      expect(new URL(page.url()).searchParams.get("protocol")).toBe("messagepack");
       await expect.poll(() => page.locator("#connection").textContent(), { timeout: 20_000 }).toBe("connected");
       await expect.poll(() => log(page).locator("[data-message-id]").count()).toBe(2);
       expect(await log(page).locator('[data-role="user"] .text').textContent()).toBe("first question");
@@ -182,6 +183,25 @@ describe("the chat page with long replies", () => {
       await close(page);
     }
   });
+
+  it("looks right with two members, a tool call and a reply streaming (the README's screenshot)", async () => {
+    const alice = await openRoom(url, "demo", "alice", { width: 900 });
+    const bob = await openRoom(url, "demo", "bob");
+    try {
+      await send(bob, "Hi! Please calculate 17*23");
+      await expect.poll(() => lastReply(alice).getAttribute("data-state"), { timeout: 20_000 }).toBe("completed");
+      await send(alice, "Thanks! And a short note for the team?");
+      await expect.poll(async () => ((await lastReply(alice).locator(".text").textContent()) ?? "").length, { timeout: 20_000 }).toBeGreaterThan(120);
+      expect(await lastReply(alice).getAttribute("data-state")).toBe("generating");
+      await alice.getByRole("textbox", { name: "Message" }).fill("Looks good to me");
+      await mkdir(screenshotDir, { recursive: true });
+      await alice.screenshot({ path: join(screenshotDir, "screenshot.png") });
+      await alice.getByRole("button", { name: "Stop" }).click();
+      await expect.poll(() => lastReply(alice).getAttribute("data-state"), { timeout: 20_000 }).toBe("cancelled");
+    } finally {
+      await close(alice, bob);
+    }
+  });
 });
 
 describe("the chat page across a server restart", () => {
@@ -207,24 +227,6 @@ describe("the chat page across a server restart", () => {
     } finally {
       await close(page);
       await server.stop();
-    }
-  });
-});
-
-describe("the screenshot in the README", () => {
-  it("shows two members and a streamed reply with a tool call", async () => {
-    const alice = await openRoom(serverUrl, "demo", "alice", { width: 900 });
-    const bob = await openRoom(serverUrl, "demo", "bob");
-    try {
-      await send(bob, "Hi! What is 17*23? Please calculate 17*23");
-      await expect.poll(() => lastReply(alice).getAttribute("data-state"), { timeout: 20_000 }).toBe("completed");
-      await send(alice, "Thanks! And a short note for the team?");
-      await expect.poll(() => lastReply(alice).getAttribute("data-state"), { timeout: 20_000 }).toBe("completed");
-      await alice.getByRole("textbox", { name: "Message" }).fill("Looks good to me");
-      await mkdir(screenshotDir, { recursive: true });
-      await alice.screenshot({ path: join(screenshotDir, "screenshot.png") });
-    } finally {
-      await close(alice, bob);
     }
   });
 });
