@@ -137,6 +137,50 @@ describe("the chat page", () => {
   });
 });
 
+describe("the chat page's room picker and bad input", () => {
+  it("switches rooms from the picker and updates the link to share", async () => {
+    const page = await openRoom(serverUrl, "web-first", "walker");
+    try {
+      await send(page, "in the first room");
+      await expect.poll(() => lastReply(page).getAttribute("data-state"), { timeout: 20_000 }).toBe("completed");
+      await page.getByRole("textbox", { name: "Room" }).fill("web-second");
+      await page.getByRole("button", { name: "Go" }).click();
+      await expect.poll(() => new URL(page.url()).searchParams.get("room")).toBe("web-second");
+      expect(await log(page).locator("[data-message-id]").count()).toBe(0);
+      expect(await page.locator("#share-link").getAttribute("href")).toBe(`${serverUrl}/?room=web-second`);
+      await send(page, "in the second room");
+      await expect.poll(() => lastReply(page).getAttribute("data-state"), { timeout: 20_000 }).toBe("completed");
+    } finally {
+      await close(page);
+    }
+  });
+
+  it("answers a bad room link and an over-long message with a clear error, and stays usable", async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    try {
+      await page.goto(`${serverUrl}/?room=no%20spaces&name=bad`);
+      await expect.poll(() => page.getByRole("alert").textContent()).toContain("A room name has 1 to 64 letters");
+      expect(await page.locator("#signin").isVisible()).toBe(true);
+
+      await page.getByRole("textbox", { name: "Room" }).fill("web-bad-input");
+      await page.getByRole("button", { name: "Join" }).click();
+      await expect.poll(() => page.locator("#connection").textContent(), { timeout: 20_000 }).toBe("connected");
+      const tooLong = "x".repeat(16_001);
+      await page.getByRole("textbox", { name: "Message" }).fill(tooLong);
+      await page.getByRole("button", { name: "Send" }).click();
+      await expect.poll(() => page.getByRole("alert").textContent()).toMatch(/16000/);
+      expect(await page.getByRole("textbox", { name: "Message" }).inputValue()).toBe(tooLong);
+      expect(await page.locator("#connection").textContent()).toBe("connected");
+      await send(page, "a short one");
+      await expect.poll(() => lastReply(page).getAttribute("data-state"), { timeout: 20_000 }).toBe("completed");
+      expect(await page.locator("#error").textContent()).toBe("");
+    } finally {
+      await context.close();
+    }
+  });
+});
+
 describe("the chat page with long replies", () => {
   let url = "";
   let stopServer: () => Promise<void> = () => Promise.resolve();
