@@ -142,10 +142,13 @@ export class ChatClient {
     this.stateValue.set("connected");
   }
 
-  /** Closes the connection (no reconnect); replies being read end where they are. */
+  /** Closes the connection (no reconnect); token iterators of unfinished replies end where they are. */
   async close(): Promise<void> {
     await this.connection.stop();
     this.stateValue.set("offline");
+    for (const state of this.replies.values()) {
+      state.abandon();
+    }
   }
 
   /** The last seq seen in a room (0 if none). */

@@ -11,6 +11,7 @@ export class ReplyState {
   private readonly finished: Promise<StatusEvent>;
   private finish!: (status: StatusEvent) => void;
   readonly tools = new Map<string, ToolProgressEvent>();
+  private abandoned = false;
 
   constructor() {
     this.finished = new Promise<StatusEvent>((resolve) => {
@@ -34,6 +35,12 @@ export class ReplyState {
     this.wake();
   }
 
+  /** The connection was closed: readers stop where they are (the completion stays pending). */
+  abandon(): void {
+    this.abandoned = true;
+    this.wake();
+  }
+
   end(status: StatusEvent): void {
     if (this.final) {
       return;
@@ -49,7 +56,7 @@ export class ReplyState {
       while (next < this.tokens.length) {
         yield this.tokens[next++] as string;
       }
-      if (this.final) {
+      if (this.final || this.abandoned) {
         return;
       }
       await new Promise<void>((resolve) => this.wakers.add(resolve));

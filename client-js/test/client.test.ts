@@ -164,6 +164,8 @@ describe("stopping and catching up (a slow offline model)", () => {
       const events = record(alice);
       const states: ConnectionState[] = [];
       alice.state.subscribe((s) => states.push(s));
+      let resets = 0;
+      alice.onRoomReset(() => resets++);
 
       const reply = await bob.ask(room, "keep talking");
       const aliceReply = alice.reply(room, reply.generationId);
@@ -180,6 +182,7 @@ describe("stopping and catching up (a slow offline model)", () => {
       const final = await aliceReply.completion;
       const bobFinal = await bob.reply(room, reply.generationId).completion;
       expect(states).toContain("reconnecting");
+      expect(resets).toBe(0); // caught up with Resume, not by joining afresh
       expect(final.text).toBe(bobFinal.text);
       const tokenText = events.filter((n) => n.name === "token" && n.event.generationId === reply.generationId).map((n) => (n.name === "token" ? n.event.text : "")).join("");
       expect(tokenText).toBe(final.text);

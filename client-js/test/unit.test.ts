@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { PresenceEvent, TokenEvent } from "../src/contract";
 import { ObservableValue } from "../src/observable";
+import { ReplyState } from "../src/reply";
 import { parseMarkdown, safeHref } from "../src/markdown";
 import { RoomTracker, type NamedEvent } from "../src/room-tracker";
 
@@ -58,6 +59,38 @@ describe("RoomTracker", () => {
     room.beginJoin();
     expect(room.completeJoin(2)).toEqual([]);
     expect(room.accept(presence(3))).toBe("new");
+  });
+});
+
+describe("ReplyState", () => {
+  it("lets every reader iterate the tokens from the first, and ends them with the final status", async () => {
+    const reply = new ReplyState();
+    reply.pushToken("a");
+    const early = (async () => {
+      const seen: string[] = [];
+      for await (const t of reply.iterate()) seen.push(t);
+      return seen;
+    })();
+    reply.pushToken("b");
+    reply.end({ roomId: "r", generationId: "g", seq: 3, state: "completed", text: "ab" });
+    reply.pushToken("late");
+    const late: string[] = [];
+    for await (const t of reply.iterate()) late.push(t);
+    expect(await early).toEqual(["a", "b"]);
+    expect(late).toEqual(["a", "b"]);
+    expect((await reply.completion).text).toBe("ab");
+  });
+
+  it("ends readers when abandoned", async () => {
+    const reply = new ReplyState();
+    reply.pushToken("a");
+    const reading = (async () => {
+      const seen: string[] = [];
+      for await (const t of reply.iterate()) seen.push(t);
+      return seen;
+    })();
+    reply.abandon();
+    expect(await reading).toEqual(["a"]);
   });
 });
 
