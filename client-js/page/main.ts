@@ -1,208 +1,323 @@
-// The chat page: guest sign-in, one room, replies streaming in place, Stop for everyone.
-import * as signalR from "@microsoft/signalr";
-import type { ChatMessage, GuestSession, MessageEvent, PresenceEvent, RoomEvent, RoomSnapshot, SendMessageResult, StatusEvent, TokenEvent, ToolProgressEvent } from "../src/contract";
+// The chat page: guest sign-in, a room with its members, replies streaming in place, Stop for everyone.
+import { ChatClient, errorText, signInAsGuest, type ConnectionState, type HubProtocolName } from "../src/client";
+import type { GenerationState, RoomMember, RoomSnapshot, StatusEvent } from "../src/contract";
 import { isFinal } from "../src/contract";
+import { ConversationView } from "./view";
 
-const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
+const roomIdPattern = /^[A-Za-z0-9_-]{1,64}$/;
 
-let connection: signalR.HubConnection | undefined;
-let roomId = "";
-let lastSeq = 0;
-let activeGeneration: string | null = null;
-const generationMessages = new Map<string, string>();
-
-function setConnection(state: "connected" | "reconnecting" | "offline"): void {
-  const el = $("connection");
-  el.textContent = state;
-  el.dataset["state"] = state;
+function byId<T extends HTMLElement>(id: string): T {
+  const element = document.getElementById(id);
+  if (!element) {
+    throw new Error(`the page has no #${id}`);
+  }
+  return element as T;
 }
+
+const ui = {
+  connection: byId("connection"),
+  signin: byId<HTMLFormElement>("signin"),
+  name: byId<HTMLInputElement>("name"),
+  room: byId<HTMLInputElement>("room"),
+  chat: byId("chat"),
+  roomPicker: byId<HTMLFormElement>("room-picker"),
+  roomSwitch: byId<HTMLInputElement>("room-switch"),
+  shareLink: byId<HTMLAnchorElement>("share-link"),
+  copyLink: byId<HTMLButtonElement>("copy-link"),
+  messages: byId("messages"),
+  status: byId("status"),
+  statusText: byId("status-text"),
+  composer: byId<HTMLFormElement>("composer"),
+  message: byId<HTMLTextAreaElement>("message"),
+  send: byId<HTMLButtonElement>("send"),
+  stop: byId<HTMLButtonElement>("stop"),
+  members: byId<HTMLUListElement>("member-list"),
+  error: byId("error"),
+  announcer: byId("announcer"),
+};
+
+const conversation = new ConversationView(ui.messages);
+let client: ChatClient | undefined;
+let userName = "";
+let userId = "";
+let roomId = "";
+const members = new Map<string, RoomMember>();
+// Generation id -> assistant message id, and the generations not yet ended (in start order).
+const generationMessages = new Map<string, string>();
+const running = new Map<string, GenerationState>();
 
 function showError(text: string): void {
-  $("error").textContent = text;
+  ui.error.textContent = text;
 }
 
-function messageElement(message: ChatMessage): HTMLElement {
-  let el = document.querySelector<HTMLElement>(`[data-message-id="${CSS.escape(message.messageId)}"]`);
-  if (!el) {
-    el = document.createElement("div");
-    el.className = "message";
-    el.dataset["messageId"] = message.messageId;
-    const author = document.createElement("span");
-    author.className = "author";
-    const text = document.createElement("span");
-    text.className = "text";
-    el.append(author, text);
-    $("messages").append(el);
-  }
-  el.dataset["role"] = message.role;
-  el.dataset["state"] = message.state;
-  (el.querySelector(".author") as HTMLElement).textContent = message.authorName;
-  (el.querySelector(".text") as HTMLElement).textContent = message.text;
-  return el;
+function announce(text: string): void {
+  ui.announcer.textContent = text;
 }
 
-function textOf(messageId: string): HTMLElement | null {
-  return document.querySelector<HTMLElement>(`[data-message-id="${CSS.escape(messageId)}"] .text`);
+function showConnection(state: ConnectionState): void {
+  ui.connection.textContent = state;
+  ui.connection.dataset["state"] = state;
 }
 
-function setActive(generationId: string | null): void {
-  activeGeneration = generationId;
-  ($("stop") as HTMLButtonElement).disabled = generationId === null;
+function showStatus(state: GenerationState | "idle", detail = ""): void {
+  ui.status.dataset["state"] = state;
+  ui.statusText.textContent = detail ? `${state}: ${detail}` : state;
 }
 
-function apply(name: string, event: RoomEvent): void {
-  if (event.roomId !== roomId || event.seq <= lastSeq) {
-    return;
-  }
-  lastSeq = event.seq;
-  switch (name) {
-    case "message": {
-      const m = (event as MessageEvent).message;
-      messageElement(m);
-      break;
-    }
-    case "token": {
-      const t = event as TokenEvent;
-      const id = generationMessages.get(t.generationId);
-      const el = id ? textOf(id) : null;
-      if (el) {
-        el.textContent += t.text;
-      }
-      break;
-    }
-    case "toolProgress": {
-      const p = event as ToolProgressEvent;
-      const pct = p.progress === undefined ? "" : ` ${Math.round(p.progress * 100)}%`;
-      $("status").textContent = `${p.tool}: ${p.phase}${pct}${p.detail ? ` (${p.detail})` : ""}`;
-      break;
-    }
-    case "status": {
-      const s = event as StatusEvent;
-      if (s.messageId) {
-        generationMessages.set(s.generationId, s.messageId);
-      }
-      $("status").textContent = s.error ? `${s.state}: ${s.error}` : s.state;
-      if (isFinal(s.state)) {
-        const id = s.messageId ?? generationMessages.get(s.generationId);
-        const el = id ? document.querySelector<HTMLElement>(`[data-message-id="${CSS.escape(id)}"]`) : null;
-        if (el) {
-          el.dataset["state"] = s.state === "completed" ? "completed" : s.state === "cancelled" ? "cancelled" : "failed";
-          if (s.text !== undefined) {
-            (el.querySelector(".text") as HTMLElement).textContent = s.text;
-          }
-        }
-        if (activeGeneration === s.generationId) {
-          setActive(null);
-        }
-      } else if (s.state !== "queued") {
-        setActive(s.generationId);
-      }
-      break;
-    }
-    case "presence": {
-      const p = event as PresenceEvent;
-      $("status").textContent = `${p.name} ${p.state}`;
-      break;
+/** The generation Stop acts on: the one that runs (a queued one has not started). */
+function stoppable(): string | undefined {
+  for (const [generationId, state] of running) {
+    if (state !== "queued") {
+      return generationId;
     }
   }
+  return undefined;
+}
+
+function refreshStop(): void {
+  ui.stop.disabled = stoppable() === undefined;
+}
+
+function renderMembers(): void {
+  const items = [...members.values()]
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .map((member) => {
+      const li = document.createElement("li");
+      li.textContent = member.userId === userId ? `${member.name} (you)` : member.name;
+      li.dataset["userId"] = member.userId;
+      return li;
+    });
+  ui.members.replaceChildren(...items);
 }
 
 function render(snapshot: RoomSnapshot): void {
-  $("messages").replaceChildren();
+  conversation.clear();
   generationMessages.clear();
-  lastSeq = snapshot.lastSeq;
-  for (const m of snapshot.messages) {
-    messageElement(m);
+  running.clear();
+  members.clear();
+  for (const member of snapshot.members) {
+    members.set(member.userId, member);
   }
-  if (snapshot.activeGeneration) {
-    generationMessages.set(snapshot.activeGeneration.generationId, snapshot.activeGeneration.messageId);
-    setActive(snapshot.activeGeneration.generationId);
+  for (const message of snapshot.messages) {
+    conversation.upsert(message);
+  }
+  const active = snapshot.activeGeneration;
+  if (active) {
+    generationMessages.set(active.generationId, active.messageId);
+    running.set(active.generationId, active.state);
+    if (conversation.has(active.messageId)) {
+      conversation.setState(active.messageId, "generating");
+      conversation.setText(active.messageId, active.text);
+    }
+    showStatus(active.state);
   } else {
-    setActive(null);
+    showStatus("idle");
   }
-  $("room-title").textContent = `Room ${snapshot.roomId} · ${snapshot.members.map((m) => m.name).join(", ")}`;
+  renderMembers();
+  refreshStop();
 }
 
-async function signIn(name: string): Promise<GuestSession> {
-  const response = await fetch("/api/auth/guest", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name }) });
-  const body = (await response.json()) as GuestSession & { error?: string };
-  if (!response.ok) {
-    throw new Error(body.error ?? `sign-in failed (${response.status})`);
+function onStatus(status: StatusEvent): void {
+  if (status.messageId) {
+    generationMessages.set(status.generationId, status.messageId);
   }
-  return body;
+  const messageId = generationMessages.get(status.generationId);
+  if (isFinal(status.state)) {
+    running.delete(status.generationId);
+    if (messageId) {
+      const state = status.state === "completed" ? "completed" : status.state === "cancelled" ? "cancelled" : "failed";
+      conversation.setState(messageId, state, status.error ?? "");
+      if (status.text !== undefined) {
+        conversation.setText(messageId, status.text);
+      }
+    }
+    announce(status.state === "completed" ? `Reply: ${status.text ?? ""}` : status.state === "cancelled" ? "The reply was stopped." : `The reply failed: ${status.error ?? ""}`);
+  } else {
+    running.set(status.generationId, status.state);
+  }
+  showStatus(status.state, status.error ?? "");
+  refreshStop();
 }
 
-async function join(name: string, room: string): Promise<void> {
-  showError("");
-  const session = await signIn(name);
-  roomId = room;
-  connection = new signalR.HubConnectionBuilder()
-    .withUrl("/hubs/chat", { accessTokenFactory: () => session.token })
-    .withAutomaticReconnect()
-    .build();
-  for (const name of ["message", "token", "toolProgress", "status", "presence"]) {
-    connection.on(name, (event: RoomEvent) => apply(name, event));
-  }
-  connection.onreconnecting(() => setConnection("reconnecting"));
-  connection.onreconnected(async () => {
-    setConnection("connected");
-    render(await connection!.invoke<RoomSnapshot>("JoinRoom", roomId));
+function wire(chat: ChatClient): void {
+  chat.state.subscribe(showConnection);
+  chat.on("message", (e) => {
+    if (e.roomId === roomId) {
+      conversation.upsert(e.message);
+    }
   });
-  connection.onclose(() => setConnection("offline"));
-  await connection.start();
-  setConnection("connected");
-  render(await connection.invoke<RoomSnapshot>("JoinRoom", room));
-  $("signin").hidden = true;
-  $("chat").hidden = false;
-  history.replaceState(null, "", `?room=${encodeURIComponent(room)}&name=${encodeURIComponent(name)}`);
-  $("message").focus();
+  chat.on("token", (e) => {
+    const messageId = generationMessages.get(e.generationId);
+    if (e.roomId === roomId && messageId) {
+      conversation.appendText(messageId, e.text);
+    }
+  });
+  chat.on("toolProgress", (e) => {
+    const messageId = generationMessages.get(e.generationId);
+    if (e.roomId !== roomId) {
+      return;
+    }
+    if (messageId) {
+      conversation.showTool(messageId, e);
+    }
+    const percent = e.progress === undefined ? "" : ` ${Math.round(e.progress * 100)}%`;
+    showStatus("tool", `${e.tool} ${e.phase}${percent}`);
+  });
+  chat.on("status", (e) => {
+    if (e.roomId === roomId) {
+      onStatus(e);
+    }
+  });
+  chat.on("presence", (e) => {
+    if (e.roomId !== roomId) {
+      return;
+    }
+    if (e.state === "joined") {
+      members.set(e.userId, { userId: e.userId, name: e.name });
+    } else {
+      members.delete(e.userId);
+    }
+    renderMembers();
+  });
+  // Every snapshot comes here before the events that follow it, on the first join and after a reset alike.
+  chat.onSnapshot((snapshot) => {
+    if (snapshot.roomId === roomId) {
+      render(snapshot);
+    }
+  });
+  chat.onError((error) => showError(`Could not catch up: ${errorText(error)}`));
+}
+
+function showRoom(room: string): void {
+  roomId = room;
+  ui.roomSwitch.value = room;
+  const link = new URL(location.href);
+  link.search = new URLSearchParams({ room }).toString();
+  ui.shareLink.href = link.toString();
+  ui.shareLink.textContent = link.toString();
+  document.title = `${room} · SignalRChat`;
+  const address = new URLSearchParams({ room, name: userName });
+  if (protocol !== "json") {
+    address.set("protocol", protocol);
+  }
+  history.replaceState(null, "", `?${address.toString()}`);
+}
+
+async function start(name: string, room: string, protocol: HubProtocolName): Promise<void> {
+  showError("");
+  if (!roomIdPattern.test(room)) {
+    throw new Error("A room name has 1 to 64 letters, digits, '-' or '_'.");
+  }
+  const session = await signInAsGuest("", name);
+  userName = session.name;
+  userId = session.userId;
+  const chat = new ChatClient({ accessToken: session.token, protocol });
+  wire(chat);
+  await chat.start();
+  client = chat;
+  roomId = room;
+  await chat.joinRoom(room);
+  showRoom(room);
+  ui.signin.hidden = true;
+  ui.chat.hidden = false;
+  ui.message.focus();
+}
+
+async function switchRoom(room: string): Promise<void> {
+  if (!client || room === roomId) {
+    return;
+  }
+  if (!roomIdPattern.test(room)) {
+    showError("A room name has 1 to 64 letters, digits, '-' or '_'.");
+    return;
+  }
+  showError("");
+  const previous = roomId;
+  roomId = room;
+  try {
+    await client.joinRoom(room);
+    showRoom(room);
+    await client.leaveRoom(previous).catch(() => undefined);
+  } catch (error) {
+    roomId = previous;
+    showError(errorText(error));
+  }
 }
 
 async function send(): Promise<void> {
-  const box = $("message") as HTMLTextAreaElement;
-  const text = box.value;
-  if (!connection || text.trim() === "") {
+  const text = ui.message.value;
+  if (!client || text.trim() === "") {
     return;
   }
+  ui.send.disabled = true;
   try {
-    await connection.invoke<SendMessageResult>("SendMessage", roomId, text);
-    box.value = "";
+    await client.sendMessage(roomId, text);
+    ui.message.value = "";
     showError("");
   } catch (error) {
-    showError(error instanceof Error ? error.message.replace(/^.*HubException: /, "") : String(error));
+    showError(errorText(error));
+  } finally {
+    ui.send.disabled = false;
+    ui.message.focus();
   }
 }
 
 async function stop(): Promise<void> {
-  if (connection && activeGeneration) {
-    await connection.invoke<boolean>("CancelGeneration", activeGeneration);
+  const generationId = stoppable();
+  if (!client || !generationId) {
+    return;
+  }
+  try {
+    await client.cancelGeneration(generationId);
+  } catch (error) {
+    showError(errorText(error));
   }
 }
 
-$("signin").addEventListener("submit", (e) => {
+const params = new URLSearchParams(location.search);
+const protocol: HubProtocolName = params.get("protocol") === "messagepack" ? "messagepack" : "json";
+
+ui.signin.addEventListener("submit", (e) => {
   e.preventDefault();
-  join(($("name") as HTMLInputElement).value, ($("room") as HTMLInputElement).value).catch((error: unknown) => showError(String(error)));
+  start(ui.name.value.trim(), ui.room.value.trim(), protocol).catch((error: unknown) => showError(errorText(error)));
 });
-$("composer").addEventListener("submit", (e) => {
+ui.roomPicker.addEventListener("submit", (e) => {
+  e.preventDefault();
+  void switchRoom(ui.roomSwitch.value.trim());
+});
+ui.copyLink.addEventListener("click", () => {
+  navigator.clipboard?.writeText(ui.shareLink.href).then(
+    () => announce("Link copied."),
+    () => showError("Copying is not allowed here; select the link instead."),
+  );
+});
+ui.composer.addEventListener("submit", (e) => {
   e.preventDefault();
   void send();
 });
-$("stop").addEventListener("click", () => void stop());
-$("message").addEventListener("keydown", (e) => {
-  if (e.key === "Enter" && !e.shiftKey) {
+ui.stop.addEventListener("click", () => void stop());
+ui.message.addEventListener("keydown", (e) => {
+  if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
     e.preventDefault();
     void send();
-  } else if (e.key === "Escape") {
+  }
+});
+document.addEventListener("keydown", (e) => {
+  if (e.key === "Escape" && !ui.chat.hidden) {
     void stop();
   }
 });
 
-const params = new URLSearchParams(location.search);
 const presetName = params.get("name");
 const presetRoom = params.get("room");
 if (presetRoom) {
-  ($("room") as HTMLInputElement).value = presetRoom;
+  ui.room.value = presetRoom;
+}
+if (presetName) {
+  ui.name.value = presetName;
 }
 if (presetName && presetRoom) {
-  join(presetName, presetRoom).catch((error: unknown) => showError(String(error)));
+  start(presetName, presetRoom, protocol).catch((error: unknown) => showError(errorText(error)));
+} else {
+  ui.name.focus();
 }

@@ -1,6 +1,7 @@
 // Starts the real chat server (the built SignalRChat.Server.dll) on a free loopback port.
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
+import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -12,16 +13,47 @@ export interface RunningServer {
   url: string;
   process: ChildProcess;
   output: string[];
+  /** Asks the server to shut down (SIGTERM); one that has not exited after 10 s is killed. */
   stop(): Promise<void>;
+  /** Kills the server at once, as a crash would. */
+  kill(): Promise<void>;
 }
 
-export async function startServer(settings: Record<string, string> = {}, timeoutMs = 60_000): Promise<RunningServer> {
+function stopChild(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      resolve();
+      return;
+    }
+    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    child.once("exit", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill(signal);
+  });
+}
+
+/** A loopback port that is free now, for a server that has to come back on the same port. */
+export function freePort(): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startServer(settings: Record<string, string> = {}, timeoutMs = 60_000, port = 0): Promise<RunningServer> {
   if (!existsSync(serverDll)) {
     throw new Error(`${serverDll} is missing: run 'dotnet build' first (./test.sh does)`);
   }
 
   const defaults: Record<string, string> = { "Chat:Offline:TokenDelayMs": "5", "Chat:Offline:ReplyTokens": "20" };
-  const args = [serverDll, "--urls", "http://127.0.0.1:0", "--environment", "Development", "--contentRoot", serverProject];
+  const args = [serverDll, "--urls", `http://127.0.0.1:${port}`, "--environment", "Development", "--contentRoot", serverProject];
   for (const [key, value] of Object.entries({ ...defaults, ...settings })) {
     args.push(`--${key}=${value}`);
   }
@@ -51,14 +83,7 @@ export async function startServer(settings: Record<string, string> = {}, timeout
     url,
     process: child,
     output,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) {
-          resolve();
-          return;
-        }
-        child.once("exit", () => resolve());
-        child.kill("SIGTERM");
-      }),
+    stop: () => stopChild(child, "SIGTERM"),
+    kill: () => stopChild(child, "SIGKILL"),
   };
 }

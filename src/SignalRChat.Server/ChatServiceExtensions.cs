@@ -50,7 +50,8 @@ internal static class ChatServiceExtensions
                 hub.MaximumReceiveMessageSize = 512 * 1024;
                 hub.AddFilter<ChatRequestHubFilter>();
             })
-            .AddJsonProtocol();
+            .AddJsonProtocol()
+            .AddMessagePackProtocol(options => options.SerializerOptions = ContractMessagePack.Options);
         services.AddSingleton<HubLifetimeManager<ChatHub>>(sp =>
             new TrackingHubLifetimeManager<ChatHub>(ActivatorUtilities.CreateInstance<DefaultHubLifetimeManager<ChatHub>>(sp), sp.GetRequiredService<ConnectionRegistry>()));
         return builder;

@@ -1,0 +1,421 @@
+import * as signalR from "@microsoft/signalr";
+import { MessagePackHubProtocol } from "@microsoft/signalr-protocol-msgpack";
+import type {
+  GuestSession,
+  ResumeResult,
+  RoomEvent,
+  RoomEventMap,
+  RoomEventName,
+  RoomSnapshot,
+  SendMessageResult,
+  StatusEvent,
+  TokenEvent,
+  ToolProgressEvent,
+} from "./contract";
+import { isFinal, roomEventNames } from "./contract";
+import { ObservableValue, type Observable } from "./observable";
+import { ReplyState } from "./reply";
+import { RoomTracker, type NamedEvent } from "./room-tracker";
+
+export const hubPath = "/hubs/chat";
+
+/** The connection as a person would name it. */
+export type ConnectionState = "connecting" | "connected" | "reconnecting" | "offline";
+
+export type HubProtocolName = "json" | "messagepack";
+
+export interface ChatClientOptions {
+  /** The server's base URL, e.g. `http://127.0.0.1:5000`; empty for the page's own origin. */
+  serverUrl?: string;
+  /** The bearer token, or a function that returns it (called on every connect and reconnect). */
+  accessToken: string | (() => string | Promise<string>);
+  /** The hub protocol on the wire: `json` (default) or `messagepack`. */
+  protocol?: HubProtocolName;
+  /** Delays between reconnect attempts in ms; the last one repeats for as long as it takes. */
+  reconnectDelaysMs?: readonly number[];
+  logLevel?: signalR.LogLevel;
+  /** Restricts the transports, e.g. `HttpTransportType.WebSockets`. */
+  transport?: signalR.HttpTransportType;
+}
+
+/** A room event with its name, for handlers that take every event. */
+export type AnyRoomEvent = { [K in RoomEventName]: { name: K; event: RoomEventMap[K] } }[RoomEventName];
+
+/** A reply as it streams: iterate it for token deltas; `completion` is its final status. */
+export interface ChatReply extends AsyncIterable<string> {
+  readonly roomId: string;
+  readonly messageId: string;
+  readonly generationId: string;
+  /** The final status (completed, cancelled with the partial text, or failed with its error). */
+  readonly completion: Promise<StatusEvent>;
+  /** The token deltas, from the first, until the reply ends. */
+  tokens(): AsyncIterable<string>;
+  /** Stops the generation for everyone in the room; true if this call stopped it. */
+  stop(): Promise<boolean>;
+}
+
+const defaultReconnectDelaysMs = [0, 500, 1000, 2000, 5000, 10000];
+const rememberedReplies = 256;
+
+/** Signs in as a guest: `POST /api/auth/guest`. */
+export async function signInAsGuest(serverUrl: string, name: string): Promise<GuestSession> {
+  const response = await fetch(`${serverUrl}/api/auth/guest`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ name }),
+  });
+  const body: unknown = await response.json().catch(() => null);
+  if (!response.ok) {
+    const error = typeof body === "object" && body !== null && "error" in body && typeof body.error === "string" ? body.error : `sign-in failed (${response.status})`;
+    throw new Error(error);
+  }
+  return body as GuestSession;
+}
+
+/** The message of a failed hub call without SignalR's prefix, fit to show a person. */
+export function errorText(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.replace(/^.*HubException: /, "");
+}
+
+/**
+ * A connection to the chat service: the contract's hub methods and events, typed. Events reach
+ * handlers in each room's seq order, once: duplicates are dropped, events that arrive during
+ * JoinRoom wait for its snapshot, a hole is filled with Resume. After a reconnect every joined room
+ * resumes from its last seq; when the server no longer has what was missed the room is joined
+ * afresh and `onRoomReset` handlers get the new snapshot.
+ */
+export class ChatClient {
+  readonly connection: signalR.HubConnection;
+  private readonly stateValue = new ObservableValue<ConnectionState>("offline");
+  private readonly rooms = new Map<string, RoomTracker>();
+  private readonly replies = new Map<string, ReplyState>();
+  private readonly generationRooms = new Map<string, string>();
+  private readonly finishedReplies: string[] = [];
+  private readonly resuming = new Set<string>();
+  private readonly handlers = new Map<RoomEventName, Set<(event: RoomEvent) => void>>();
+  private readonly anyHandlers = new Set<(named: AnyRoomEvent) => void>();
+  private readonly resetHandlers = new Set<(snapshot: RoomSnapshot) => void>();
+  private readonly snapshotHandlers = new Set<(snapshot: RoomSnapshot) => void>();
+  private readonly errorHandlers = new Set<(error: Error) => void>();
+
+  constructor(options: ChatClientOptions) {
+    const token = options.accessToken;
+    const delays = options.reconnectDelaysMs ?? defaultReconnectDelaysMs;
+    const httpOptions: signalR.IHttpConnectionOptions = {
+      accessTokenFactory: typeof token === "string" ? () => token : token,
+      ...(options.transport === undefined ? {} : { transport: options.transport }),
+    };
+    let builder = new signalR.HubConnectionBuilder()
+      .withUrl(`${options.serverUrl ?? ""}${hubPath}`, httpOptions)
+      .withAutomaticReconnect({ nextRetryDelayInMilliseconds: (context) => delays[Math.min(context.previousRetryCount, delays.length - 1)] ?? 5000 })
+      .configureLogging(options.logLevel ?? signalR.LogLevel.Warning);
+    if (options.protocol === "messagepack") {
+      builder = builder.withHubProtocol(new MessagePackHubProtocol());
+    }
+    this.connection = builder.build();
+
+    for (const name of roomEventNames) {
+      this.connection.on(name, (event: RoomEvent) => this.receive({ name, event }));
+    }
+    this.connection.onreconnecting(() => this.stateValue.set("reconnecting"));
+    this.connection.onreconnected(() => {
+      this.stateValue.set("connected");
+      void this.resumeAll();
+    });
+    this.connection.onclose(() => this.stateValue.set("offline"));
+  }
+
+  /** The connection state; subscribe to follow it. */
+  get state(): Observable<ConnectionState> {
+    return this.stateValue;
+  }
+
+  async start(): Promise<void> {
+    this.stateValue.set("connecting");
+    try {
+      await this.connection.start();
+    } catch (error) {
+      this.stateValue.set("offline");
+      throw error;
+    }
+    this.stateValue.set("connected");
+  }
+
+  /** Closes the connection (no reconnect); token iterators of unfinished replies end where they are. */
+  async close(): Promise<void> {
+    await this.connection.stop();
+    this.stateValue.set("offline");
+    for (const state of this.replies.values()) {
+      state.abandon();
+    }
+  }
+
+  /** The last seq seen in a room (0 if none). */
+  lastSeq(roomId: string): number {
+    return this.rooms.get(roomId)?.lastSeq ?? 0;
+  }
+
+  joinRoom(roomId: string): Promise<RoomSnapshot> {
+    return this.enter(roomId, () => this.connection.invoke<RoomSnapshot>("JoinRoom", roomId));
+  }
+
+  createRoom(roomId: string, options: { visibility: "public" | "private" } = { visibility: "public" }): Promise<RoomSnapshot> {
+    return this.enter(roomId, () => this.connection.invoke<RoomSnapshot>("CreateRoom", roomId, options));
+  }
+
+  async leaveRoom(roomId: string): Promise<void> {
+    await this.connection.invoke("LeaveRoom", roomId);
+    this.rooms.get(roomId)?.leave();
+    this.rooms.delete(roomId);
+  }
+
+  inviteToRoom(roomId: string, userId: string): Promise<void> {
+    return this.connection.invoke("InviteToRoom", roomId, userId);
+  }
+
+  sendMessage(roomId: string, text: string): Promise<SendMessageResult> {
+    return this.connection.invoke<SendMessageResult>("SendMessage", roomId, text);
+  }
+
+  /** True if this call stopped the generation; false if it had already ended. */
+  cancelGeneration(generationId: string): Promise<boolean> {
+    return this.connection.invoke<boolean>("CancelGeneration", generationId);
+  }
+
+  /** Asks the server to re-send a room's events after `afterSeq`; the client calls it by itself after a reconnect or a hole. */
+  resume(roomId: string, afterSeq: number): Promise<ResumeResult> {
+    return this.connection.invoke<ResumeResult>("Resume", roomId, afterSeq);
+  }
+
+  /** Sends a message and returns its reply as it streams. */
+  async ask(roomId: string, text: string): Promise<ChatReply> {
+    const sent = await this.sendMessage(roomId, text);
+    return this.reply(roomId, sent.generationId, sent.messageId);
+  }
+
+  /** A generation of a joined room (one of yours or one seen in an event or snapshot) as a reply. */
+  reply(roomId: string, generationId: string, messageId = ""): ChatReply {
+    const state = this.replyState(generationId, roomId);
+    return {
+      roomId,
+      messageId,
+      generationId,
+      completion: state.completion,
+      tokens: () => ({ [Symbol.asyncIterator]: () => state.iterate() }),
+      [Symbol.asyncIterator]: () => state.iterate(),
+      stop: () => this.cancelGeneration(generationId),
+    };
+  }
+
+  /** Handles one kind of room event; returns the unsubscribe function. */
+  on<K extends RoomEventName>(name: K, handler: (event: RoomEventMap[K]) => void): () => void {
+    let set = this.handlers.get(name);
+    if (!set) {
+      set = new Set();
+      this.handlers.set(name, set);
+    }
+    const wrapped = handler as (event: RoomEvent) => void;
+    set.add(wrapped);
+    return () => set.delete(wrapped);
+  }
+
+  /** Handles every room event, in order. */
+  onEvent(handler: (named: AnyRoomEvent) => void): () => void {
+    this.anyHandlers.add(handler);
+    return () => this.anyHandlers.delete(handler);
+  }
+
+  /**
+   * Called with every snapshot (JoinRoom, CreateRoom, a rejoin after a reset) before the events
+   * that follow it are handed out: render the room here, so that no event lands before its snapshot.
+   */
+  onSnapshot(handler: (snapshot: RoomSnapshot) => void): () => void {
+    this.snapshotHandlers.add(handler);
+    return () => this.snapshotHandlers.delete(handler);
+  }
+
+  /** Called with a fresh snapshot when a room had to be joined again (what was missed is no longer kept): render it anew. */
+  onRoomReset(handler: (snapshot: RoomSnapshot) => void): () => void {
+    this.resetHandlers.add(handler);
+    return () => this.resetHandlers.delete(handler);
+  }
+
+  /** Called when catching up a room failed; the client tries again on the next reconnect. */
+  onError(handler: (error: Error) => void): () => void {
+    this.errorHandlers.add(handler);
+    return () => this.errorHandlers.delete(handler);
+  }
+
+  private async enter(roomId: string, call: () => Promise<RoomSnapshot>, reset = false): Promise<RoomSnapshot> {
+    let room = this.rooms.get(roomId);
+    if (!room) {
+      room = new RoomTracker();
+      this.rooms.set(roomId, room);
+    }
+    room.beginJoin();
+    let snapshot: RoomSnapshot;
+    try {
+      snapshot = await call();
+    } catch (error) {
+      room.abortJoin();
+      if (!room.joined) {
+        this.rooms.delete(roomId);
+      }
+      throw error;
+    }
+    this.catchUpReplies(snapshot);
+    for (const handler of this.snapshotHandlers) {
+      handler(snapshot);
+    }
+    if (reset) {
+      for (const handler of this.resetHandlers) {
+        handler(snapshot);
+      }
+    }
+    const held = room.completeJoin(snapshot.lastSeq);
+    for (const named of held) {
+      this.dispatch(named);
+    }
+    this.afterApply(roomId, room);
+    return snapshot;
+  }
+
+  // Replies being read continue from the snapshot: missed deltas are added as one, ended ones end.
+  private catchUpReplies(snapshot: RoomSnapshot): void {
+    for (const [generationId, state] of this.replies) {
+      if (this.generationRooms.get(generationId) !== snapshot.roomId || state.final) {
+        continue;
+      }
+      const active = snapshot.activeGeneration;
+      if (active?.generationId === generationId) {
+        const known = state.text;
+        if (active.text.startsWith(known) && active.text.length > known.length) {
+          state.pushToken(active.text.slice(known.length));
+        }
+        continue;
+      }
+      const messageId = this.replyMessageIds.get(generationId);
+      const message = snapshot.messages.find((m) => m.messageId === messageId && m.state !== "generating");
+      if (message) {
+        const known = state.text;
+        if (message.text.startsWith(known) && message.text.length > known.length) {
+          state.pushToken(message.text.slice(known.length));
+        }
+        const final: StatusEvent["state"] = message.state === "generating" ? "completed" : message.state;
+        state.end({ roomId: snapshot.roomId, generationId, seq: snapshot.lastSeq, state: final, text: message.text, messageId: message.messageId });
+      }
+    }
+  }
+
+  private readonly replyMessageIds = new Map<string, string>();
+
+  private receive(named: NamedEvent): void {
+    const room = this.rooms.get(named.event.roomId);
+    if (!room) {
+      return;
+    }
+    const arrival = room.accept(named);
+    if (arrival === "new") {
+      this.dispatch(named);
+      this.afterApply(named.event.roomId, room);
+    } else if (arrival === "gap") {
+      void this.resumeRoom(named.event.roomId);
+    }
+  }
+
+  private afterApply(roomId: string, room: RoomTracker): void {
+    if (!room.hasGap) {
+      return;
+    }
+    for (const next of room.drain()) {
+      this.dispatch(next);
+    }
+    if (room.hasGap) {
+      void this.resumeRoom(roomId);
+    }
+  }
+
+  private dispatch(named: NamedEvent): void {
+    const event = named.event;
+    if (named.name === "token" || named.name === "status" || named.name === "toolProgress") {
+      const generationEvent = event as TokenEvent | StatusEvent | ToolProgressEvent;
+      const state = this.replyState(generationEvent.generationId, event.roomId);
+      if (named.name === "token") {
+        state.pushToken((event as TokenEvent).text);
+      } else if (named.name === "toolProgress") {
+        const progress = event as ToolProgressEvent;
+        state.tools.set(progress.callId, progress);
+      } else {
+        const status = event as StatusEvent;
+        if (status.messageId) {
+          this.replyMessageIds.set(status.generationId, status.messageId);
+        }
+        if (isFinal(status.state)) {
+          state.end(status);
+          this.forget(status.generationId);
+        }
+      }
+    }
+    for (const handler of this.handlers.get(named.name) ?? []) {
+      handler(event);
+    }
+    for (const handler of this.anyHandlers) {
+      handler(named as AnyRoomEvent);
+    }
+  }
+
+  private replyState(generationId: string, roomId: string): ReplyState {
+    let state = this.replies.get(generationId);
+    if (!state) {
+      state = new ReplyState();
+      this.replies.set(generationId, state);
+      this.generationRooms.set(generationId, roomId);
+    }
+    return state;
+  }
+
+  // Ended replies stay a while, so that a reader who asks after the end still gets the whole reply.
+  private forget(generationId: string): void {
+    this.finishedReplies.push(generationId);
+    while (this.finishedReplies.length > rememberedReplies) {
+      const old = this.finishedReplies.shift();
+      if (old !== undefined) {
+        this.replies.delete(old);
+        this.generationRooms.delete(old);
+        this.replyMessageIds.delete(old);
+      }
+    }
+  }
+
+  private async resumeAll(): Promise<void> {
+    await Promise.all([...this.rooms].filter(([, room]) => room.joined).map(([roomId]) => this.resumeRoom(roomId)));
+  }
+
+  private async resumeRoom(roomId: string): Promise<void> {
+    const room = this.rooms.get(roomId);
+    if (!room || this.resuming.has(roomId)) {
+      return;
+    }
+    this.resuming.add(roomId);
+    try {
+      let reset = false;
+      try {
+        const result = await this.resume(roomId, room.lastSeq);
+        reset = result.reset;
+      } catch {
+        // A server that restarted no longer knows this connection's rooms: join afresh.
+        reset = true;
+      }
+      if (reset) {
+        await this.enter(roomId, () => this.connection.invoke<RoomSnapshot>("JoinRoom", roomId), true);
+      }
+    } catch (error) {
+      for (const handler of this.errorHandlers) {
+        handler(error instanceof Error ? error : new Error(String(error)));
+      }
+    } finally {
+      this.resuming.delete(roomId);
+    }
+  }
+}

@@ -1,0 +1,9 @@
+export * from "./contract";
+export { ChatClient, errorText, hubPath, signInAsGuest } from "./client";
+export type { AnyRoomEvent, ChatClientOptions, ChatReply, ConnectionState, HubProtocolName } from "./client";
+export { ObservableValue } from "./observable";
+export type { Observable } from "./observable";
+export { RoomTracker, firstSeqOf } from "./room-tracker";
+export type { Arrival, NamedEvent } from "./room-tracker";
+export { parseInline, parseMarkdown, renderMarkdown, safeHref } from "./markdown";
+export type { Block, Inline } from "./markdown";

@@ -1,0 +1,222 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { LogLevel } from "@microsoft/signalr";
+import { ChatClient, errorText, signInAsGuest, type AnyRoomEvent, type ConnectionState, type HubProtocolName } from "../src/client";
+import type { RoomSnapshot, StatusEvent } from "../src/contract";
+import { freePort, startServer, type RunningServer } from "./server";
+
+const serverUrl = inject("serverUrl");
+
+async function connect(url: string, name: string, protocol: HubProtocolName = "json"): Promise<ChatClient> {
+  const session = await signInAsGuest(url, name);
+  const client = new ChatClient({ serverUrl: url, accessToken: session.token, protocol, reconnectDelaysMs: [0, 200, 500], logLevel: LogLevel.None });
+  await client.start();
+  return client;
+}
+
+/** Records every event a client hands out, to check order and uniqueness. */
+function record(client: ChatClient): AnyRoomEvent[] {
+  const seen: AnyRoomEvent[] = [];
+  client.onEvent((named) => seen.push(named));
+  return seen;
+}
+
+function waitForState(client: ChatClient, state: ConnectionState, timeoutMs = 30_000): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`connection never became ${state}`)), timeoutMs);
+    const unsubscribe = client.state.subscribe((value) => {
+      if (value === state) {
+        clearTimeout(timer);
+        queueMicrotask(() => unsubscribe());
+        resolve();
+      }
+    });
+  });
+}
+
+function expectContiguous(events: AnyRoomEvent[], roomId: string, afterSeq: number): void {
+  let expected = afterSeq + 1;
+  for (const { event } of events.filter((n) => n.event.roomId === roomId)) {
+    const first = "firstSeq" in event && typeof event.firstSeq === "number" ? event.firstSeq : event.seq;
+    expect(first).toBe(expected);
+    expected = event.seq + 1;
+  }
+}
+
+describe.each<HubProtocolName>(["json", "messagepack"])("the TypeScript client over %s", (protocol) => {
+  it("streams a reply as an async iterator of tokens that add up to the final text, with camelCase fields", async () => {
+    const room = `ts-${protocol}-ask`;
+    const alice = await connect(serverUrl, `ts-alice-${protocol}`, protocol);
+    const bob = await connect(serverUrl, `ts-bob-${protocol}`, protocol);
+    try {
+      const snapshot = await alice.joinRoom(room);
+      expect(snapshot).toMatchObject({ roomId: room, activeGeneration: null });
+      expect(typeof snapshot.lastSeq).toBe("number");
+      await bob.joinRoom(room);
+      const bobEvents = record(bob);
+
+      const reply = await alice.ask(room, "hello from the typed client");
+      const tokens: string[] = [];
+      for await (const token of reply) {
+        tokens.push(token);
+      }
+      const final = await reply.completion;
+      expect(final.state).toBe("completed");
+      // A slow reader may get several deltas joined into one; the text is the same.
+      expect(tokens.length).toBeGreaterThan(1);
+      expect(tokens.length).toBeLessThanOrEqual(20);
+      expect(tokens.join("")).toBe(final.text);
+
+      // Bob sees the same reply, in order, with the contract's field names on this protocol.
+      const bobFinal = await bob.reply(room, reply.generationId).completion;
+      expect(bobFinal.text).toBe(final.text);
+      const message = bobEvents.find((n) => n.name === "message");
+      expect(message?.event).toMatchObject({ roomId: room, message: { role: "user", text: "hello from the typed client", state: "completed" } });
+      if (message?.name === "message") {
+        expect(typeof message.event.message.createdAt).toBe("string");
+        expect(Number.isNaN(Date.parse(message.event.message.createdAt))).toBe(false);
+      }
+      const firstToken = bobEvents.find((n) => n.name === "token");
+      expect(Object.keys(firstToken?.event ?? {}).sort()).toEqual(["generationId", "roomId", "seq", "text"]);
+      expectContiguous(bobEvents, room, bobEvents[0] ? bobEvents[0].event.seq - 1 : 0);
+    } finally {
+      await Promise.all([alice.close(), bob.close()]);
+    }
+  });
+
+  it("reports tool progress by tool name and the calculator's answer", async () => {
+    const room = `ts-${protocol}-tool`;
+    const alice = await connect(serverUrl, `ts-tool-${protocol}`, protocol);
+    try {
+      await alice.joinRoom(room);
+      const phases: string[] = [];
+      alice.on("toolProgress", (e) => phases.push(`${e.tool}:${e.phase}`));
+      const reply = await alice.ask(room, "calculate 17*23");
+      const final = await reply.completion;
+      expect(final.state).toBe("completed");
+      expect(final.text).toContain("391");
+      expect(phases[0]).toBe("calculator:started");
+      expect(phases.at(-1)).toBe("calculator:completed");
+    } finally {
+      await alice.close();
+    }
+  });
+
+  it("answers bad input with a clear error and stays connected", async () => {
+    const alice = await connect(serverUrl, `ts-bad-${protocol}`, protocol);
+    try {
+      await expect(alice.joinRoom("no spaces")).rejects.toThrow(/invalid room id/);
+      await expect(alice.sendMessage("not-joined-here", "hi")).rejects.toThrow(/join room 'not-joined-here'/);
+      await expect(alice.createRoom("ts-vis", { visibility: "secret" as "public" })).rejects.toThrow(/visibility/);
+      const error = await alice.sendMessage("not-joined-here", "hi").catch((e: unknown) => e);
+      expect(errorText(error)).toMatch(/^join room/);
+      expect(alice.state.get()).toBe("connected");
+      const snapshot = await alice.createRoom(`ts-private-${protocol}`, { visibility: "private" });
+      expect(snapshot.members).toHaveLength(1);
+    } finally {
+      await alice.close();
+    }
+  });
+});
+
+describe("stopping and catching up (a slow offline model)", () => {
+  let slow: RunningServer;
+  beforeAll(async () => {
+    slow = await startServer({ "Chat:Offline:TokenDelayMs": "30", "Chat:Offline:ReplyTokens": "400" });
+  });
+  afterAll(async () => {
+    await slow?.stop();
+  });
+
+  it.each<HubProtocolName>(["json", "messagepack"])("stop() cancels the generation for everyone, keeping the partial text (%s)", async (protocol) => {
+    const room = `ts-stop-${protocol}`;
+    const alice = await connect(slow.url, "stop-alice", protocol);
+    const bob = await connect(slow.url, "stop-bob", protocol);
+    try {
+      await alice.joinRoom(room);
+      await bob.joinRoom(room);
+      const reply = await alice.ask(room, "a long answer please");
+      const tokens: string[] = [];
+      for await (const token of reply) {
+        tokens.push(token);
+        if (tokens.length === 3) {
+          expect(await reply.stop()).toBe(true);
+        }
+      }
+      const final = await reply.completion;
+      expect(final.state).toBe("cancelled");
+      expect(final.text).toBe(tokens.join(""));
+      const bobFinal: StatusEvent = await bob.reply(room, reply.generationId).completion;
+      expect(bobFinal.state).toBe("cancelled");
+      expect(bobFinal.text).toBe(final.text);
+      expect(await reply.stop()).toBe(false);
+    } finally {
+      await Promise.all([alice.close(), bob.close()]);
+    }
+  });
+
+  it("resumes after the transport drops mid-reply: no gap, no doubled token", async () => {
+    const room = "ts-resume";
+    const alice = await connect(slow.url, "resume-alice");
+    const bob = await connect(slow.url, "resume-bob");
+    try {
+      const snapshot = await alice.joinRoom(room);
+      await bob.joinRoom(room);
+      const events = record(alice);
+      const states: ConnectionState[] = [];
+      alice.state.subscribe((s) => states.push(s));
+      let resets = 0;
+      alice.onRoomReset(() => resets++);
+
+      const reply = await bob.ask(room, "keep talking");
+      const aliceReply = alice.reply(room, reply.generationId);
+      const iterator = aliceReply[Symbol.asyncIterator]();
+      await iterator.next();
+      await iterator.next();
+
+      // Drop the transport under the hub connection, as a network failure would.
+      const transport = (alice.connection as unknown as { connection: { stop(error?: Error): Promise<void> } }).connection;
+      await transport.stop(new Error("network dropped (test)"));
+      await waitForState(alice, "connected");
+      await bob.reply(room, reply.generationId).stop();
+
+      const final = await aliceReply.completion;
+      const bobFinal = await bob.reply(room, reply.generationId).completion;
+      expect(states).toContain("reconnecting");
+      expect(resets).toBe(0); // caught up with Resume, not by joining afresh
+      expect(final.text).toBe(bobFinal.text);
+      const tokenText = events.filter((n) => n.name === "token" && n.event.generationId === reply.generationId).map((n) => (n.name === "token" ? n.event.text : "")).join("");
+      expect(tokenText).toBe(final.text);
+      expectContiguous(events, room, snapshot.lastSeq + 1);
+    } finally {
+      await Promise.all([alice.close(), bob.close()]);
+    }
+  });
+});
+
+describe("a server restart", () => {
+  it("shows reconnecting, then joins the room afresh and hands out the new snapshot", async () => {
+    const port = await freePort();
+    const settings = { "Chat:Auth:SigningKey": "a-test-signing-key-that-is-long-enough-0123456789" };
+    let server = await startServer(settings, 60_000, port);
+    const alice = await connect(server.url, "restart-alice");
+    try {
+      await alice.joinRoom("ts-restart");
+      await (await alice.ask("ts-restart", "before the restart")).completion;
+      const resets: RoomSnapshot[] = [];
+      alice.onRoomReset((s) => resets.push(s));
+
+      await server.kill();
+      await waitForState(alice, "reconnecting");
+      server = await startServer(settings, 60_000, port);
+      await waitForState(alice, "connected");
+      await expect.poll(() => resets.length, { timeout: 20_000 }).toBe(1);
+      expect(resets[0]?.roomId).toBe("ts-restart");
+
+      const after = await alice.ask("ts-restart", "after the restart");
+      expect((await after.completion).state).toBe("completed");
+    } finally {
+      await alice.close();
+      await server.stop();
+    }
+  });
+});

@@ -1,0 +1,199 @@
+using System.Diagnostics;
+using EventLog = SignalRChat.Tests.Infrastructure.EventLog;
+using System.Text;
+using SignalRChat.Contracts;
+using SignalRChat.Tests.Infrastructure;
+
+namespace SignalRChat.Tests;
+
+/// <summary>The terminal client, run as its own process against a real server, as a user would run it.</summary>
+public sealed class CliTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task A_message_from_the_command_line_prints_the_reply_with_tool_progress()
+    {
+        await using var server = await ChatServer.StartAsync();
+        using var cli = CliProcess.Start("--server", server.Url.ToString(), "--name", "terminal", "--room", "cli-room", "--message", "calculate 2+2");
+        var exitCode = await cli.WaitForExitAsync(Timeout);
+
+        Assert.Equal(0, exitCode);
+        Assert.Contains("the calculator says 2+2 = 4.", cli.Stdout);
+        Assert.Contains("[calculator: started]", cli.Stderr);
+        Assert.Contains("[calculator: completed 100%]", cli.Stderr);
+    }
+
+    [Fact]
+    public async Task Lines_read_from_input_are_sent_and_the_replies_printed_before_it_exits()
+    {
+        await using var server = await ChatServer.StartAsync();
+        var watcher = await server.ConnectAsync("watcher");
+        var log = new EventLog(watcher);
+        await watcher.JoinRoomAsync("cli-chat");
+
+        using var cli = CliProcess.Start(["--server", server.Url.ToString(), "--name", "typist", "--room", "cli-chat"], input: "hello from the terminal\n");
+        var exitCode = await cli.WaitForExitAsync(Timeout);
+
+        Assert.Equal(0, exitCode);
+        var final = (StatusEvent)await log.WaitForAsync(e => e is StatusEvent { IsFinal: true });
+        Assert.Contains("typist", cli.Stdout);
+        Assert.Contains($"Assistant: {final.Text}", cli.Stdout);
+        Assert.Contains(log.Events.OfType<MessageEvent>(), e => e.Message.Text == "hello from the terminal" && e.Message.AuthorName == "typist");
+    }
+
+    [Fact]
+    public async Task Ctrl_C_during_a_reply_stops_it_for_everyone()
+    {
+        await using var server = await ChatServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Chat:Offline:TokenDelayMs"] = "20",
+            ["Chat:Offline:ReplyTokens"] = "3000",
+        });
+        var watcher = await server.ConnectAsync("watcher");
+        var log = new EventLog(watcher);
+        await watcher.JoinRoomAsync("cli-stop");
+
+        using var cli = CliProcess.Start("--server", server.Url.ToString(), "--name", "stopper", "--room", "cli-stop", "--message", "a long one please");
+        // The reply runs (the CLI got SendMessage's answer long before 20 deltas at 20 ms each).
+        await log.WaitForAsync(e => e is TokenEvent { Seq: > 20 });
+        cli.Interrupt();
+        var exitCode = await cli.WaitForExitAsync(Timeout);
+
+        var final = (StatusEvent)await log.WaitForAsync(e => e is StatusEvent { IsFinal: true });
+        Assert.Equal(GenerationStates.Cancelled, final.State);
+        Assert.Equal(2, exitCode);
+        Assert.Contains("(stopped)", cli.Stderr);
+        Assert.Equal(final.Text!.Trim(), cli.Stdout.Trim());
+    }
+
+    [Theory]
+    [InlineData(64, "unknown argument '--bogus'", "--bogus")]
+    [InlineData(64, "--server must be an http:// or https:// URL", "--server", "ftp://x", "--name", "n", "--message", "m")]
+    [InlineData(64, "--name needs a value", "--name")]
+    public async Task Bad_arguments_get_a_clear_error(int expectedExit, string error, params string[] args)
+    {
+        using var cli = CliProcess.Start(args);
+        Assert.Equal(expectedExit, await cli.WaitForExitAsync(Timeout));
+        Assert.Contains(error, cli.Stderr);
+    }
+
+    [Fact]
+    public async Task A_bad_room_gets_the_server_s_sentence()
+    {
+        await using var server = await ChatServer.StartAsync();
+        using var cli = CliProcess.Start("--server", server.Url.ToString(), "--name", "n", "--room", "no spaces", "--message", "hi");
+        Assert.Equal(1, await cli.WaitForExitAsync(Timeout));
+        Assert.Contains("signalrchat: invalid room id", cli.Stderr);
+        Assert.DoesNotContain("HubException", cli.Stderr);
+    }
+
+    private sealed class CliProcess : IDisposable
+    {
+        private static readonly string Dll = Path.Combine(Paths.Root, "src", "SignalRChat.Cli", "bin",
+            new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name, "net10.0", "signalrchat.dll");
+
+        private readonly Process _process;
+        private readonly StringBuilder _stdout = new();
+        private readonly StringBuilder _stderr = new();
+        private readonly Lock _lock = new();
+
+        private CliProcess(Process process)
+        {
+            _process = process;
+        }
+
+        public string Stdout
+        {
+            get
+            {
+                lock (_lock)
+                {
+                    return _stdout.ToString();
+                }
+            }
+        }
+
+        public string Stderr
+        {
+            get
+            {
+                lock (_lock)
+                {
+                    return _stderr.ToString();
+                }
+            }
+        }
+
+        public static CliProcess Start(params string[] args) => Start(args, input: null);
+
+        public static CliProcess Start(string[] args, string? input)
+        {
+            var info = new ProcessStartInfo("dotnet")
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                RedirectStandardInput = true,
+                UseShellExecute = false,
+            };
+            info.ArgumentList.Add(Dll);
+            foreach (var arg in args)
+            {
+                info.ArgumentList.Add(arg);
+            }
+
+            info.Environment["DOTNET_NOLOGO"] = "1";
+            var process = new Process { StartInfo = info };
+            var cli = new CliProcess(process);
+            process.OutputDataReceived += (_, e) => cli.Append(cli._stdout, e.Data);
+            process.ErrorDataReceived += (_, e) => cli.Append(cli._stderr, e.Data);
+            process.Start();
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+            if (input is not null)
+            {
+                process.StandardInput.Write(input);
+            }
+
+            process.StandardInput.Close();
+            return cli;
+        }
+
+        public async Task<int> WaitForExitAsync(TimeSpan timeout)
+        {
+            using var cts = new CancellationTokenSource(timeout);
+            await _process.WaitForExitAsync(cts.Token);
+            return _process.ExitCode;
+        }
+
+        /// <summary>Ctrl+C, as the terminal sends it: SIGINT.</summary>
+        public void Interrupt()
+        {
+            using var kill = Process.Start("kill", ["-INT", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            kill.WaitForExit();
+        }
+
+        public void Dispose()
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+            }
+
+            _process.Dispose();
+        }
+
+        private void Append(StringBuilder buffer, string? line)
+        {
+            if (line is null)
+            {
+                return;
+            }
+
+            lock (_lock)
+            {
+                buffer.AppendLine(line);
+            }
+        }
+    }
+}
