@@ -4,6 +4,7 @@ using SignalRChat.Server.Auth;
 using SignalRChat.Server.Fanout;
 using SignalRChat.Server.Generation;
 using SignalRChat.Server.Hubs;
+using SignalRChat.Server.Limits;
 using SignalRChat.Server.Rooms;
 
 namespace SignalRChat.Server;
@@ -22,7 +23,12 @@ internal static class ChatServiceExtensions
             .Validate(o => o.MaxMessageChars >= 1, "Chat:Limits:MaxMessageChars must be at least 1")
             .Validate(o => o.MaxQueuedGenerationsPerRoom >= 0, "Chat:Limits:MaxQueuedGenerationsPerRoom must be 0 or more")
             .Validate(o => o.MaxRoomsPerConnection >= 1, "Chat:Limits:MaxRoomsPerConnection must be at least 1")
+            .Validate(o => o.MessagesPerMinute >= 1, "Chat:Limits:MessagesPerMinute must be at least 1")
+            .Validate(o => o.MaxConcurrentGenerationsPerNode >= 1, "Chat:Limits:MaxConcurrentGenerationsPerNode must be at least 1")
+            .Validate(o => o.MaxConnectionsPerUser >= 1, "Chat:Limits:MaxConnectionsPerUser must be at least 1")
+            .Validate(o => o.DailyTokensPerUser >= 0, "Chat:Limits:DailyTokensPerUser must be 0 (no budget) or more")
             .ValidateOnStart();
+        services.AddSingleton<IUserLimiter, InMemoryUserLimiter>();
         services.AddOptions<FanoutOptions>().BindConfiguration(FanoutOptions.Section);
 
         services.AddSingleton<InMemoryRoomStore>();

@@ -11,6 +11,11 @@ internal sealed class GenerationQueue(IRoomStore store, GenerationRegistry regis
 {
     private readonly ConcurrentDictionary<string, RoomQueue> _rooms = new(StringComparer.Ordinal);
 
+    // Rooms whose generation loop runs; each runs one generation at a time, so this is the node's concurrent generations.
+    private int _runningRooms;
+
+    public int Running => Volatile.Read(ref _runningRooms);
+
     /// <summary>Appends the user's message and queues its reply; returns at once.</summary>
     public async Task<SendMessageResult> SubmitAsync(ChatUser user, string roomId, string text, CancellationToken cancellationToken)
     {
@@ -23,6 +28,17 @@ internal sealed class GenerationQueue(IRoomStore store, GenerationRegistry regis
             {
                 throw new ChatRequestException(ChatRefusal.TooManyRequests,
                     $"room '{roomId}' already has {maxWaiting} replies waiting (Chat:Limits:MaxQueuedGenerationsPerRoom); try again when one has finished");
+            }
+
+            if (queue.Running is null)
+            {
+                var maxRunning = limits.Value.MaxConcurrentGenerationsPerNode;
+                if (Interlocked.Increment(ref _runningRooms) > maxRunning)
+                {
+                    Interlocked.Decrement(ref _runningRooms);
+                    throw new ChatRequestException(ChatRefusal.Unavailable,
+                        $"busy: this server already generates {maxRunning} replies at once (Chat:Limits:MaxConcurrentGenerationsPerNode), try again in a moment");
+                }
             }
 
             var message = new ChatMessage("m-" + Guid.NewGuid().ToString("N")[..16], 0, user.UserId, user.Name, MessageRoles.User, text,
@@ -93,6 +109,10 @@ internal sealed class GenerationQueue(IRoomStore store, GenerationRegistry regis
                 }
 
                 queue.Running = next;
+                if (next is null)
+                {
+                    Interlocked.Decrement(ref _runningRooms);
+                }
             }
             finally
             {

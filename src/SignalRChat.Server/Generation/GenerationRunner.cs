@@ -2,6 +2,7 @@ using System.Text;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Options;
 using SignalRChat.Contracts;
+using SignalRChat.Server.Limits;
 using SignalRChat.Server.Model;
 using SignalRChat.Server.Rooms;
 using SignalRChat.Server.Tools;
@@ -21,6 +22,7 @@ internal sealed class GenerationRunner(
     ToolRegistry tools,
     GenerationRegistry registry,
     IOptions<ModelOptions> modelOptions,
+    IUserLimiter userLimits,
     TimeProvider time,
     ILogger<GenerationRunner> logger)
 {
@@ -105,6 +107,20 @@ internal sealed class GenerationRunner(
         {
             registry.Finished(generation);
             generation.Dispose();
+        }
+
+        // The reply counts against the budget of whoever asked for it: reported output tokens, else the deltas seen.
+        var spent = usage?.OutputTokenCount is { } reportedOutput and > 0 ? reportedOutput : tokens;
+        if (spent > 0)
+        {
+            try
+            {
+                await userLimits.AddTokensUsedAsync(generation.RequestedBy.UserId, DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime), spent);
+            }
+            catch (Exception ex)
+            {
+                GenerationLog.Failed(logger, generation.RoomId, generation.Id, "its tokens could not be counted", ex);
+            }
         }
 
         var elapsed = time.GetElapsedTime(started);
