@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.SignalR;
+using Microsoft.AspNetCore.SignalR.Protocol;
 using SignalRChat.Contracts;
 using SignalRChat.Server.Auth;
 using SignalRChat.Server.Fanout;
@@ -49,6 +50,12 @@ internal static class ChatServiceExtensions
                 hub.AddFilter<ChatRequestHubFilter>();
             })
             .AddJsonProtocol();
+        foreach (var stock in services.Where(d => d.ServiceType == typeof(IHubProtocol) && d.ImplementationType == typeof(JsonHubProtocol)).ToList())
+        {
+            services.Remove(stock);
+        }
+
+        services.AddSingleton<IHubProtocol>(sp => new SkippingJsonHubProtocol(ActivatorUtilities.CreateInstance<JsonHubProtocol>(sp)));
         services.AddSingleton<HubLifetimeManager<ChatHub>>(sp =>
             new TrackingHubLifetimeManager<ChatHub>(ActivatorUtilities.CreateInstance<DefaultHubLifetimeManager<ChatHub>>(sp), sp.GetRequiredService<ConnectionRegistry>()));
         return builder;
