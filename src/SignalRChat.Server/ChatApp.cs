@@ -1,5 +1,6 @@
 using SignalRChat.Server.Auth;
 using SignalRChat.Server.Model;
+using SignalRChat.Server.Security;
 
 namespace SignalRChat.Server;
 
@@ -19,12 +20,16 @@ public static class ChatApp
         builder.AddChatAuth();
         builder.AddChatModel();
         builder.AddChatRooms();
+        builder.AddChatSecurity();
         builder.Services.AddHealthChecks();
         configure?.Invoke(builder);
+        builder.RedactLogs();
 
         var app = builder.Build();
+        app.UseSecurityHeaders();
         app.UseChatPage();
         app.UseRouting();
+        app.UseCors(SecurityExtensions.CorsPolicy);
         app.UseAuthentication();
         app.UseAuthorization();
         app.MapHealthChecks("/health");
