@@ -155,6 +155,11 @@ public sealed class TokenTests
         var snapshot = await erin.JoinRoomAsync("mixed");
         Assert.Contains(snapshot.Members, m => m is { UserId: "ext-erin", Name: "Erin" });
 
+        // A name the guest rules would refuse is replaced by the user id.
+        await using var eve = new ChatClient(server.Url, idp.Issue("ext-eve", "\u202Eevil", "signalrchat"));
+        await eve.StartAsync();
+        Assert.Contains((await eve.JoinRoomAsync("mixed")).Members, m => m is { UserId: "ext-eve", Name: "ext-eve" });
+
         // Our refresh is for our tokens only.
         var refresh = await PostWithBearer(http, "/api/auth/refresh", idp.Issue("ext-erin", "Erin", "signalrchat"));
         Assert.Equal(HttpStatusCode.BadRequest, refresh.StatusCode);
