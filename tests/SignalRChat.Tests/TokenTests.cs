@@ -193,6 +193,17 @@ public sealed class TokenTests
         Assert.Equal("lobby", (await erin.JoinRoomAsync("lobby")).RoomId);
     }
 
+    [Theory]
+    [InlineData("Chat:Auth:Authority", "login.example.com/no-scheme")]
+    [InlineData("Chat:Auth:ClockSkew", "01:00:00")]
+    [InlineData("Chat:Auth:TokenLifetime", "00:00:00")]
+    public async Task A_nonsensical_auth_setting_stops_start_up_and_names_the_key(string key, string value)
+    {
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => ChatServer.StartAsync(new Dictionary<string, string?>(KeyedServer) { [key] = value }));
+
+        Assert.Contains(key, error.Message);
+    }
+
     private static async Task<HttpResponseMessage> PostWithBearer(HttpClient http, string path, string token)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, path);
