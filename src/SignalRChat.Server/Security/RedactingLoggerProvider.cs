@@ -76,7 +76,7 @@ internal sealed class RedactingLoggerProvider(ILoggerProvider inner, Redactor re
     }
 
     /// <summary>Stands in for an exception whose text carried a credential.</summary>
-    private sealed class RedactedException(string type, string message, string text, string? stackTrace) : Exception(message)
+    private sealed class RedactedException(string message, string text, string? stackTrace) : Exception(message)
     {
         public static Exception? From(Exception? exception, Redactor redactor)
         {
@@ -89,10 +89,8 @@ internal sealed class RedactingLoggerProvider(ILoggerProvider inner, Redactor re
             var redacted = redactor.Redact(text);
             return ReferenceEquals(text, redacted) || text == redacted
                 ? exception
-                : new RedactedException(exception.GetType().FullName ?? "Exception", redactor.Redact(exception.Message), redacted, exception.StackTrace);
+                : new RedactedException(redactor.Redact(exception.Message), redacted, exception.StackTrace);
         }
-
-        public string OriginalType { get; } = type;
 
         public override string? StackTrace => stackTrace;
 
