@@ -32,6 +32,7 @@ public static class ChatApp
         app.UseCors(SecurityExtensions.CorsPolicy);
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseRateLimiter();
         app.MapHealthChecks("/health");
         app.MapAuthApi();
         app.MapChat();

@@ -28,6 +28,7 @@ internal static class ChatServiceExtensions
             .Validate(o => o.MaxConcurrentGenerationsPerNode >= 1, "Chat:Limits:MaxConcurrentGenerationsPerNode must be at least 1")
             .Validate(o => o.MaxConnectionsPerUser >= 1, "Chat:Limits:MaxConnectionsPerUser must be at least 1")
             .Validate(o => o.DailyTokensPerUser >= 0, "Chat:Limits:DailyTokensPerUser must be 0 (no budget) or more")
+            .Validate(o => o.GuestSignInsPerMinute is null or >= 0, "Chat:Limits:GuestSignInsPerMinute must be 0 (no limit) or more")
             .ValidateOnStart();
         services.AddSingleton<IUserLimiter, InMemoryUserLimiter>();
         services.AddOptions<FanoutOptions>().BindConfiguration(FanoutOptions.Section);

@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.AspNetCore.SignalR.Client;
 using SignalRChat.Client;
@@ -147,7 +148,30 @@ public sealed class LimitTests
         Assert.Equal("c", (await alice.JoinRoomAsync("c")).RoomId);
     }
 
+    [Fact]
+    public async Task Guest_sign_ins_from_one_address_are_limited_so_a_script_cannot_shed_its_limits_by_signing_in_again()
+    {
+        await using var server = await ChatServer.StartAsync(With(("Chat:Limits:GuestSignInsPerMinute", "3")));
+        using var http = server.CreateHttpClient();
+        var sessions = new List<GuestSession>();
+        for (var i = 0; i < 3; i++)
+        {
+            sessions.Add(await ChatClient.SignInAsGuestAsync(server.Url, $"guest{i}", http));
+        }
+
+        var refused = await http.PostAsJsonAsync("/api/auth/guest", new { name = "one-more" });
+
+        Assert.Equal(System.Net.HttpStatusCode.TooManyRequests, refused.StatusCode);
+        Assert.True(refused.Headers.RetryAfter?.Delta > TimeSpan.Zero);
+        Assert.Matches(@"rate limit: 3 guest sign-ins a minute from one address, try again in \d+ s \(Chat:Limits:GuestSignInsPerMinute\)",
+            await refused.Content.ReadAsStringAsync());
+        await using var signedIn = new ChatClient(server.Url, sessions[0].Token);
+        await signedIn.StartAsync();
+        Assert.Equal("r", (await signedIn.JoinRoomAsync("r")).RoomId);
+    }
+
     [Theory]
+    [InlineData("Chat:Limits:GuestSignInsPerMinute", "-1")]
     [InlineData("Chat:Limits:MessagesPerMinute", "0")]
     [InlineData("Chat:Limits:MaxConcurrentGenerationsPerNode", "0")]
     [InlineData("Chat:Limits:MaxConnectionsPerUser", "0")]

@@ -12,7 +12,7 @@ internal static class AuthApi
     public static IEndpointRouteBuilder MapAuthApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/api/auth");
-        group.MapPost("/guest", SignInAsGuest).AllowAnonymous();
+        group.MapPost("/guest", SignInAsGuest).AllowAnonymous().RequireRateLimiting(GuestSignInLimit.Policy);
         group.MapPost("/refresh", Refresh).RequireAuthorization();
         return app;
     }

@@ -66,6 +66,7 @@ internal static class AuthExtensions
         }
 
         services.AddAuthorization();
+        services.AddGuestSignInLimit();
 
         // Resolve the key at start-up so a missing or short key stops the server at once.
         services.AddHostedService<SigningKeyCheck>();

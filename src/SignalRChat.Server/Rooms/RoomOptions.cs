@@ -40,6 +40,9 @@ public sealed class LimitOptions
     /// <summary>Hub connections one user may hold open at once (tabs, devices).</summary>
     public int MaxConnectionsPerUser { get; set; } = 10;
 
+    /// <summary>Guest sign-ins from one client address a minute; when unset 30, or no limit in Development; 0 switches it off.</summary>
+    public int? GuestSignInsPerMinute { get; set; }
+
     /// <summary>Model output tokens a user's requests may spend a day (UTC); 0 switches the budget off.</summary>
     public long DailyTokensPerUser { get; set; } = 200_000;
 }
