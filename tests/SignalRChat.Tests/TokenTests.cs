@@ -52,6 +52,28 @@ public sealed class TokenTests
     }
 
     [Fact]
+    public async Task Only_HS256_is_accepted_even_when_another_algorithm_uses_the_right_key()
+    {
+        var longKey = new string('k', 80);
+        await using var server = await ChatServer.StartAsync(new Dictionary<string, string?> { ["Chat:Auth:SigningKey"] = longKey });
+        using var http = server.CreateHttpClient();
+        var key = new SymmetricSecurityKey(Encoding.UTF8.GetBytes(longKey));
+
+        string Signed(string algorithm) => new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
+        {
+            Issuer = "signalrchat",
+            Audience = "signalrchat",
+            Expires = DateTime.UtcNow.AddMinutes(5),
+            Subject = Claims("u-alg", "alg"),
+            SigningCredentials = new SigningCredentials(key, algorithm),
+        });
+
+        Assert.Equal(HttpStatusCode.OK, (await PostWithBearer(http, NegotiatePath, Signed(SecurityAlgorithms.HmacSha256))).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await PostWithBearer(http, NegotiatePath, Signed(SecurityAlgorithms.HmacSha384))).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await PostWithBearer(http, NegotiatePath, Signed(SecurityAlgorithms.HmacSha512))).StatusCode);
+    }
+
+    [Fact]
     public async Task The_access_token_query_parameter_is_accepted_on_the_hub_and_refused_elsewhere()
     {
         await using var server = await ChatServer.StartAsync(KeyedServer);
