@@ -92,11 +92,17 @@ public sealed partial class SecurityTests
         });
         using var http = server.CreateHttpClient();
 
-        // WebSockets carry the token in the query string; a forged one too; refresh carries it in a header.
+        // Browsers' WebSockets carry the token in the query string (the .NET client sends a header); a forged one too; refresh uses a header.
         var alice = await server.ConnectAsync("alice");
         await alice.JoinRoomAsync("logs");
         var token = alice.AccessToken;
         var forged = token[..^4] + "AAAA";
+        await using (var browserLike = await RawHubSocket.ConnectAsync(server.Url, token))
+        {
+            Assert.NotNull(await browserLike.InvokeAsync("1", "JoinRoom", """["logs"]"""));
+        }
+
+
         Assert.Equal(HttpStatusCode.Unauthorized, (await http.PostAsync("/hubs/chat/negotiate?negotiateVersion=1&access_token=" + forged, null)).StatusCode);
         using (var refresh = new HttpRequestMessage(HttpMethod.Post, "/api/auth/refresh"))
         {

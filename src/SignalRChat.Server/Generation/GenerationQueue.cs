@@ -30,7 +30,8 @@ internal sealed class GenerationQueue(IRoomStore store, GenerationRegistry regis
                     $"room '{roomId}' already has {maxWaiting} replies waiting (Chat:Limits:MaxQueuedGenerationsPerRoom); try again when one has finished");
             }
 
-            if (queue.Running is null)
+            var starts = queue.Running is null;
+            if (starts)
             {
                 var maxRunning = limits.Value.MaxConcurrentGenerationsPerNode;
                 if (Interlocked.Increment(ref _runningRooms) > maxRunning)
@@ -43,7 +44,18 @@ internal sealed class GenerationQueue(IRoomStore store, GenerationRegistry regis
 
             var message = new ChatMessage("m-" + Guid.NewGuid().ToString("N")[..16], 0, user.UserId, user.Name, MessageRoles.User, text,
                 MessageStates.Completed, time.GetUtcNow());
-            var appended = await store.AppendAsync(new MessageEvent(roomId, message), CancellationToken.None);
+            RoomEvent appended;
+            try
+            {
+                appended = await store.AppendAsync(new MessageEvent(roomId, message), CancellationToken.None);
+            }
+            catch when (starts)
+            {
+                // The slot taken above is given back, or a failing store would use the node's slots up one by one.
+                Interlocked.Decrement(ref _runningRooms);
+                throw;
+            }
+
             var generation = new Generation(roomId, user, message.MessageId, appended.Seq);
             registry.Add(generation);
             if (queue.Running is null)
