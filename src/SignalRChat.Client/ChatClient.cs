@@ -1,5 +1,8 @@
 using System.Collections.Concurrent;
+using System.Net.Http.Headers;
 using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.AspNetCore.SignalR;
 using Microsoft.AspNetCore.SignalR.Client;
 using SignalRChat.Contracts;
 
@@ -18,13 +21,20 @@ public sealed class ChatClient : IAsyncDisposable
     private readonly ConcurrentDictionary<string, ReplyState> _replies = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<string> _finishedReplies = new();
     private readonly ConcurrentDictionary<string, byte> _resuming = new(StringComparer.Ordinal);
+    private readonly Uri _server;
     private readonly CancellationTokenSource _stopping = new();
+    private string _accessToken;
+    private Task? _refreshing;
 
     /// <summary>Connects to <paramref name="server"/> with a token from <see cref="SignInAsGuestAsync"/> or your identity provider.</summary>
     public ChatClient(Uri server, string accessToken, Action<IHubConnectionBuilder>? configure = null)
     {
+        _server = server;
+        _accessToken = accessToken;
+
+        // Every (re)connect asks for the token held now, so a reconnect after a refresh uses the fresh one.
         var builder = new HubConnectionBuilder()
-            .WithUrl(new Uri(server, ChatProtocol.HubPath), options => options.AccessTokenProvider = () => Task.FromResult<string?>(accessToken))
+            .WithUrl(new Uri(server, ChatProtocol.HubPath), options => options.AccessTokenProvider = () => Task.FromResult<string?>(AccessToken))
             .WithAutomaticReconnect(new Backoff())
             .WithStatefulReconnect();
         configure?.Invoke(builder);
@@ -48,6 +58,12 @@ public sealed class ChatClient : IAsyncDisposable
     public HubConnection Connection { get; }
 
     public HubConnectionState State => Connection.State;
+
+    /// <summary>The token the client holds now; renewed ahead of its expiry while the client runs.</summary>
+    public string AccessToken => Volatile.Read(ref _accessToken);
+
+    /// <summary>Raised with the new token after a refresh; the live connection is not disturbed.</summary>
+    public event Action<string>? TokenRefreshed;
 
     /// <summary>Every room event, in order, once.</summary>
     public event Action<RoomEvent>? EventReceived;
@@ -110,6 +126,74 @@ public sealed class ChatClient : IAsyncDisposable
     {
         await Connection.StartAsync(cancellationToken);
         RaiseStateChanged();
+        _refreshing ??= Task.Run(KeepTokenFreshAsync, CancellationToken.None);
+    }
+
+    /// <summary>Trades the current token for a new one: <c>POST /api/auth/refresh</c>. Only tokens this service issued can be refreshed.</summary>
+    public async Task<string> RefreshTokenAsync(CancellationToken cancellationToken = default)
+    {
+        using var http = new HttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(_server, "/api/auth/refresh"));
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", AccessToken);
+        using var response = await http.SendAsync(request, cancellationToken);
+        if (!response.IsSuccessStatusCode)
+        {
+            var body = await response.Content.ReadAsStringAsync(cancellationToken);
+            throw new HttpRequestException($"token refresh failed ({(int)response.StatusCode}): {body}", null, response.StatusCode);
+        }
+
+        var session = await response.Content.ReadFromJsonAsync<GuestSession>(cancellationToken)
+                      ?? throw new HttpRequestException("token refresh returned no token");
+        Volatile.Write(ref _accessToken, session.Token);
+        TokenRefreshed?.Invoke(session.Token);
+        return session.Token;
+    }
+
+    // Renews the token when three quarters of its lifetime have passed; a token whose lifetime cannot be read, or that
+    // this service refuses to refresh (one from an identity provider), is left alone.
+    private async Task KeepTokenFreshAsync()
+    {
+        var stopping = _stopping.Token;
+        while (!stopping.IsCancellationRequested && TokenTimes.Read(AccessToken) is { } times)
+        {
+            var now = DateTimeOffset.UtcNow;
+            var due = times.IssuedAt + (times.Expires - times.IssuedAt) * 0.75;
+            try
+            {
+                if (due > now)
+                {
+                    await Task.Delay(due - now, stopping);
+                }
+
+                await RefreshTokenAsync(stopping);
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (HttpRequestException ex) when (ex.StatusCode is System.Net.HttpStatusCode.BadRequest or System.Net.HttpStatusCode.Unauthorized or System.Net.HttpStatusCode.Forbidden)
+            {
+                return;
+            }
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or JsonException)
+            {
+                // The server may be restarting: try again soon, while the token still lasts.
+                var left = times.Expires - DateTimeOffset.UtcNow;
+                if (left <= TimeSpan.Zero)
+                {
+                    return;
+                }
+
+                try
+                {
+                    await Task.Delay(TimeSpan.FromTicks(Math.Clamp(left.Ticks / 4, TimeSpan.FromMilliseconds(200).Ticks, TimeSpan.FromSeconds(10).Ticks)), stopping);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
     }
 
     /// <summary>The last seq this client has seen in a room (0 if none).</summary>
@@ -177,7 +261,13 @@ public sealed class ChatClient : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        _stopping.Cancel();
+        // Not disposed, so that disposing twice stays harmless; it has no timer to release.
+        await _stopping.CancelAsync();
+        if (_refreshing is not null)
+        {
+            await _refreshing;
+        }
+
         await Connection.DisposeAsync();
         foreach (var reply in _replies.Values)
         {
@@ -322,7 +412,8 @@ public sealed class ChatClient : IAsyncDisposable
     // a reader too far behind) is started again here, and every room resumes from its last seq.
     private async Task OnClosedAsync(Exception? error)
     {
-        if (_stopping.IsCancellationRequested)
+        // A close with an error from the server is a refusal (a limit, a revoked sign-in): do not knock again.
+        if (_stopping.IsCancellationRequested || error is HubException)
         {
             RaiseStateChanged();
             return;

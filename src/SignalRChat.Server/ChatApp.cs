@@ -1,6 +1,7 @@
 using SignalRChat.Server.Auth;
 using SignalRChat.Server.Model;
 using SignalRChat.Server.Redis;
+using SignalRChat.Server.Security;
 
 namespace SignalRChat.Server;
 
@@ -21,14 +22,19 @@ public static class ChatApp
         builder.AddChatModel();
         builder.AddChatRooms();
         builder.AddChatRedis();
+        builder.AddChatSecurity();
         builder.Services.AddHealthChecks();
         configure?.Invoke(builder);
+        builder.RedactLogs();
 
         var app = builder.Build();
+        app.UseSecurityHeaders();
         app.UseChatPage();
         app.UseRouting();
+        app.UseCors(SecurityExtensions.CorsPolicy);
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseRateLimiter();
         app.MapHealthChecks("/health");
         app.MapAuthApi();
         app.MapChat();

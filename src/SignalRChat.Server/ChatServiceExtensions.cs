@@ -1,9 +1,11 @@
 using Microsoft.AspNetCore.SignalR;
+using Microsoft.AspNetCore.SignalR.Protocol;
 using SignalRChat.Contracts;
 using SignalRChat.Server.Auth;
 using SignalRChat.Server.Fanout;
 using SignalRChat.Server.Generation;
 using SignalRChat.Server.Hubs;
+using SignalRChat.Server.Limits;
 using SignalRChat.Server.Rooms;
 using SignalRChat.Server.Streaming;
 
@@ -23,7 +25,13 @@ internal static class ChatServiceExtensions
             .Validate(o => o.MaxMessageChars >= 1, "Chat:Limits:MaxMessageChars must be at least 1")
             .Validate(o => o.MaxQueuedGenerationsPerRoom >= 0, "Chat:Limits:MaxQueuedGenerationsPerRoom must be 0 or more")
             .Validate(o => o.MaxRoomsPerConnection >= 1, "Chat:Limits:MaxRoomsPerConnection must be at least 1")
+            .Validate(o => o.MessagesPerMinute >= 1, "Chat:Limits:MessagesPerMinute must be at least 1")
+            .Validate(o => o.MaxConcurrentGenerationsPerNode >= 1, "Chat:Limits:MaxConcurrentGenerationsPerNode must be at least 1")
+            .Validate(o => o.MaxConnectionsPerUser >= 1, "Chat:Limits:MaxConnectionsPerUser must be at least 1")
+            .Validate(o => o.DailyTokensPerUser >= 0, "Chat:Limits:DailyTokensPerUser must be 0 (no budget) or more")
+            .Validate(o => o.GuestSignInsPerMinute is null or >= 0, "Chat:Limits:GuestSignInsPerMinute must be 0 (no limit) or more")
             .ValidateOnStart();
+        services.AddSingleton<IUserLimiter, InMemoryUserLimiter>();
         services.AddOptions<FanoutOptions>().BindConfiguration(FanoutOptions.Section);
         services.AddOptions<GenerationOptions>().BindConfiguration(GenerationOptions.Section)
             .Validate(o => o.DrainTime >= TimeSpan.Zero, "Chat:Generation:DrainTime must not be negative")
@@ -52,6 +60,12 @@ internal static class ChatServiceExtensions
             })
             .AddJsonProtocol()
             .AddMessagePackProtocol(options => options.SerializerOptions = ContractMessagePack.Options);
+        foreach (var stock in services.Where(d => d.ServiceType == typeof(IHubProtocol) && d.ImplementationType == typeof(JsonHubProtocol)).ToList())
+        {
+            services.Remove(stock);
+        }
+
+        services.AddSingleton<IHubProtocol>(sp => new SkippingJsonHubProtocol(ActivatorUtilities.CreateInstance<JsonHubProtocol>(sp)));
         services.AddSingleton<HubLifetimeManager<ChatHub>>(sp =>
             new TrackingHubLifetimeManager<ChatHub>(ActivatorUtilities.CreateInstance<DefaultHubLifetimeManager<ChatHub>>(sp), sp.GetRequiredService<ConnectionRegistry>()));
         return builder;

@@ -44,6 +44,24 @@ public sealed class AuthTests
         Assert.Contains("name", await response.Content.ReadAsStringAsync());
     }
 
+    [Theory]
+    [InlineData("Zoë", null)]
+    [InlineData("  שלום  ", "שלום")]
+    [InlineData("😀 party", null)]
+    [InlineData("abcdefghijklmnopqrstuvwxyz012345", null)]
+    [InlineData("\U0001F600\U0001F600\U0001F600\U0001F600\U0001F600\U0001F600\U0001F600\U0001F600\U0001F600\U0001F600\U0001F600\U0001F600\U0001F600\U0001F600\U0001F600\U0001F600\U0001F600\U0001F600\U0001F600\U0001F600\U0001F600\U0001F600\U0001F600\U0001F600\U0001F600\U0001F600\U0001F600\U0001F600\U0001F600\U0001F600\U0001F600\U0001F600", null)]
+    public async Task Printable_names_in_any_script_are_accepted_and_trimmed(string name, string? trimmed)
+    {
+        await using var server = await ChatServer.StartAsync();
+        using var http = server.CreateHttpClient();
+
+        var response = await http.PostAsJsonAsync("/api/auth/guest", new { name });
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var session = await response.Content.ReadFromJsonAsync<GuestSession>();
+        Assert.Equal(trimmed ?? name, session?.Name);
+    }
+
     [Fact]
     public async Task A_missing_body_gets_400()
     {

@@ -316,6 +316,7 @@ public sealed class StreamingTests
         Assert.Single(snapshot.Members);
         var reply = await phone.AskAsync("devices", "hi from my phone");
         var final = await laptopLog.WaitForFinalAsync(reply.GenerationId);
+        await phoneLog.WaitForFinalAsync(reply.GenerationId);
         Assert.Equal(final.Text, phoneLog.TextOf(reply.GenerationId));
         Assert.Empty(laptopLog.Events.OfType<PresenceEvent>());
 

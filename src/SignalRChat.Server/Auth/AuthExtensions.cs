@@ -1,53 +1,106 @@
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.Extensions.Options;
-using SignalRChat.Contracts;
+using Microsoft.IdentityModel.JsonWebTokens;
 
 namespace SignalRChat.Server.Auth;
 
 internal static class AuthExtensions
 {
+    /// <summary>Picks <see cref="LocalScheme"/> or <see cref="ExternalScheme"/> by the token's issuer.</summary>
+    public const string ChatScheme = "Chat";
+
+    /// <summary>This service's own HS256 tokens (guest sign-in, refresh).</summary>
+    public const string LocalScheme = JwtBearerDefaults.AuthenticationScheme;
+
+    /// <summary>Tokens of <c>Chat:Auth:Authority</c>, when one is configured.</summary>
+    public const string ExternalScheme = "External";
+
+    private static readonly JsonWebTokenHandler Handler = new();
+
     public static IHostApplicationBuilder AddChatAuth(this IHostApplicationBuilder builder)
     {
         var services = builder.Services;
-        services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.Section);
+        services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.Section)
+            .Validate(o => o.TokenLifetime > TimeSpan.Zero, "Chat:Auth:TokenLifetime must be positive")
+            .Validate(o => o.ClockSkew >= TimeSpan.Zero && o.ClockSkew <= TimeSpan.FromMinutes(5), "Chat:Auth:ClockSkew must be between 0 and 5 minutes")
+            .Validate(o => string.IsNullOrEmpty(o.Authority) || Uri.TryCreate(o.Authority, UriKind.Absolute, out _),
+                "Chat:Auth:Authority must be an absolute URL, e.g. https://login.example.com/realms/chat")
+            .ValidateOnStart();
         services.AddSingleton<SigningKeyProvider>();
         services.AddSingleton<TokenService>();
         services.AddSingleton<IUserIdProvider, SubjectUserIdProvider>();
 
-        services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
-        services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
+        var authority = builder.Configuration[$"{AuthOptions.Section}:{nameof(AuthOptions.Authority)}"];
+        var authentication = services.AddAuthentication(ChatScheme)
+            .AddPolicyScheme(ChatScheme, "this service's tokens or the configured authority's", policy => policy.ForwardDefaultSelector = SelectScheme)
+            .AddJwtBearer(LocalScheme);
+        services.AddOptions<JwtBearerOptions>(LocalScheme)
             .Configure<TokenService>((jwt, tokens) =>
             {
                 jwt.MapInboundClaims = false;
                 jwt.TokenValidationParameters = tokens.ValidationParameters();
-                jwt.Events = new JwtBearerEvents { OnMessageReceived = ReadQueryToken };
+                jwt.Events = new JwtBearerEvents { OnMessageReceived = ReadToken };
             });
+
+        if (!string.IsNullOrEmpty(authority))
+        {
+            authentication.AddJwtBearer(ExternalScheme);
+            services.AddOptions<JwtBearerOptions>(ExternalScheme)
+                .Configure<IOptions<AuthOptions>>((jwt, options) =>
+                {
+                    var settings = options.Value;
+                    jwt.Authority = settings.Authority;
+                    jwt.Audience = settings.Audience;
+                    jwt.RequireHttpsMetadata = settings.RequireHttpsMetadata;
+                    jwt.MapInboundClaims = false;
+                    jwt.TokenValidationParameters.ValidateIssuer = true;
+                    jwt.TokenValidationParameters.ValidateAudience = true;
+                    jwt.TokenValidationParameters.ValidateLifetime = true;
+                    jwt.TokenValidationParameters.RequireExpirationTime = true;
+                    jwt.TokenValidationParameters.RequireSignedTokens = true;
+                    jwt.TokenValidationParameters.ClockSkew = settings.ClockSkew;
+                    jwt.TokenValidationParameters.NameClaimType = TokenService.NameClaim;
+                    jwt.Events = new JwtBearerEvents { OnMessageReceived = ReadToken };
+                });
+        }
+
         services.AddAuthorization();
+        services.AddGuestSignInLimit();
 
         // Resolve the key at start-up so a missing or short key stops the server at once.
         services.AddHostedService<SigningKeyCheck>();
         return builder;
     }
 
-    /// <summary>WebSockets and EventSource cannot set headers: accept <c>access_token</c> on those routes only.</summary>
-    private static Task ReadQueryToken(MessageReceivedContext context)
+    private static Task ReadToken(MessageReceivedContext context)
     {
-        var path = context.HttpContext.Request.Path;
-        if (string.IsNullOrEmpty(context.Token)
-            && (path.StartsWithSegments(ChatProtocol.HubPath) || IsEventStreamPath(path))
-            && context.Request.Query.TryGetValue("access_token", out var token))
-        {
-            context.Token = token;
-        }
-
+        context.Token = BearerTokens.Read(context.Request);
         return Task.CompletedTask;
     }
 
-    private static bool IsEventStreamPath(PathString path)
+    // Only the issuer is read here, unvalidated, to choose the scheme; the chosen scheme validates everything.
+    private static string SelectScheme(HttpContext context)
     {
-        var value = path.Value;
-        return value is not null && value.StartsWith("/api/rooms/", StringComparison.Ordinal) && value.EndsWith("/events", StringComparison.Ordinal);
+        var settings = context.RequestServices.GetRequiredService<IOptions<AuthOptions>>().Value;
+        if (string.IsNullOrEmpty(settings.Authority) || BearerTokens.Read(context.Request) is not { } token)
+        {
+            return LocalScheme;
+        }
+
+        if (!Handler.CanReadToken(token))
+        {
+            return LocalScheme;
+        }
+
+        try
+        {
+            return new JsonWebToken(token).Issuer == settings.Issuer ? LocalScheme : ExternalScheme;
+        }
+        catch (ArgumentException)
+        {
+            return LocalScheme;
+        }
     }
 
     private sealed class SigningKeyCheck(SigningKeyProvider key) : IHostedService

@@ -11,9 +11,23 @@ public sealed class AuthOptions
     /// <summary>Guest sign-in; when unset it is on in Development and off elsewhere.</summary>
     public bool? AllowGuests { get; set; }
 
+    /// <summary>The issuer of this service's own tokens.</summary>
     public string Issuer { get; set; } = "signalrchat";
 
+    /// <summary>The audience every accepted token must name: this service's own tokens and those of <see cref="Authority"/>.</summary>
     public string Audience { get; set; } = "signalrchat";
 
     public TimeSpan TokenLifetime { get; set; } = TimeSpan.FromHours(12);
+
+    /// <summary>How far a token's lifetime may be off because clocks differ.</summary>
+    public TimeSpan ClockSkew { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// An external OpenID Connect / JWT bearer issuer (e.g. https://login.example.com/realms/chat) whose
+    /// tokens are accepted next to this service's own; its signing keys come from its discovery document.
+    /// </summary>
+    public string? Authority { get; set; }
+
+    /// <summary>Whether <see cref="Authority"/> has to be https; only a loopback test issuer should switch this off.</summary>
+    public bool RequireHttpsMetadata { get; set; } = true;
 }

@@ -6,16 +6,19 @@ namespace SignalRChat.Server.Auth;
 /// <summary>The signed-in user behind a hub call or an HTTP request.</summary>
 public sealed record ChatUser(string UserId, string Name)
 {
+    private const string PreferredUserNameClaim = "preferred_username";
+
     public static ChatUser From(ClaimsPrincipal? principal)
     {
         var id = principal?.FindFirst(TokenService.UserIdClaim)?.Value;
-        var name = principal?.FindFirst(TokenService.NameClaim)?.Value;
         if (string.IsNullOrEmpty(id))
         {
             throw new HubException("not signed in");
         }
 
-        return new ChatUser(id, string.IsNullOrEmpty(name) ? id : name);
+        // Names from an external identity provider obey the same rules as guest names, so none can carry bidi tricks.
+        var raw = principal?.FindFirst(TokenService.NameClaim)?.Value ?? principal?.FindFirst(PreferredUserNameClaim)?.Value;
+        return new ChatUser(id, GuestNames.TryNormalize(raw, out var name, out _) ? name : id);
     }
 }
 

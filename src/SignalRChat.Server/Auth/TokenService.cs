@@ -13,6 +13,8 @@ internal sealed class TokenService(SigningKeyProvider key, IOptions<AuthOptions>
 
     private readonly JsonWebTokenHandler _handler = new();
 
+    public const string IssuerClaim = "iss";
+
     public string Issue(string userId, string name)
     {
         var now = time.GetUtcNow().UtcDateTime;
@@ -40,7 +42,7 @@ internal sealed class TokenService(SigningKeyProvider key, IOptions<AuthOptions>
             ValidAudience = settings.Audience,
             ValidateLifetime = true,
             RequireExpirationTime = true,
-            ClockSkew = TimeSpan.FromSeconds(30),
+            ClockSkew = settings.ClockSkew,
             ValidateIssuerSigningKey = true,
             IssuerSigningKey = key.Key,
             ValidAlgorithms = [SecurityAlgorithms.HmacSha256],

@@ -29,6 +29,8 @@ internal sealed class ConnectionRegistry(IOptions<FanoutOptions> options, ILogge
     }
 
     public ConnectionSender? Find(string connectionId) => _connections.GetValueOrDefault(connectionId);
+
+    public IEnumerable<ConnectionSender> All => _connections.Values;
 }
 
 /// <summary>Settings of section <c>Chat:Fanout</c>.</summary>

@@ -7,12 +7,18 @@ using SignalRChat.Server.Rooms;
 namespace SignalRChat.Server.Generation;
 
 /// <summary>The single-node queue: every room's generations in this process.</summary>
-internal sealed class GenerationQueue(IRoomStore store, GenerationRegistry registry, GenerationRunner runner, IOptions<LimitOptions> limits, TimeProvider time)
+internal sealed class GenerationQueue(IRoomStore store, GenerationRegistry registry, GenerationRunner runner, IOptions<LimitOptions> limits, TimeProvider time,
+    ILogger<GenerationQueue> runnerLogger)
     : IGenerationQueue
 {
     private readonly ConcurrentDictionary<string, RoomQueue> _rooms = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<Task, byte> _loops = new();
     private volatile bool _draining;
+
+    // Rooms whose generation loop runs; each runs one generation at a time, so this is the node's concurrent generations.
+    private int _runningRooms;
+
+    public int Running => Volatile.Read(ref _runningRooms);
 
     public async Task<SendMessageResult> SubmitAsync(ChatUser user, string roomId, string text, CancellationToken cancellationToken)
     {
@@ -31,8 +37,31 @@ internal sealed class GenerationQueue(IRoomStore store, GenerationRegistry regis
                 throw TooManyWaiting(roomId, maxWaiting);
             }
 
+            var starts = queue.Running is null;
+            if (starts)
+            {
+                var maxRunning = limits.Value.MaxConcurrentGenerationsPerNode;
+                if (Interlocked.Increment(ref _runningRooms) > maxRunning)
+                {
+                    Interlocked.Decrement(ref _runningRooms);
+                    throw new ChatRequestException(ChatRefusal.Unavailable,
+                        $"busy: this server already generates {maxRunning} replies at once (Chat:Limits:MaxConcurrentGenerationsPerNode), try again in a moment");
+                }
+            }
+
             var message = UserMessage(user, text, time);
-            var appended = await store.AppendAsync(new MessageEvent(roomId, message), CancellationToken.None);
+            RoomEvent appended;
+            try
+            {
+                appended = await store.AppendAsync(new MessageEvent(roomId, message), CancellationToken.None);
+            }
+            catch when (starts)
+            {
+                // The slot taken above is given back, or a failing store would use the node's slots up one by one.
+                Interlocked.Decrement(ref _runningRooms);
+                throw;
+            }
+
             var generation = new Generation(roomId, user, message.MessageId, appended.Seq);
             registry.Add(generation);
             if (queue.Running is null)
@@ -154,7 +183,15 @@ internal sealed class GenerationQueue(IRoomStore store, GenerationRegistry regis
             await queue.Gate.WaitAsync();
             try
             {
-                await store.AppendAsync(final, CancellationToken.None);
+                try
+                {
+                    await store.AppendAsync(final, CancellationToken.None);
+                }
+                catch (Exception ex)
+                {
+                    GenerationLog.Failed(runnerLogger, next.RoomId, next.Id, "the final status could not be written", ex);
+                }
+
                 registry.Finished(next);
                 next.Dispose();
                 next = queue.Waiting.First?.Value;
@@ -164,6 +201,10 @@ internal sealed class GenerationQueue(IRoomStore store, GenerationRegistry regis
                 }
 
                 queue.Running = next;
+                if (next is null)
+                {
+                    Interlocked.Decrement(ref _runningRooms);
+                }
             }
             finally
             {

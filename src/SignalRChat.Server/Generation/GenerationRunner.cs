@@ -2,6 +2,7 @@ using System.Text;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Options;
 using SignalRChat.Contracts;
+using SignalRChat.Server.Limits;
 using SignalRChat.Server.Model;
 using SignalRChat.Server.Rooms;
 using SignalRChat.Server.Tools;
@@ -20,6 +21,7 @@ internal sealed class GenerationRunner(
     IChatClient chatClient,
     ToolRegistry tools,
     IOptions<ModelOptions> modelOptions,
+    IUserLimiter userLimits,
     TimeProvider time,
     ILogger<GenerationRunner> logger)
 {
@@ -95,6 +97,20 @@ internal sealed class GenerationRunner(
         if (generation.Finish() && state == GenerationStates.Completed)
         {
             state = GenerationStates.Cancelled;
+        }
+
+        // The reply counts against the budget of whoever asked for it: reported output tokens, else the deltas seen.
+        var spent = usage?.OutputTokenCount is { } reportedOutput and > 0 ? reportedOutput : tokens;
+        if (spent > 0)
+        {
+            try
+            {
+                await userLimits.AddTokensUsedAsync(generation.RequestedBy.UserId, DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime), spent);
+            }
+            catch (Exception ex)
+            {
+                GenerationLog.Failed(logger, generation.RoomId, generation.Id, "its tokens could not be counted", ex);
+            }
         }
 
         var elapsed = time.GetElapsedTime(started);

@@ -12,6 +12,8 @@ internal sealed class ChatHub(RoomService rooms) : Hub
 {
     private ChatUser Caller => ChatUser.From(Context.User);
 
+    public override Task OnConnectedAsync() => rooms.ConnectAsync(Caller, Context.ConnectionId);
+
     public Task<RoomSnapshot> JoinRoom(string roomId) => rooms.JoinAsync(Caller, Context.ConnectionId, roomId);
 
     public Task LeaveRoom(string roomId) => rooms.LeaveAsync(Caller, Context.ConnectionId, roomId);
@@ -35,6 +37,19 @@ internal sealed class ChatRequestHubFilter : IHubFilter
         try
         {
             return await next(invocationContext);
+        }
+        catch (ChatRequestException ex)
+        {
+            throw new HubException(ex.Message);
+        }
+    }
+
+    // A HubException thrown here closes the connection and its message reaches the client.
+    public async Task OnConnectedAsync(HubLifetimeContext context, Func<HubLifetimeContext, Task> next)
+    {
+        try
+        {
+            await next(context);
         }
         catch (ChatRequestException ex)
         {

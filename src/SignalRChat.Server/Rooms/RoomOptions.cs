@@ -30,4 +30,19 @@ public sealed class LimitOptions
 
     /// <summary>Rooms one connection may be in at once.</summary>
     public int MaxRoomsPerConnection { get; set; } = 50;
+
+    /// <summary>Messages one user may send a minute, in bursts of up to as many (a token bucket).</summary>
+    public int MessagesPerMinute { get; set; } = 20;
+
+    /// <summary>Replies this node generates at once, over all rooms.</summary>
+    public int MaxConcurrentGenerationsPerNode { get; set; } = 64;
+
+    /// <summary>Hub connections one user may hold open at once (tabs, devices).</summary>
+    public int MaxConnectionsPerUser { get; set; } = 10;
+
+    /// <summary>Guest sign-ins from one client address a minute; when unset 30, or no limit in Development; 0 switches it off.</summary>
+    public int? GuestSignInsPerMinute { get; set; }
+
+    /// <summary>Model output tokens a user's requests may spend a day (UTC); 0 switches the budget off.</summary>
+    public long DailyTokensPerUser { get; set; } = 200_000;
 }

@@ -3,6 +3,7 @@ using SignalRChat.Contracts;
 using SignalRChat.Server.Auth;
 using SignalRChat.Server.Fanout;
 using SignalRChat.Server.Generation;
+using SignalRChat.Server.Limits;
 
 namespace SignalRChat.Server.Rooms;
 
@@ -17,15 +18,31 @@ internal sealed class RoomService
     private readonly ConnectionRegistry _connections;
     private readonly IGenerationQueue _queue;
     private readonly IOptions<LimitOptions> _limits;
+    private readonly IUserLimiter _userLimits;
+    private readonly TimeProvider _time;
 
-    public RoomService(IRoomStore store, RoomFanout fanout, ConnectionRegistry connections, IGenerationQueue queue, IOptions<LimitOptions> limits)
+    public RoomService(IRoomStore store, RoomFanout fanout, ConnectionRegistry connections, IGenerationQueue queue, IOptions<LimitOptions> limits,
+        IUserLimiter userLimits, TimeProvider time)
     {
+        _userLimits = userLimits;
+        _time = time;
         _store = store;
         _fanout = fanout;
         _connections = connections;
         _queue = queue;
         _limits = limits;
         connections.Disconnected += DisconnectAsync;
+    }
+
+    /// <summary>Admits a new hub connection, or refuses it when the user already holds the most allowed.</summary>
+    public async Task ConnectAsync(ChatUser user, string connectionId)
+    {
+        var max = _limits.Value.MaxConnectionsPerUser;
+        if (!await _userLimits.TryOpenConnectionAsync(user.UserId, connectionId, max))
+        {
+            throw new ChatRequestException(ChatRefusal.TooManyRequests,
+                $"connection limit: {max} connections per user (Chat:Limits:MaxConnectionsPerUser); close one first");
+        }
     }
 
     public async Task<RoomSnapshot> JoinAsync(ChatUser user, string connectionId, string? roomId)
@@ -153,6 +170,8 @@ internal sealed class RoomService
         var room = RequireRoomId(roomId);
         RequireText(text);
         await RequireMemberAsync(user, room, "send to");
+        await RequireTokenBudgetAsync(user);
+        await TakeMessageAsync(user);
         return await _queue.SubmitAsync(user, room, text!, cancellationToken);
     }
 
@@ -232,9 +251,39 @@ internal sealed class RoomService
         }
     }
 
+    private async Task TakeMessageAsync(ChatUser user)
+    {
+        var perMinute = _limits.Value.MessagesPerMinute;
+        if (await _userLimits.TryTakeMessageAsync(user.UserId, perMinute) is { } wait)
+        {
+            throw new ChatRequestException(ChatRefusal.TooManyRequests,
+                $"rate limit: {perMinute} messages a minute, try again in {Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds))} s (Chat:Limits:MessagesPerMinute)");
+        }
+    }
+
+    private async Task RequireTokenBudgetAsync(ChatUser user)
+    {
+        var budget = _limits.Value.DailyTokensPerUser;
+        if (budget <= 0)
+        {
+            return;
+        }
+
+        var now = _time.GetUtcNow();
+        var used = await _userLimits.GetTokensUsedAsync(user.UserId, DateOnly.FromDateTime(now.UtcDateTime));
+        if (used >= budget)
+        {
+            var reset = new DateTimeOffset(now.UtcDateTime.Date.AddDays(1), TimeSpan.Zero) - now;
+            throw new ChatRequestException(ChatRefusal.TooManyRequests,
+                $"daily token budget: your replies used {used} of {budget} model tokens today (Chat:Limits:DailyTokensPerUser), " +
+                $"try again after 00:00 UTC, in {(int)reset.TotalHours} h {reset.Minutes} min");
+        }
+    }
+
     private async Task DisconnectAsync(ConnectionSender sender)
     {
         var user = ChatUser.From(sender.Connection.User);
+        await _userLimits.CloseConnectionAsync(user.UserId, sender.Id);
         foreach (var room in sender.TakeRooms())
         {
             _fanout.Detach(room, sender.Id);

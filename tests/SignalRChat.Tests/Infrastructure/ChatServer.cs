@@ -7,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using SignalRChat.Client;
 using SignalRChat.Server;
+using SignalRChat.Server.Fanout;
 
 namespace SignalRChat.Tests.Infrastructure;
 
@@ -70,6 +71,31 @@ public sealed class ChatServer : IAsyncDisposable
 
         return client;
     }
+
+    /// <summary>Drops every hub connection of a user, as a restart or a network fault would.</summary>
+    /// <summary>Closes a user's hub connections from the server side (as a restart or a reader too far behind does); the clients start afresh.</summary>
+    public void CloseConnectionsOf(string userId)
+    {
+        foreach (var sender in Services.GetRequiredService<ConnectionRegistry>().All.Where(c => c.Connection.UserIdentifier == userId))
+        {
+            sender.Connection.Abort();
+        }
+    }
+
+    public void AbortConnectionsOf(string userId)
+    {
+        foreach (var sender in Services.GetRequiredService<ConnectionRegistry>().All.Where(c => c.Connection.UserIdentifier == userId))
+        {
+            // The transport is cut, not the hub connection closed: a closed hub connection tells the client not to come back.
+            Microsoft.AspNetCore.SignalR.GetHttpContextExtensions.GetHttpContext(sender.Connection)?.Abort();
+        }
+    }
+
+    /// <summary>The expiry of the token each live hub connection of a user signed in with.</summary>
+    public IReadOnlyList<DateTime> TokenExpiriesOf(string userId) =>
+        Services.GetRequiredService<ConnectionRegistry>().All.Where(c => c.Connection.UserIdentifier == userId)
+            .Select(c => DateTime.UnixEpoch.AddSeconds(long.Parse(c.Connection.User.FindFirst("exp")!.Value, System.Globalization.CultureInfo.InvariantCulture)))
+            .ToList();
 
     public async ValueTask DisposeAsync()
     {
