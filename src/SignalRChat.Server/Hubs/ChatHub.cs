@@ -42,6 +42,10 @@ internal sealed class ChatRequestHubFilter : IHubFilter
         {
             throw new HubException(ex.Message);
         }
+        catch (Exception ex) when (Redis.RedisRoomStore.IsUnreachable(ex))
+        {
+            throw new HubException(Redis.RedisRoomStore.Unavailable().Message);
+        }
     }
 
     // A HubException thrown here closes the connection and its message reaches the client.

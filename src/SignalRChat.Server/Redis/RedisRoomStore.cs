@@ -276,7 +276,8 @@ internal sealed class RedisRoomStore(IConnectionMultiplexer redis, IOptions<Room
         }
     }
 
-    internal static bool IsUnreachable(Exception ex) => ex is RedisConnectionException or RedisTimeoutException or TimeoutException;
+    internal static bool IsUnreachable(Exception ex) => ex is RedisConnectionException or RedisTimeoutException or TimeoutException
+        || ex is RedisServerException { Message: var message } && (message.StartsWith("LOADING", StringComparison.Ordinal) || message.StartsWith("BUSY", StringComparison.Ordinal));
 
     internal static ChatRequestException Unavailable(Exception? _ = null) =>
         new(ChatRefusal.Unavailable, "the chat store is temporarily unavailable and the server is retrying; try again in a moment");
