@@ -227,9 +227,14 @@ internal sealed class RedisGenerationQueue(
         foreach (var room in expired)
         {
             var roomId = (string)room!;
+            // [the generation failed here, or ''] followed by the generation to start next, if any.
             var result = (RedisResult[])(await rooms.RunAsync(roomId, "reap", LeaseMs, GenerationErrors.NodeStopped))!;
-            RedisLog.Reaped(logger, roomId, result.Length >= 1 ? (string)result[0]! : "-");
-            if (ReadNext(roomId, result) is { } next)
+            if ((string?)result[0] is { Length: > 0 } failed)
+            {
+                RedisLog.Reaped(logger, roomId, failed);
+            }
+
+            if (ReadNext(roomId, result[1..]) is { } next)
             {
                 Start(next);
             }

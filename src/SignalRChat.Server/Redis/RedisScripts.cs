@@ -250,15 +250,21 @@ internal static class RedisScripts
         elseif op == 'reap' then
           local leaseMs = tonumber(args[1])
           local expiry = redis.call('ZSCORE', kLeases, roomId)
-          if expiry and tonumber(expiry) > now then return {} end
+          if expiry and tonumber(expiry) > now then return {''} end
           local gen = redis.call('GET', kRunning)
-          if not gen then return runNext(leaseMs) end
+          if not gen then
+            local started = runNext(leaseMs)
+            table.insert(started, 1, '')
+            return started
+          end
           local msgId = redis.call('HGET', kGen(gen), 'amid')
           local text = ''
           if redis.call('HGET', kActive, 'gen') == gen then text = redis.call('GET', kActiveText) or '' end
           append('status', failedStatus(gen, msgId, text, args[2]), {final = true, gen = gen, text = text, messageState = 'failed'})
           redis.call('HSET', kGen(gen), 'state', 'done')
-          return runNext(leaseMs)
+          local started = runNext(leaseMs)
+          table.insert(started, 1, gen)
+          return started
         end
         return redis.error_reply('unknown operation ' .. tostring(op))
         """;
