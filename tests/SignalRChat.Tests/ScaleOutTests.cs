@@ -235,3 +235,44 @@ public sealed class ScaleOutTests
         Assert.Contains("every node must share one signing key", error.ToString());
     }
 }
+
+/// <summary>Per-user limits hold across nodes when Redis is configured.</summary>
+public sealed class ScaleOutLimitTests
+{
+    [Fact]
+    public async Task The_message_rate_and_the_connection_limit_count_a_user_on_every_node()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var settings = new Dictionary<string, string?>(redis.NodeSettings())
+        {
+            ["Chat:Limits:MessagesPerMinute"] = "3",
+            ["Chat:Limits:MaxConnectionsPerUser"] = "2",
+        };
+        await using var nodeA = await ChatServer.StartAsync(settings);
+        await using var nodeB = await ChatServer.StartAsync(settings);
+        var session = await ChatClient.SignInAsGuestAsync(nodeA.Url, "alice");
+        await using var phone = new ChatClient(nodeA.Url, session.Token);
+        await using var laptop = new ChatClient(nodeB.Url, session.Token);
+        await phone.StartAsync();
+        await laptop.StartAsync();
+        await phone.JoinRoomAsync("limits");
+        await laptop.JoinRoomAsync("limits");
+
+        await phone.SendMessageAsync("limits", "one");
+        await phone.SendMessageAsync("limits", "two");
+        await laptop.SendMessageAsync("limits", "three");
+        var refused = await Assert.ThrowsAsync<Microsoft.AspNetCore.SignalR.HubException>(() => laptop.SendMessageAsync("limits", "four"));
+        Assert.Contains("rate limit: 3 messages a minute", refused.Message);
+
+        // A third connection, on either node, is one too many.
+        await using var tablet = new ChatClient(nodeA.Url, session.Token);
+        var closed = new TaskCompletionSource<Exception?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        tablet.Connection.Closed += error =>
+        {
+            closed.TrySetResult(error);
+            return Task.CompletedTask;
+        };
+        var why = await Record.ExceptionAsync(() => tablet.StartAsync()) ?? await closed.Task.WaitAsync(EventLog.DefaultTimeout);
+        Assert.Contains("connection limit: 2 connections per user", why?.Message);
+    }
+}

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.SignalR.StackExchangeRedis;
 using SignalRChat.Server.Fanout;
 using SignalRChat.Server.Generation;
 using SignalRChat.Server.Hubs;
+using SignalRChat.Server.Limits;
 using SignalRChat.Server.Rooms;
 using StackExchange.Redis;
 
@@ -67,6 +68,7 @@ internal static class RedisExtensions
         services.AddSingleton<RedisRoomStore>();
         services.AddSingleton<IRoomStore>(sp => sp.GetRequiredService<RedisRoomStore>());
         services.AddSingleton<IRoomEventBus>(sp => sp.GetRequiredService<RedisRoomStore>());
+        services.AddSingleton<IUserLimiter, RedisUserLimiter>();
         services.AddSingleton<RedisGenerationQueue>();
         services.AddSingleton<IGenerationQueue>(sp => sp.GetRequiredService<RedisGenerationQueue>());
         services.AddHostedService(sp => sp.GetRequiredService<RedisGenerationQueue>());
