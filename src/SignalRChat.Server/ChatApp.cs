@@ -1,6 +1,8 @@
 using SignalRChat.Server.Auth;
+using SignalRChat.Server.Health;
 using SignalRChat.Server.Model;
 using SignalRChat.Server.Redis;
+using SignalRChat.Server.Telemetry;
 
 namespace SignalRChat.Server;
 
@@ -21,7 +23,8 @@ public static class ChatApp
         builder.AddChatModel();
         builder.AddChatRooms();
         builder.AddChatRedis();
-        builder.Services.AddHealthChecks();
+        builder.AddChatHealth();
+        builder.AddChatTelemetry();
         configure?.Invoke(builder);
 
         var app = builder.Build();
@@ -29,7 +32,7 @@ public static class ChatApp
         app.UseRouting();
         app.UseAuthentication();
         app.UseAuthorization();
-        app.MapHealthChecks("/health");
+        app.MapChatHealth();
         app.MapAuthApi();
         app.MapChat();
         app.MapGet("/", () => Results.Content(PageNotBuilt, "text/html; charset=utf-8")).ExcludeFromDescription();
