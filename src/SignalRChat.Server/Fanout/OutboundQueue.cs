@@ -17,15 +17,17 @@ internal sealed class OutboundQueue
 
     public int Count => _entries.Count;
 
-    public void Enqueue(OutgoingEvent outgoing)
+    /// <summary>Queues the event; true when it joined the waiting token delta instead (coalesced).</summary>
+    public bool Enqueue(OutgoingEvent outgoing)
     {
         if (outgoing.Event is TokenEvent token && _tail is { } tail && tail.TryJoin(token))
         {
-            return;
+            return true;
         }
 
         _tail = new Entry(outgoing);
         _entries.Enqueue(_tail);
+        return false;
     }
 
     public OutgoingEvent Dequeue()
