@@ -88,6 +88,31 @@ public sealed class TelemetryTests
         await metrics.WaitForAsync("signalrchat.generations.active", all => all.Sum(m => m.Value) == 0);
     }
 
+    [Fact]
+    public async Task With_Redis_every_room_script_call_is_timed_and_a_Stop_from_the_other_node_records_its_latency()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var settings = redis.NodeSettings();
+        settings["Chat:Offline:TokenDelayMs"] = "10";
+        settings["Chat:Offline:ReplyTokens"] = "3000";
+        await using var first = await ChatServer.StartAsync(settings);
+        await using var second = await ChatServer.StartAsync(settings);
+        using var metrics = new MetricRecorder(first.Services.GetRequiredService<IMeterFactory>());
+        var alice = await first.ConnectAsync("alice");
+        var bob = await second.ConnectAsync("bob");
+        var log = new EventLog(alice);
+        await alice.JoinRoomAsync("redis-metrics");
+        await bob.JoinRoomAsync("redis-metrics");
+
+        var reply = await alice.AskAsync("redis-metrics", "a long story please");
+        await log.WaitForTokensAsync(reply.GenerationId, 3);
+        Assert.True(await bob.CancelGenerationAsync(reply.GenerationId));
+        Assert.Equal(GenerationStates.Cancelled, (await log.WaitForFinalAsync(reply.GenerationId)).State);
+
+        await metrics.WaitForAsync("signalrchat.generation.cancel_latency", all => all.Count == 1);
+        await metrics.WaitForAsync("signalrchat.redis.duration", all => all.Count >= 3 && all.All(m => m.Value >= 0));
+    }
+
     private static string? Tag(Activity activity, string name) => activity.GetTagItem(name)?.ToString();
 
     private static bool IsBeneath(Activity span, Activity ancestor, IReadOnlyList<Activity> trace)
@@ -228,5 +253,33 @@ public sealed class TelemetryTests
         }
 
         public sealed record Measurement(double Value);
+    }
+}
+
+public sealed class TelemetrySettingsTests
+{
+    [Theory]
+    [InlineData("Chat:Telemetry:OtlpEndpoint", "collector:4317", "Chat:Telemetry:OtlpEndpoint must be an absolute http:// or https:// URL")]
+    [InlineData("Chat:Telemetry:Console", "sometimes", "Chat:Telemetry has a value of the wrong type")]
+    public async Task A_wrong_telemetry_setting_stops_the_start_with_a_sentence_naming_the_key(string key, string value, string expected)
+    {
+        var refused = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() =>
+            ChatServer.StartAsync(new Dictionary<string, string?> { [key] = value }));
+        Assert.StartsWith(expected, string.Join("; ", refused.Failures));
+    }
+
+    [Fact]
+    public async Task With_an_OTLP_collector_that_is_not_there_the_service_still_replies_and_is_ready()
+    {
+        var port = RedisServer.FreePort();
+        await using var server = await ChatServer.StartAsync(new Dictionary<string, string?> { ["Chat:Telemetry:OtlpEndpoint"] = $"http://127.0.0.1:{port}" });
+        var alice = await server.ConnectAsync("alice");
+        var log = new EventLog(alice);
+        await alice.JoinRoomAsync("exported");
+
+        var reply = await alice.AskAsync("exported", "please calculate 6*7");
+        Assert.Equal(GenerationStates.Completed, (await log.WaitForFinalAsync(reply.GenerationId)).State);
+        using var http = server.CreateHttpClient();
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await http.GetAsync("/health/ready")).StatusCode);
     }
 }

@@ -44,7 +44,7 @@ internal sealed class ModelHealthCheck(IServiceProvider services, IOptions<Model
         var provider = model.Value.Provider;
         try
         {
-            // Reading the options runs their validation again; it throws when they are not usable.
+            // Reading the options validates them (normally already at start); invalid ones throw here.
             var endpoint = provider switch
             {
                 ModelProviders.OpenAI => ProviderEndpoints.Describe(services.GetRequiredService<IOptions<OpenAIOptions>>().Value.Endpoint),

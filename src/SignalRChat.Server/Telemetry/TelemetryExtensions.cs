@@ -24,7 +24,18 @@ internal static class TelemetryExtensions
             .Validate(o => !string.IsNullOrWhiteSpace(o.ServiceName), "Chat:Telemetry:ServiceName must not be empty")
             .ValidateOnStart();
 
-        var settings = builder.Configuration.GetSection(TelemetryOptions.Section).Get<TelemetryOptions>() ?? new TelemetryOptions();
+        TelemetryOptions settings;
+        try
+        {
+            settings = builder.Configuration.GetSection(TelemetryOptions.Section).Get<TelemetryOptions>() ?? new TelemetryOptions();
+        }
+        catch (InvalidOperationException ex)
+        {
+            // The exporters are chosen before the host is built, so a value that does not bind is reported here, as validation would.
+            throw new OptionsValidationException(TelemetryOptions.Section, typeof(TelemetryOptions),
+                [$"Chat:Telemetry has a value of the wrong type (Console is true or false): {ex.InnerException?.Message ?? ex.Message}"]);
+        }
+
         var otlpEndpoint = string.IsNullOrWhiteSpace(settings.OtlpEndpoint) ? null : settings.OtlpEndpoint;
         var otlp = otlpEndpoint is not null || !string.IsNullOrWhiteSpace(builder.Configuration[OtlpEndpointVariable]);
         var console = settings.Console && builder.Environment.IsDevelopment();
