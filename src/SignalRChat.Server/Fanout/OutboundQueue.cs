@@ -1,5 +1,6 @@
 using System.Text;
 using SignalRChat.Contracts;
+using SignalRChat.Server.Telemetry;
 
 namespace SignalRChat.Server.Fanout;
 
@@ -82,7 +83,7 @@ internal sealed class OutboundQueue
 /// <see cref="OutboundQueue"/> up to a bound; past it the stream ends so the reader can come
 /// back with its last seq.
 /// </summary>
-internal sealed class QueuedSubscriber(string id, int maxQueued) : IRoomSubscriber
+internal sealed class QueuedSubscriber(string id, int maxQueued, ChatMetrics metrics) : IRoomSubscriber
 {
     private readonly Lock _lock = new();
     private readonly OutboundQueue _queue = new();
@@ -104,10 +105,11 @@ internal sealed class QueuedSubscriber(string id, int maxQueued) : IRoomSubscrib
             {
                 _overflowed = true;
                 _queue.Clear();
+                metrics.SlowReaderDisconnected();
             }
-            else
+            else if (_queue.Enqueue(outgoing))
             {
-                _queue.Enqueue(outgoing);
+                metrics.TokenCoalesced();
             }
         }
 

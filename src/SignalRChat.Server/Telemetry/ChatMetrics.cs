@@ -33,9 +33,9 @@ internal sealed class ChatMetrics
         _cancelLatency = meter.CreateHistogram<double>("signalrchat.generation.cancel_latency", "ms", "From a Stop to the reply's cancelled status being appended");
         _redisLatency = meter.CreateHistogram<double>("signalrchat.redis.duration", "ms", "Duration of one room-script call to Redis");
         _coalescedTokens = meter.CreateCounter<long>("signalrchat.fanout.coalesced_tokens", "{event}",
-            "Token events joined into a waiting one for a reader that fell behind");
+            "Token events joined into a waiting one for a reader (hub connection or HTTP stream) that fell behind");
         _slowReaderDisconnects = meter.CreateCounter<long>("signalrchat.fanout.slow_reader_disconnects", "{connection}",
-            "Connections closed because their reader fell too far behind (their queued events were dropped)");
+            "Hub connections and HTTP streams closed because their reader fell too far behind (their queued events were dropped)");
     }
 
     /// <summary>Hub connections, read from the node's connection registry when metrics are collected.</summary>
