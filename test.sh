@@ -3,6 +3,7 @@
 #   .NET    xunit: real Kestrel servers, the .NET SignalR client, redis-server, an OpenAI-wire server
 #   JS      vitest: the stock @microsoft/signalr client and the TypeScript client against a real server
 #   browser vitest + playwright-core driving Debian's chromium against the real page
+#   soak    scripts/soak.sh for two minutes: Redis, two nodes, many rooms, Stops, drops and resumes
 # Installs what is missing first: redis-server, chromium, docker-compose and nginx (apt), client-js packages (npm ci), NuGet packages.
 set -uo pipefail
 cd "$(dirname "$0")"
@@ -71,6 +72,14 @@ js_suite() {
 }
 js_suite js vitest.config.ts
 js_suite browser vitest.browser.config.ts
+
+# Two minutes of the soak (scripts/soak.sh runs ten by default): one test, passed when nothing was lost, doubled or failed.
+say "soak (2 minutes)"
+if scripts/soak.sh --duration 120s 2>&1 | tee "$out/soak.log"; then
+  add 1 0 soak
+else
+  add 0 1 soak
+fi
 
 say "summary"
 cat "$out/summary.txt"

@@ -242,6 +242,10 @@ public sealed class ChatClient : IAsyncDisposable
     public async Task<ResumeResult> ResumeAsync(string roomId, long afterSeq, CancellationToken cancellationToken = default)
     {
         var room = _rooms.GetOrAdd(roomId, _ => new RoomTracker());
+
+        // A new connection (a restarted app) resuming a room it has not joined: it continues from afterSeq,
+        // so gaps are noticed and a later reconnect resumes the room again.
+        room.ResumeFrom(afterSeq);
         var result = await Connection.InvokeAsync<ResumeResult>(ChatProtocol.Methods.Resume, roomId, afterSeq, cancellationToken);
         if (result.Reset)
         {

@@ -46,6 +46,19 @@ internal sealed class RoomTracker
         }
     }
 
+    /// <summary>Takes up a room at <paramref name="afterSeq"/> unless this connection already follows it.</summary>
+    public void ResumeFrom(long afterSeq)
+    {
+        lock (_lock)
+        {
+            if (!Joined && _pending is null)
+            {
+                LastSeq = afterSeq;
+                Joined = true;
+            }
+        }
+    }
+
     public void AbortJoin()
     {
         lock (_lock)

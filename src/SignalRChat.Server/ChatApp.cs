@@ -1,7 +1,9 @@
 using SignalRChat.Server.Auth;
+using SignalRChat.Server.Health;
 using SignalRChat.Server.Model;
 using SignalRChat.Server.Redis;
 using SignalRChat.Server.Security;
+using SignalRChat.Server.Telemetry;
 
 namespace SignalRChat.Server;
 
@@ -23,7 +25,8 @@ public static class ChatApp
         builder.AddChatRooms();
         builder.AddChatRedis();
         builder.AddChatSecurity();
-        builder.Services.AddHealthChecks();
+        builder.AddChatHealth();
+        builder.AddChatTelemetry();
         configure?.Invoke(builder);
         builder.RedactLogs();
 
@@ -35,7 +38,7 @@ public static class ChatApp
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseRateLimiter();
-        app.MapHealthChecks("/health");
+        app.MapChatHealth();
         app.MapAuthApi();
         app.MapChat();
         app.MapGet("/", () => Results.Content(PageNotBuilt, "text/html; charset=utf-8")).ExcludeFromDescription();

@@ -137,6 +137,7 @@ public sealed class ResumeTests
             ["Chat:Offline:ReplyTokens"] = "20000",
             ["Chat:Fanout:MaxQueuedEventsPerConnection"] = "1000",
         });
+        using var metrics = new MetricRecorder(server.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>());
         var alice = await server.ConnectAsync("alice");
         var aliceLog = new EventLog(alice);
         await alice.JoinRoomAsync("slow");
@@ -174,6 +175,7 @@ public sealed class ResumeTests
         Assert.Equal(aliceFinal.Text, string.Concat(bobTokens.Select(t => t.Text)));
         Assert.Contains(bobTokens, t => t.FirstSeq is not null);
         Assert.True(bobTokens.Count < 20_000, $"{bobTokens.Count} token events: nothing was joined");
+        Assert.True(metrics.Sum("signalrchat.fanout.coalesced_tokens") >= 20_000 - bobTokens.Count, "the joined deltas were not all counted");
         StreamingTests.AssertContiguous(bobLog.Events, snapshot.LastSeq);
         Assert.Equal(HubConnectionState.Connected, bob.State);
     }

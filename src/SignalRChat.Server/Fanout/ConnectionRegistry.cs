@@ -1,18 +1,30 @@
 using System.Collections.Concurrent;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.Extensions.Options;
+using SignalRChat.Server.Telemetry;
 
 namespace SignalRChat.Server.Fanout;
 
 /// <summary>This node's live hub connections, so room events can be written to them directly.</summary>
-internal sealed class ConnectionRegistry(IOptions<FanoutOptions> options, ILogger<ConnectionSender> logger)
+internal sealed class ConnectionRegistry
 {
     private readonly ConcurrentDictionary<string, ConnectionSender> _connections = new(StringComparer.Ordinal);
+    private readonly IOptions<FanoutOptions> _options;
+    private readonly ChatMetrics _metrics;
+    private readonly ILogger<ConnectionSender> _logger;
+
+    public ConnectionRegistry(IOptions<FanoutOptions> options, ChatMetrics metrics, ILogger<ConnectionSender> logger)
+    {
+        _options = options;
+        _metrics = metrics;
+        _logger = logger;
+        metrics.ObserveConnections(() => Count);
+    }
 
     public int Count => _connections.Count;
 
     public void Add(HubConnectionContext connection) =>
-        _connections[connection.ConnectionId] = new ConnectionSender(connection, options.Value.MaxQueuedEventsPerConnection, logger);
+        _connections[connection.ConnectionId] = new ConnectionSender(connection, _options.Value.MaxQueuedEventsPerConnection, _metrics, _logger);
 
     /// <summary>Raised after a connection closed, so the rooms it was in can let it go.</summary>
     public event Func<ConnectionSender, Task>? Disconnected;

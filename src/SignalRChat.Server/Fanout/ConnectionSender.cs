@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.SignalR;
 using SignalRChat.Contracts;
+using SignalRChat.Server.Telemetry;
 
 namespace SignalRChat.Server.Fanout;
 
@@ -9,7 +10,7 @@ namespace SignalRChat.Server.Fanout;
 /// of one generation are joined into one event while the reader catches up. A reader too far
 /// behind is disconnected (it can come back with <c>Resume</c>).
 /// </summary>
-internal sealed class ConnectionSender(HubConnectionContext connection, int maxQueued, ILogger logger) : IRoomSubscriber
+internal sealed class ConnectionSender(HubConnectionContext connection, int maxQueued, ChatMetrics metrics, ILogger logger) : IRoomSubscriber
 {
     private readonly Lock _lock = new();
     private readonly OutboundQueue _queue = new();
@@ -84,11 +85,16 @@ internal sealed class ConnectionSender(HubConnectionContext connection, int maxQ
                     _aborted = true;
                     _queue.Clear();
                     FanoutLog.SlowReaderDisconnected(logger, connection.ConnectionId, maxQueued);
+                    metrics.SlowReaderDisconnected();
                     connection.Abort();
                     return;
                 }
 
-                _queue.Enqueue(outgoing);
+                if (_queue.Enqueue(outgoing))
+                {
+                    metrics.TokenCoalesced();
+                }
+
                 return;
             }
 

@@ -1,5 +1,6 @@
 using System.Text;
 using SignalRChat.Contracts;
+using SignalRChat.Server.Telemetry;
 
 namespace SignalRChat.Server.Fanout;
 
@@ -17,15 +18,17 @@ internal sealed class OutboundQueue
 
     public int Count => _entries.Count;
 
-    public void Enqueue(OutgoingEvent outgoing)
+    /// <summary>Queues the event; true when it joined the waiting token delta instead (coalesced).</summary>
+    public bool Enqueue(OutgoingEvent outgoing)
     {
         if (outgoing.Event is TokenEvent token && _tail is { } tail && tail.TryJoin(token))
         {
-            return;
+            return true;
         }
 
         _tail = new Entry(outgoing);
         _entries.Enqueue(_tail);
+        return false;
     }
 
     public OutgoingEvent Dequeue()
@@ -80,7 +83,7 @@ internal sealed class OutboundQueue
 /// <see cref="OutboundQueue"/> up to a bound; past it the stream ends so the reader can come
 /// back with its last seq.
 /// </summary>
-internal sealed class QueuedSubscriber(string id, int maxQueued) : IRoomSubscriber
+internal sealed class QueuedSubscriber(string id, int maxQueued, ChatMetrics metrics) : IRoomSubscriber
 {
     private readonly Lock _lock = new();
     private readonly OutboundQueue _queue = new();
@@ -102,10 +105,11 @@ internal sealed class QueuedSubscriber(string id, int maxQueued) : IRoomSubscrib
             {
                 _overflowed = true;
                 _queue.Clear();
+                metrics.SlowReaderDisconnected();
             }
-            else
+            else if (_queue.Enqueue(outgoing))
             {
-                _queue.Enqueue(outgoing);
+                metrics.TokenCoalesced();
             }
         }
 

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Threading.Channels;
 using SignalRChat.Contracts;
 using SignalRChat.Server.Rooms;
+using SignalRChat.Server.Telemetry;
 
 namespace SignalRChat.Server.Fanout;
 
@@ -16,9 +17,11 @@ internal sealed class RoomFanout
     private readonly IRoomStore _store;
     private readonly IRoomEventBus _bus;
     private readonly ILogger<RoomFanout> _logger;
+    private readonly ChatMetrics _metrics;
 
-    public RoomFanout(IRoomEventBus bus, IRoomStore store, ILogger<RoomFanout> logger)
+    public RoomFanout(IRoomEventBus bus, IRoomStore store, ChatMetrics metrics, ILogger<RoomFanout> logger)
     {
+        _metrics = metrics;
         _store = store;
         _bus = bus;
         _logger = logger;
@@ -59,7 +62,7 @@ internal sealed class RoomFanout
         }
     }
 
-    private LocalRoom Room(string roomId) => _rooms.GetOrAdd(roomId, id => new LocalRoom(id, _store, _bus, _logger));
+    private LocalRoom Room(string roomId) => _rooms.GetOrAdd(roomId, id => new LocalRoom(id, _store, _bus, _metrics, _logger));
 
     private sealed record AttachRequest(IRoomSubscriber Subscriber)
     {
@@ -88,9 +91,11 @@ internal sealed class RoomFanout
         private readonly IRoomStore _store;
         private readonly IRoomEventBus _bus;
         private readonly ILogger _logger;
+        private readonly ChatMetrics _metrics;
 
-        public LocalRoom(string roomId, IRoomStore store, IRoomEventBus bus, ILogger logger)
+        public LocalRoom(string roomId, IRoomStore store, IRoomEventBus bus, ChatMetrics metrics, ILogger logger)
         {
+            _metrics = metrics;
             _roomId = roomId;
             _store = store;
             _bus = bus;
@@ -147,7 +152,11 @@ internal sealed class RoomFanout
                 case ResumeRequest resume:
                     return ResumeAsync(resume);
                 case DetachRequest detach:
-                    _subscriptions.Remove(detach.SubscriberId);
+                    if (_subscriptions.Remove(detach.SubscriberId) && _subscriptions.Count == 0)
+                    {
+                        _metrics.RoomDeactivated();
+                    }
+
                     return ValueTask.CompletedTask;
                 default:
                     return ValueTask.CompletedTask;
@@ -182,7 +191,7 @@ internal sealed class RoomFanout
             }
             else
             {
-                _subscriptions[id] = new Subscription(attach.Subscriber, snapshot.LastSeq);
+                Subscribe(id, new Subscription(attach.Subscriber, snapshot.LastSeq));
             }
 
             attach.Result.TrySetResult(snapshot);
@@ -201,7 +210,7 @@ internal sealed class RoomFanout
             if (!_subscriptions.TryGetValue(id, out var subscription))
             {
                 subscription = new Subscription(resume.Subscriber, resume.AfterSeq);
-                _subscriptions[id] = subscription;
+                Subscribe(id, subscription);
             }
             else
             {
@@ -220,6 +229,15 @@ internal sealed class RoomFanout
 
             subscription.DeliveredSeq = Math.Max(subscription.DeliveredSeq, range.LastSeq);
             resume.Result.TrySetResult(new ResumeResult(_roomId, resume.AfterSeq + 1, range.LastSeq, false));
+        }
+
+        private void Subscribe(string id, Subscription subscription)
+        {
+            _subscriptions[id] = subscription;
+            if (_subscriptions.Count == 1)
+            {
+                _metrics.RoomActivated();
+            }
         }
 
         private static void Fail(object item, Exception ex)

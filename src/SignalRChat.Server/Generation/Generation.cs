@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using SignalRChat.Server.Auth;
 
 namespace SignalRChat.Server.Generation;
@@ -27,6 +28,12 @@ internal sealed class Generation(string roomId, ChatUser requestedBy, string use
 
     public bool Started { get; set; }
 
+    /// <summary>The trace of the call that asked for this reply (a hub invocation or an HTTP request), if it is still running.</summary>
+    public ActivityContext Origin { get; } = Activity.Current is { IsStopped: false } current ? current.Context : default;
+
+    /// <summary>When a Stop reached this generation (a <see cref="Stopwatch"/> timestamp), or 0.</summary>
+    public long CancelRequestedAt { get; private set; }
+
     /// <summary>Why the generation was stopped, when it was not a member's Stop (a shutdown).</summary>
     public string? CancelReason { get; private set; }
 
@@ -42,6 +49,7 @@ internal sealed class Generation(string roomId, ChatUser requestedBy, string use
 
             _cancelRequested = true;
             CancelReason = reason;
+            CancelRequestedAt = Stopwatch.GetTimestamp();
         }
 
         Cancellation.Cancel();

@@ -3,11 +3,13 @@ using Microsoft.Extensions.Options;
 using SignalRChat.Contracts;
 using SignalRChat.Server.Auth;
 using SignalRChat.Server.Rooms;
+using SignalRChat.Server.Telemetry;
 
 namespace SignalRChat.Server.Generation;
 
 /// <summary>The single-node queue: every room's generations in this process.</summary>
-internal sealed class GenerationQueue(IRoomStore store, GenerationRegistry registry, GenerationRunner runner, IOptions<LimitOptions> limits, TimeProvider time,
+internal sealed class GenerationQueue(
+    IRoomStore store, GenerationRegistry registry, GenerationRunner runner, IOptions<LimitOptions> limits, ChatMetrics metrics, TimeProvider time,
     ILogger<GenerationQueue> runnerLogger)
     : IGenerationQueue
 {
@@ -72,6 +74,7 @@ internal sealed class GenerationQueue(IRoomStore store, GenerationRegistry regis
             else
             {
                 queue.Waiting.AddLast(generation);
+                metrics.GenerationQueued();
                 await store.AppendAsync(new StatusEvent(roomId, generation.Id, GenerationStates.Queued), CancellationToken.None);
             }
 
@@ -100,6 +103,7 @@ internal sealed class GenerationQueue(IRoomStore store, GenerationRegistry regis
             {
                 if (queue.Waiting.Remove(generation))
                 {
+                    metrics.GenerationDequeued();
                     return await CancelWaitingAsync(generation, null);
                 }
             }
@@ -123,6 +127,7 @@ internal sealed class GenerationQueue(IRoomStore store, GenerationRegistry regis
                 foreach (var waiting in queue.Waiting.ToList())
                 {
                     queue.Waiting.Remove(waiting);
+                    metrics.GenerationDequeued();
                     await CancelWaitingAsync(waiting, GenerationErrors.ShutDown);
                 }
             }
@@ -164,6 +169,7 @@ internal sealed class GenerationQueue(IRoomStore store, GenerationRegistry regis
         var stopped = generation.TryCancel(reason);
         generation.Finish();
         await store.AppendAsync(new StatusEvent(generation.RoomId, generation.Id, GenerationStates.Cancelled, Text: string.Empty, Error: reason));
+        metrics.Cancelled(generation.CancelRequestedAt);
         registry.Finished(generation);
         generation.Dispose();
         return stopped;
@@ -192,12 +198,18 @@ internal sealed class GenerationQueue(IRoomStore store, GenerationRegistry regis
                     GenerationLog.Failed(runnerLogger, next.RoomId, next.Id, "the final status could not be written", ex);
                 }
 
+                if (final.State == GenerationStates.Cancelled)
+                {
+                    metrics.Cancelled(next.CancelRequestedAt);
+                }
+
                 registry.Finished(next);
                 next.Dispose();
                 next = queue.Waiting.First?.Value;
                 if (next is not null)
                 {
                     queue.Waiting.RemoveFirst();
+                    metrics.GenerationDequeued();
                 }
 
                 queue.Running = next;

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Options;
@@ -5,6 +6,7 @@ using SignalRChat.Contracts;
 using SignalRChat.Server.Limits;
 using SignalRChat.Server.Model;
 using SignalRChat.Server.Rooms;
+using SignalRChat.Server.Telemetry;
 using SignalRChat.Server.Tools;
 using AiChatMessage = Microsoft.Extensions.AI.ChatMessage;
 using RoomMessage = SignalRChat.Contracts.ChatMessage;
@@ -22,6 +24,7 @@ internal sealed class GenerationRunner(
     ToolRegistry tools,
     IOptions<ModelOptions> modelOptions,
     IUserLimiter userLimits,
+    ChatMetrics metrics,
     TimeProvider time,
     ILogger<GenerationRunner> logger)
 {
@@ -30,6 +33,32 @@ internal sealed class GenerationRunner(
 
     /// <summary>Streams the reply and returns its final status, which the queue appends (so it can move on in the same step).</summary>
     public async Task<StatusEvent> RunAsync(Generation generation)
+    {
+        // The reply's trace continues the call that asked for it, not whatever ran before on this loop.
+        Activity.Current = null;
+        using var activity = ChatActivities.Source.StartActivity("generation", ActivityKind.Internal, generation.Origin);
+        activity?.SetTag(ChatActivities.RoomIdTag, generation.RoomId);
+        activity?.SetTag(ChatActivities.GenerationIdTag, generation.Id);
+        activity?.SetTag(ChatActivities.MessageIdTag, generation.AssistantMessageId);
+        metrics.GenerationStarted();
+        try
+        {
+            var final = await RunCoreAsync(generation, activity);
+            activity?.SetTag(ChatActivities.StateTag, final.State);
+            if (final.State == GenerationStates.Failed)
+            {
+                activity?.SetStatus(ActivityStatusCode.Error, final.Error);
+            }
+
+            return final;
+        }
+        finally
+        {
+            metrics.GenerationEnded();
+        }
+    }
+
+    private async Task<StatusEvent> RunCoreAsync(Generation generation, Activity? activity)
     {
         var started = time.GetTimestamp();
         var cancellation = generation.Cancellation.Token;
@@ -60,10 +89,16 @@ internal sealed class GenerationRunner(
                         {
                             case TextContent { Text.Length: > 0 } delta:
                                 cancellation.ThrowIfCancellationRequested();
-                                firstTokenAt ??= time.GetTimestamp();
+                                if (firstTokenAt is null)
+                                {
+                                    firstTokenAt = time.GetTimestamp();
+                                    metrics.FirstToken(time.GetElapsedTime(started, firstTokenAt.Value));
+                                }
+
                                 await events.SetStateAsync(GenerationStates.Generating);
                                 text.Append(delta.Text);
                                 tokens++;
+                                metrics.Token();
                                 await store.AppendAsync(new TokenEvent(generation.RoomId, generation.Id, delta.Text), CancellationToken.None);
                                 break;
                             case UsageContent reported:
@@ -114,6 +149,7 @@ internal sealed class GenerationRunner(
         }
 
         var elapsed = time.GetElapsedTime(started);
+        activity?.SetTag(ChatActivities.TokensTag, tokens);
         GenerationLog.Finished(logger, generation.RoomId, generation.Id, state, tokens,
             firstTokenAt is { } first ? (long)time.GetElapsedTime(started, first).TotalMilliseconds : -1, (long)elapsed.TotalMilliseconds);
         var usageInfo = usage is null ? null : new UsageInfo(usage.InputTokenCount ?? 0, usage.OutputTokenCount ?? 0);

@@ -1,13 +1,14 @@
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Options;
 using SignalRChat.Server.Model.Providers;
+using SignalRChat.Server.Telemetry;
 using SignalRChat.Server.Tools;
 
 namespace SignalRChat.Server.Model;
 
 internal static class ModelExtensions
 {
-    /// <summary>The model pipeline: tool calling, then readable upstream errors, then retries, then the configured provider.</summary>
+    /// <summary>The model pipeline: tool calling, then telemetry, then readable upstream errors, then retries, then the configured provider.</summary>
     public static IHostApplicationBuilder AddChatModel(this IHostApplicationBuilder builder)
     {
         var services = builder.Services;
@@ -43,6 +44,10 @@ internal static class ModelExtensions
                 IncludeDetailedErrors = false,
                 MaximumConsecutiveErrorsPerRequest = 0,
             })
+
+            // gen_ai spans ("chat" per model round, "execute_tool" per tool call, found by the layer above) and metrics,
+            // without prompts or replies: those stay in the room.
+            .UseOpenTelemetry(sourceName: ChatActivities.SourceName, configure: telemetry => telemetry.EnableSensitiveData = false)
             .Use((inner, sp) => new UpstreamErrorsChatClient(inner, DescribeServer(sp)))
             .Use((inner, sp) =>
             {

@@ -4,6 +4,7 @@ using SignalRChat.Contracts;
 using SignalRChat.Server.Auth;
 using SignalRChat.Server.Generation;
 using SignalRChat.Server.Rooms;
+using SignalRChat.Server.Telemetry;
 using StackExchange.Redis;
 using GenerationJob = SignalRChat.Server.Generation.Generation;
 
@@ -34,6 +35,7 @@ internal sealed class RedisGenerationQueue(
     GenerationRunner runner,
     IOptions<LimitOptions> limits,
     IOptions<RedisGenerationOptions> options,
+    ChatMetrics metrics,
     TimeProvider time,
     ILogger<RedisGenerationQueue> logger) : IGenerationQueue, IHostedService
 {
@@ -79,6 +81,9 @@ internal sealed class RedisGenerationQueue(
             case "run":
                 Start(new GenerationJob(roomId, user, message.MessageId, (long)result[1], generationId, assistantMessageId));
                 break;
+            default:
+                metrics.GenerationQueued();
+                break;
         }
 
         return new SendMessageResult(message.MessageId, generationId);
@@ -96,11 +101,18 @@ internal sealed class RedisGenerationQueue(
         }
 
         var cancelled = new StatusEvent(roomId, generationId, GenerationStates.Cancelled, Text: string.Empty);
+        var requestedAt = System.Diagnostics.Stopwatch.GetTimestamp();
         var outcome = (string?)await rooms.RunAsync(roomId, "cancel", generationId, EventCodec.Template(cancelled), EventCodec.Hint(cancelled));
         if (outcome == "signalled")
         {
             // The owner hears it on the cancel channel too; if it is this node, stop at once.
             registry.FindLive(generationId)?.TryCancel();
+        }
+        else if (outcome == "stopped")
+        {
+            // A waiting generation: the script appended its cancelled status and took it off the queue.
+            metrics.GenerationDequeued();
+            metrics.Cancelled(requestedAt);
         }
 
         return outcome is "stopped" or "signalled";
@@ -142,9 +154,14 @@ internal sealed class RedisGenerationQueue(
                     cancelled is null ? string.Empty : EventCodec.Template(cancelled), cancelled is null ? string.Empty : EventCodec.Hint(cancelled),
                     _draining ? "1" : "0");
                 var result = (RedisResult[])(await written)!;
+
+                // A Stop that reached this node always ends as a cancelled status (the script's choice above).
+                metrics.Cancelled(current.CancelRequestedAt);
+
                 next = ReadNext(current.RoomId, result);
                 if (next is not null)
                 {
+                    metrics.GenerationDequeued();
                     registry.Add(next);
                 }
             }
@@ -236,6 +253,7 @@ internal sealed class RedisGenerationQueue(
 
             if (ReadNext(roomId, result[1..]) is { } next)
             {
+                metrics.GenerationDequeued();
                 Start(next);
             }
         }

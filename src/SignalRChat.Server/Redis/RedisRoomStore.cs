@@ -3,6 +3,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Options;
 using SignalRChat.Contracts;
 using SignalRChat.Server.Rooms;
+using SignalRChat.Server.Telemetry;
 using StackExchange.Redis;
 
 namespace SignalRChat.Server.Redis;
@@ -12,7 +13,7 @@ namespace SignalRChat.Server.Redis;
 /// event log, changed only by <see cref="RedisScripts.Room"/>; each appended event is published
 /// on the room's channel, which every node with members in the room subscribes to.
 /// </summary>
-internal sealed class RedisRoomStore(IConnectionMultiplexer redis, IOptions<RoomOptions> options, TimeProvider time, ILogger<RedisRoomStore> logger)
+internal sealed class RedisRoomStore(IConnectionMultiplexer redis, IOptions<RoomOptions> options, ChatMetrics metrics, TimeProvider time, ILogger<RedisRoomStore> logger)
     : IRoomStore, IRoomEventBus
 {
     private static readonly TimeSpan FlushRetry = TimeSpan.FromMilliseconds(250);
@@ -295,6 +296,6 @@ internal sealed class RedisRoomStore(IConnectionMultiplexer redis, IOptions<Room
         values[6] = RedisKeys.RoomChannel(roomId).ToString();
         values[7] = expectedSeq;
         arguments.CopyTo(values, 8);
-        return redis.GetDatabase().ScriptEvaluateAsync(RedisScripts.Room, [RedisKeys.Room(roomId), RedisKeys.Global], values);
+        return metrics.TimeRedisAsync(operation, redis.GetDatabase().ScriptEvaluateAsync(RedisScripts.Room, [RedisKeys.Room(roomId), RedisKeys.Global], values));
     }
 }

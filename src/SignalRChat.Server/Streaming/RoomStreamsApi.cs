@@ -6,6 +6,7 @@ using SignalRChat.Contracts;
 using SignalRChat.Server.Auth;
 using SignalRChat.Server.Fanout;
 using SignalRChat.Server.Rooms;
+using SignalRChat.Server.Telemetry;
 
 namespace SignalRChat.Server.Streaming;
 
@@ -31,7 +32,7 @@ internal static class RoomStreamsApi
         return app;
     }
 
-    private static async Task StreamEventsAsync(string roomId, HttpContext http, RoomService rooms, IOptions<StreamOptions> options)
+    private static async Task StreamEventsAsync(string roomId, HttpContext http, RoomService rooms, IOptions<StreamOptions> options, ChatMetrics metrics)
     {
         var settings = options.Value;
         var user = ChatUser.From(http.User);
@@ -41,7 +42,7 @@ internal static class RoomStreamsApi
             return;
         }
 
-        var reader = new QueuedSubscriber("sse-" + Guid.NewGuid().ToString("N"), settings.MaxQueuedEvents);
+        var reader = new QueuedSubscriber("sse-" + Guid.NewGuid().ToString("N"), settings.MaxQueuedEvents, metrics);
         (string RoomId, RoomSnapshot? Snapshot) opened;
         try
         {
@@ -99,11 +100,11 @@ internal static class RoomStreamsApi
         }
     }
 
-    private static async Task PostMessageAsync(string roomId, MessageRequest? request, HttpContext http, RoomService rooms, IOptions<StreamOptions> options)
+    private static async Task PostMessageAsync(string roomId, MessageRequest? request, HttpContext http, RoomService rooms, IOptions<StreamOptions> options, ChatMetrics metrics)
     {
         var user = ChatUser.From(http.User);
         var streaming = http.Request.GetTypedHeaders().Accept.Any(a => a.MediaType.Equals(NdjsonMediaType, StringComparison.OrdinalIgnoreCase));
-        var watcher = streaming ? new QueuedSubscriber("ndjson-" + Guid.NewGuid().ToString("N"), options.Value.MaxQueuedEvents) : null;
+        var watcher = streaming ? new QueuedSubscriber("ndjson-" + Guid.NewGuid().ToString("N"), options.Value.MaxQueuedEvents, metrics) : null;
         SendMessageResult sent;
         try
         {
