@@ -92,12 +92,16 @@ trap 'exit 130' INT TERM
 redis-server --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no --dir "$run_dir" >"$run_dir/redis.log" 2>&1 &
 pids+=($!)
 
+# The per-user limits are opened wide: the soak's members send far more than people do.
 signing_key=$(head -c 48 /dev/urandom | base64 | tr -d '\n')
 for i in 0 1; do
   env ASPNETCORE_ENVIRONMENT=Production \
     ConnectionStrings__Redis="127.0.0.1:$redis_port" \
     Chat__Auth__SigningKey="$signing_key" \
     Chat__Auth__AllowGuests=true \
+    Chat__Limits__MessagesPerMinute=100000 \
+    Chat__Limits__DailyTokensPerUser=0 \
+    Chat__Limits__GuestSignInsPerMinute=0 \
     Chat__Offline__TokenDelayMs="${SOAK_TOKEN_DELAY_MS:-5}" \
     Chat__Offline__ReplyTokens="${SOAK_REPLY_TOKENS:-80}" \
     Logging__LogLevel__Default=Warning \
