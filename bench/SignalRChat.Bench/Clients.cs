@@ -81,7 +81,7 @@ internal sealed class ChatService(IReadOnlyList<Uri> nodes, string name = "chat"
     }
 }
 
-internal sealed class BaselineService(IReadOnlyList<Uri> nodes, string name = "baseline") : ServiceUnderTest(name, nodes)
+internal sealed class BaselineService(IReadOnlyList<Uri> nodes, string name = "baseline", bool shaped = false) : ServiceUnderTest(name, nodes)
 {
     public override string HubPath => BaselineNode.HubPath;
 
@@ -89,13 +89,22 @@ internal sealed class BaselineService(IReadOnlyList<Uri> nodes, string name = "b
 
     public override Task JoinAsync(Member member, string room) => member.Connection.InvokeAsync("Join", room);
 
-    public override Task<string> StartAsync(Member member, string room, string request) => member.Connection.InvokeAsync<string>("Start", room, request);
+    public override Task<string> StartAsync(Member member, string room, string request) =>
+        member.Connection.InvokeAsync<string>(shaped ? "StartShaped" : "Start", room, request);
 
     public override Task<bool> CancelAsync(Member member, string id) => member.Connection.InvokeAsync<bool>("Cancel", id);
 
     protected override void Listen(Member member)
     {
-        member.Connection.On<string>("token", member.OnToken);
+        if (shaped)
+        {
+            member.Connection.On<TokenEvent>("token", e => member.OnToken(e.Text));
+        }
+        else
+        {
+            member.Connection.On<string>("token", member.OnToken);
+        }
+
         member.Connection.On<string>("status", member.OnFinal);
     }
 }

@@ -40,10 +40,11 @@ namespace SignalRChat.Bench
             {
                 var chat = new ChatService([chatNode.Url]);
                 var baseline = new BaselineService([baselineNode.Url]);
+                var shaped = new BaselineService([baselineNode.Url], "baseline, chat-shaped tokens", shaped: true);
                 log("fan-out, one node");
                 foreach (var (rooms, members) in settings.FanOut)
                 {
-                    await scenarios.FanOutAsync(chat, baseline, rooms, members, $"fan-out {rooms}×{members}", rooms == 1 && members == 100 ? 5 : null);
+                    await scenarios.FanOutAsync(chat, baseline, rooms, members, $"fan-out {rooms}×{members}", rooms == 1 && members == 100 ? 5 : null, shaped);
                 }
 
                 log("cancel, one node");

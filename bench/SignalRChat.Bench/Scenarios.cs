@@ -15,14 +15,16 @@ internal sealed class Scenarios(BenchSettings settings, Action<string> log)
 {
     private static readonly TimeSpan ReplyTimeout = TimeSpan.FromSeconds(120);
     private int _users;
+    private int _rooms;
 
     public List<Figure> Figures { get; } = [];
 
     /// <summary>One reply to every room at once, as fast as the model yields (tokens/s), then at a model's pace (latency).</summary>
-    public async Task FanOutAsync(ServiceUnderTest chat, ServiceUnderTest baseline, int rooms, int members, string label, double? latencyTarget)
+    public async Task FanOutAsync(ServiceUnderTest chat, ServiceUnderTest baseline, int rooms, int members, string label, double? latencyTarget,
+        ServiceUnderTest? shapedBaseline = null)
     {
         var results = new Dictionary<string, (double Rate, double P50, double P99, double Delivered)>();
-        foreach (var service in new[] { baseline, chat })
+        foreach (var service in shapedBaseline is null ? new[] { baseline, chat } : [baseline, shapedBaseline, chat])
         {
             var groups = await ConnectRoomsAsync(service, rooms, members);
             try
@@ -44,6 +46,13 @@ internal sealed class Scenarios(BenchSettings settings, Action<string> log)
         var b = results[baseline.Name];
         Figures.Add(new Figure(label, "delivered tokens/s", "tokens/s", c.Rate, b.Rate, "≥ 0.9× baseline", c.Rate >= 0.9 * b.Rate,
             c.Delivered < 1 ? $"{c.Delivered:P0} of the deltas arrived as separate events (the rest joined for lagging readers)" : null));
+        if (shapedBaseline is not null)
+        {
+            var s = results[shapedBaseline.Name];
+            Figures.Add(new Figure(label, "delivered tokens/s against a baseline sending the chat's token event shape", "tokens/s", c.Rate, s.Rate, "—", null,
+                "the same bare hub, each token sent as {roomId, generationId, seq, text}: what the payload costs the clients apart from the service's work"));
+        }
+
         Figures.Add(new Figure(label, "token latency p50", "ms", c.P50, b.P50, "—", null));
         Figures.Add(new Figure(label, "token latency p99", "ms", c.P99, b.P99, latencyTarget is { } t ? $"≤ {t} ms" : "—", latencyTarget is { } limit ? c.P99 <= limit : null));
     }
@@ -372,7 +381,8 @@ internal sealed class Scenarios(BenchSettings settings, Action<string> log)
     private static async Task DisposeAllAsync(IEnumerable<Member> members) =>
         await Parallel.ForEachAsync(members.ToArray(), new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (m, _) => await m.DisposeAsync());
 
-    private static string NewRoom(string prefix) => $"{prefix}-{Guid.NewGuid():N}"[..Math.Min(40, prefix.Length + 33)];
+    // Short, like the names people give rooms; the id travels in every event.
+    private string NewRoom(string prefix) => $"{prefix}-{Interlocked.Increment(ref _rooms)}";
 
     private string NewUser() => $"u{Interlocked.Increment(ref _users)}";
 }

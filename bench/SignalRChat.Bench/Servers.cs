@@ -33,7 +33,8 @@ internal sealed class ChatNode : IAsyncDisposable
 
     public static WebApplication Build(IReadOnlyDictionary<string, string?>? settings, string urls, bool stats = false)
     {
-        var args = new List<string> { "--urls", urls, "--environment", "Production", "--Chat:Auth:AllowGuests=true", $"--Chat:Auth:SigningKey={SigningKey}" };
+        // No configuration file watcher: a bench node lives for seconds, and a watcher on the working directory only adds noise.
+        var args = new List<string> { "--urls", urls, "--environment", "Production", "--contentRoot", AppContext.BaseDirectory, "--hostBuilder:reloadConfigOnChange=false", "--Chat:Auth:AllowGuests=true", $"--Chat:Auth:SigningKey={SigningKey}" };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
             args.Add($"--{key}={value}");
@@ -132,7 +133,10 @@ internal sealed class BaselineHub(BaselineRuns runs) : Hub
 {
     public Task Join(string group) => Groups.AddToGroupAsync(Context.ConnectionId, group);
 
-    public string Start(string group, string request) => runs.Start(group, request);
+    public string Start(string group, string request) => runs.Start(group, request, shaped: false);
+
+    /// <summary>The same stream with each token in the chat service's token event shape (room, generation, seq, text).</summary>
+    public string StartShaped(string group, string request) => runs.Start(group, request, shaped: true);
 
     public Task<bool> Cancel(string id) => runs.CancelAsync(id);
 }
@@ -151,12 +155,12 @@ internal sealed class BaselineRuns
         _redis?.Subscribe(RedisChannel.Literal(CancelChannel), (_, id) => CancelLocal(id.ToString()));
     }
 
-    public string Start(string group, string request)
+    public string Start(string group, string request, bool shaped)
     {
-        var id = Guid.NewGuid().ToString("N");
+        var id = "g-" + Guid.NewGuid().ToString("N")[..16];
         var cancellation = new CancellationTokenSource();
         _running[id] = cancellation;
-        _ = Task.Run(() => RunAsync(id, group, request, cancellation.Token));
+        _ = Task.Run(() => RunAsync(id, group, request, shaped, cancellation.Token));
         return id;
     }
 
@@ -186,14 +190,16 @@ internal sealed class BaselineRuns
         return true;
     }
 
-    private async Task RunAsync(string id, string group, string request, CancellationToken cancellationToken)
+    private async Task RunAsync(string id, string group, string request, bool shaped, CancellationToken cancellationToken)
     {
         var state = "completed";
+        var seq = 0L;
         try
         {
             await foreach (var token in BenchModel.StreamAsync(request, cancellationToken))
             {
-                await _hub.Clients.Group(group).SendAsync("token", token, CancellationToken.None);
+                object payload = shaped ? new SignalRChat.Contracts.TokenEvent(group, id, token) { Seq = ++seq } : token;
+                await _hub.Clients.Group(group).SendAsync("token", payload, CancellationToken.None);
             }
         }
         catch (OperationCanceledException)
