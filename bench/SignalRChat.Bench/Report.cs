@@ -57,7 +57,9 @@ internal sealed class Report(BenchSettings settings, IReadOnlyList<Figure> figur
                                      $"{(f.Ratio is { } r ? r.ToString("F2", Invariant) + "×" : "—")} | {f.Target} | {(f.Met is { } met ? met ? "yes" : "**no**" : "")} |");
         }
 
-        var footnotes = figures.Where(f => f.Note is not null).Select(f => $"{f.Scenario}, {f.Metric}: {f.Note}").Concat(notes).ToList();
+        var footnotes = figures.Where(f => f.Note is not null).GroupBy(f => f.Note!)
+            .Select(g => g.Count() == 1 ? $"{g.First().Scenario}, {g.First().Metric}: {g.Key}" : $"{g.First().Metric} ({string.Join(", ", g.Select(f => f.Scenario))}): {g.Key}")
+            .Concat(notes).ToList();
         if (footnotes.Count > 0)
         {
             md.AppendLine();
@@ -97,7 +99,7 @@ internal sealed class Report(BenchSettings settings, IReadOnlyList<Figure> figur
         {
             ("Delivered tokens/s (higher is better)", Pick(f => f.Metric == "delivered tokens/s", f => f.Scenario)),
             ("Token latency p99, ms (lower is better)", Pick(f => f.Metric == "token latency p99", f => f.Scenario)),
-            ("Latency p50 / p99, ms (lower is better)", Pick(f => f.Unit == "ms" && !f.Metric.StartsWith("token latency", StringComparison.Ordinal), f => $"{f.Scenario}: {f.Metric}")),
+            ("Latency p50 / p99, ms (lower is better)", Pick(f => f.Unit == "ms" && !f.Metric.StartsWith("token latency", StringComparison.Ordinal), f => $"{Short(f.Scenario)} {f.Metric[^3..]}")),
             ("Memory and bytes (lower is better)", Pick(f => f.Unit is "KB" or "×" or "bytes", f => $"{f.Metric} ({f.Unit})")),
         };
         const int width = 900, labelWidth = 380, barArea = 420, barHeight = 11, rowGap = 8, titleHeight = 34;
@@ -131,6 +133,13 @@ internal sealed class Report(BenchSettings settings, IReadOnlyList<Figure> figur
 
     private List<(string Label, double Chat, double Baseline)> Pick(Func<Figure, bool> which, Func<Figure, string> label) =>
         figures.Where(which).Select(f => (label(f), f.Chat, f.Baseline ?? double.NaN)).ToList();
+
+    private static string Short(string scenario) => scenario switch
+    {
+        "time to first token" => "added time to first token",
+        "upstream abort (OpenAI-wire server)" => "stop → upstream closed",
+        _ => scenario.Replace(" + Redis", string.Empty, StringComparison.Ordinal),
+    };
 
     private static void Bar(StringBuilder svg, int x, int y, double length, int height, string color, double value)
     {

@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.Extensions.Options;
@@ -21,7 +22,7 @@ internal static class AuthExtensions
             {
                 jwt.MapInboundClaims = false;
                 jwt.TokenValidationParameters = tokens.ValidationParameters();
-                jwt.Events = new JwtBearerEvents { OnMessageReceived = ReadQueryToken };
+                jwt.Events = new JwtBearerEvents { OnMessageReceived = ReadQueryToken, OnTokenValidated = KeepOnlyUserClaims };
             });
         services.AddAuthorization();
 
@@ -39,6 +40,31 @@ internal static class AuthExtensions
             && context.Request.Query.TryGetValue("access_token", out var token))
         {
             context.Token = token;
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// A hub connection keeps its user for as long as it is open; the validated identity would also keep
+    /// the parsed token and all its claims. Only the user id and name are ever read, so only they stay
+    /// (measured: several KB less per idle connection, see docs/benchmarks.md).
+    /// </summary>
+    private static Task KeepOnlyUserClaims(TokenValidatedContext context)
+    {
+        var principal = context.Principal;
+        var id = principal?.FindFirst(TokenService.UserIdClaim);
+        if (principal?.Identity is { AuthenticationType: { } type } && id is not null)
+        {
+            var name = principal.FindFirst(TokenService.NameClaim);
+            var identity = new ClaimsIdentity(type, TokenService.NameClaim, null);
+            identity.AddClaim(new Claim(TokenService.UserIdClaim, id.Value));
+            if (name is not null)
+            {
+                identity.AddClaim(new Claim(TokenService.NameClaim, name.Value));
+            }
+
+            context.Principal = new ClaimsPrincipal(identity);
         }
 
         return Task.CompletedTask;
