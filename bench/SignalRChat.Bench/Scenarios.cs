@@ -297,11 +297,34 @@ internal sealed class Scenarios(BenchSettings settings, Action<string> log)
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
         var before = await http.GetFromJsonAsync<MemoryStats>(new Uri(server.Url, "bench/stats"));
         var uri = RawHubSocket.WebSocketUri(server.Url, hubPath, await token(server.Url));
-        var sockets = new RawHubSocket[connections];
+        var opened = new RawHubSocket?[connections];
         using var stop = new CancellationTokenSource();
         var watch = Stopwatch.StartNew();
-        await Parallel.ForAsync(0, connections, new ParallelOptions { MaxDegreeOfParallelism = 64 },
-            async (i, ct) => sockets[i] = await RawHubSocket.ConnectAsync(uri, ct));
+        string? refused = null;
+        await Parallel.ForAsync(0, connections, new ParallelOptions { MaxDegreeOfParallelism = 64 }, async (i, ct) =>
+        {
+            // When the machine runs out of descriptors, the figure is taken over the connections that did open.
+            if (Volatile.Read(ref refused) is not null)
+            {
+                return;
+            }
+
+            try
+            {
+                opened[i] = await RawHubSocket.ConnectAsync(uri, ct);
+            }
+            catch (Exception ex) when (ex is System.Net.WebSockets.WebSocketException or HttpRequestException or IOException)
+            {
+                Interlocked.CompareExchange(ref refused, ex.GetBaseException().Message, null);
+            }
+        });
+        var sockets = opened.OfType<RawHubSocket>().ToArray();
+        connections = sockets.Length;
+        if (refused is not null)
+        {
+            IdleNotes.Add($"{kind}: only {connections:N0} connections opened ({refused}); the figure is per opened connection.");
+        }
+
         log($"  idle {kind}: {connections} connections open in {watch.Elapsed.TotalSeconds:F1} s");
 
         // Every socket pings now and then, as a client would, so the server's client timeout does not close any.
@@ -328,12 +351,15 @@ internal sealed class Scenarios(BenchSettings settings, Action<string> log)
 
     public Dictionary<string, (double WorkingSet, double Heap)> IdleResults { get; } = [];
 
+    public List<string> IdleNotes { get; } = [];
+
     public void AddIdleFigures(int connections)
     {
         var c = IdleResults["chat"];
         var b = IdleResults["baseline"];
         var label = $"idle connections ({connections:N0}, WebSockets)";
-        Figures.Add(new Figure(label, "working set per connection", "KB", c.WorkingSet, b.WorkingSet, "≤ 40 KB", c.WorkingSet <= 40));
+        Figures.Add(new Figure(label, "working set per connection", "KB", c.WorkingSet, b.WorkingSet, "≤ 40 KB", c.WorkingSet <= 40,
+            IdleNotes.Count == 0 ? null : string.Join(" ", IdleNotes)));
         Figures.Add(new Figure(label, "managed heap per connection", "KB", c.Heap, b.Heap, "—", null));
     }
 
