@@ -1,0 +1,78 @@
+using System.Diagnostics;
+
+namespace SignalRChat.Bench;
+
+/// <summary>A server (chat or baseline) in a child process of this program, so its memory can be read on its own.</summary>
+internal sealed class ChildServer : IAsyncDisposable
+{
+    public const string ReadyLine = "bench-server listening on ";
+    private readonly Process _process;
+
+    private ChildServer(Process process, Uri url)
+    {
+        _process = process;
+        Url = url;
+    }
+
+    public Uri Url { get; }
+
+    public static async Task<ChildServer> StartAsync(string kind)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(typeof(ChildServer).Assembly.Location);
+        start.ArgumentList.Add("--serve");
+        start.ArgumentList.Add(kind);
+
+        // Like the service's own build (the Web SDK's default): server garbage collection.
+        start.Environment["DOTNET_gcServer"] = "1";
+        var process = Process.Start(start) ?? throw new InvalidOperationException("the child server did not start");
+        var ready = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var output = new List<string>();
+        void Read(string? line)
+        {
+            if (line is null)
+            {
+                return;
+            }
+
+            lock (output)
+            {
+                output.Add(line);
+            }
+
+            if (line.StartsWith(ReadyLine, StringComparison.Ordinal))
+            {
+                ready.TrySetResult(new Uri(line[ReadyLine.Length..].Trim()));
+            }
+        }
+
+        process.OutputDataReceived += (_, e) => Read(e.Data);
+        process.ErrorDataReceived += (_, e) => Read(e.Data);
+        process.EnableRaisingEvents = true;
+        process.Exited += (_, _) => ready.TrySetException(new InvalidOperationException("the child server exited: " + string.Join('\n', output)));
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return new ChildServer(process, await ready.Task.WaitAsync(TimeSpan.FromSeconds(60)));
+    }
+
+    /// <summary>Runs in the child: serves until stdin closes or the parent kills it.</summary>
+    public static async Task<int> ServeAsync(string kind)
+    {
+        var app = kind == "chat" ? ChatNode.Build(null, "http://127.0.0.1:0", stats: true) : BaselineNode.Build(null, "http://127.0.0.1:0", stats: true);
+        await app.StartAsync();
+        Console.WriteLine(ReadyLine + ChatNode.Address(app));
+        await app.WaitForShutdownAsync();
+        return 0;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+
+        _process.Dispose();
+    }
+}

@@ -1,0 +1,125 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace SignalRChat.Bench;
+
+/// <summary>Collects token receipts of one run: latency of every stamped token at every client, the count, the span.</summary>
+internal sealed class Recorder(int capacity)
+{
+    private readonly double[] _latencyMs = new double[capacity];
+    private int _count;
+    private long _tokens;
+    private long _firstStamp = long.MaxValue;
+    private long _lastReceipt;
+    private long _modelTtft = -1;
+
+    public long Tokens => Interlocked.Read(ref _tokens);
+
+    /// <summary>The model's own time to first token (ask → first yield), in Stopwatch ticks, of the last first token seen.</summary>
+    public long ModelTtftTicks => Interlocked.Read(ref _modelTtft);
+
+    /// <summary>Reads the stamps in a (possibly coalesced) delta received now; returns how many tokens it held.</summary>
+    public int Receive(string text)
+    {
+        var now = Stopwatch.GetTimestamp();
+        var tokens = 0;
+        long requested = -1;
+        foreach (var part in text.AsSpan().Split(' '))
+        {
+            var item = text.AsSpan()[part];
+            if (item.IsEmpty)
+            {
+                continue;
+            }
+
+            if (item[0] == 'r')
+            {
+                _ = long.TryParse(item[1..], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out requested);
+                continue;
+            }
+
+            if (!long.TryParse(item, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var stamp))
+            {
+                tokens++;
+                continue;
+            }
+
+            if (requested > 0)
+            {
+                Interlocked.Exchange(ref _modelTtft, stamp - requested);
+                requested = -1;
+            }
+
+            tokens++;
+            var index = Interlocked.Increment(ref _count) - 1;
+            if (index < _latencyMs.Length)
+            {
+                _latencyMs[index] = (now - stamp) * 1000.0 / Stopwatch.Frequency;
+            }
+
+            Min(ref _firstStamp, stamp);
+        }
+
+        Interlocked.Add(ref _tokens, tokens);
+        Max(ref _lastReceipt, now);
+        return tokens;
+    }
+
+    public double TokensPerSecond
+    {
+        get
+        {
+            var span = Interlocked.Read(ref _lastReceipt) - Interlocked.Read(ref _firstStamp);
+            return span <= 0 ? 0 : Tokens * (double)Stopwatch.Frequency / span;
+        }
+    }
+
+    public double[] Latencies => _latencyMs.AsSpan(0, Math.Min(_count, _latencyMs.Length)).ToArray();
+
+    private static void Min(ref long target, long value)
+    {
+        var seen = Interlocked.Read(ref target);
+        while (value < seen)
+        {
+            var was = Interlocked.CompareExchange(ref target, value, seen);
+            if (was == seen)
+            {
+                return;
+            }
+
+            seen = was;
+        }
+    }
+
+    private static void Max(ref long target, long value)
+    {
+        var seen = Interlocked.Read(ref target);
+        while (value > seen)
+        {
+            var was = Interlocked.CompareExchange(ref target, value, seen);
+            if (was == seen)
+            {
+                return;
+            }
+
+            seen = was;
+        }
+    }
+}
+
+internal static class Stats
+{
+    public static double Percentile(IReadOnlyList<double> values, double p)
+    {
+        if (values.Count == 0)
+        {
+            return double.NaN;
+        }
+
+        var sorted = values.Order().ToArray();
+        var rank = (int)Math.Ceiling(p / 100.0 * sorted.Length) - 1;
+        return sorted[Math.Clamp(rank, 0, sorted.Length - 1)];
+    }
+
+    public static double Ms(long ticks) => ticks * 1000.0 / Stopwatch.Frequency;
+}

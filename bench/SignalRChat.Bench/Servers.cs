@@ -1,0 +1,240 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.Extensions.AI;
+using SignalRChat.Server;
+using StackExchange.Redis;
+
+namespace SignalRChat.Bench;
+
+/// <summary>A node of the chat service in this process, on a free loopback port, with the bench model unless told otherwise.</summary>
+internal sealed class ChatNode : IAsyncDisposable
+{
+    public const string SigningKey = "a-bench-signing-key-of-more-than-32-bytes";
+
+    private readonly WebApplication _app;
+
+    private ChatNode(WebApplication app, Uri url)
+    {
+        _app = app;
+        Url = url;
+    }
+
+    public Uri Url { get; }
+
+    public static async Task<ChatNode> StartAsync(IReadOnlyDictionary<string, string?>? settings = null, string urls = "http://127.0.0.1:0")
+    {
+        var app = Build(settings, urls);
+        await app.StartAsync();
+        return new ChatNode(app, Address(app));
+    }
+
+    public static WebApplication Build(IReadOnlyDictionary<string, string?>? settings, string urls, bool stats = false)
+    {
+        // No configuration file watcher: a bench node lives for seconds, and a watcher on the working directory only adds noise.
+        var args = new List<string> { "--urls", urls, "--environment", "Production", "--contentRoot", AppContext.BaseDirectory, "--hostBuilder:reloadConfigOnChange=false", "--Chat:Auth:AllowGuests=true", $"--Chat:Auth:SigningKey={SigningKey}" };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            args.Add($"--{key}={value}");
+        }
+
+        var useBenchModel = settings?.ContainsKey("Chat:Model:Provider") != true;
+        return ChatApp.Build(args.ToArray(), builder =>
+        {
+            builder.Logging.ClearProviders();
+            if (useBenchModel)
+            {
+                // Replaces the provider and its retry layers; tool calling stays as in the service.
+                builder.Services.AddSingleton<IChatClient>(sp => new ChatClientBuilder(new BenchModel()).UseFunctionInvocation().Build(sp));
+            }
+
+            if (stats)
+            {
+                builder.Services.AddSingleton<IStartupFilter, StatsEndpoint>();
+            }
+        });
+    }
+
+    public static Uri Address(WebApplication app)
+    {
+        var address = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
+        return new Uri(address.EndsWith('/') ? address : address + "/");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}
+
+/// <summary>
+/// The baseline: a bare SignalR hub that streams the same model output to a group with
+/// <c>Clients.Group(...).SendAsync</c>, one awaited send per token, and nothing else: no rooms,
+/// seq, history, queue or generation bookkeeping. With Redis it uses the same backplane and
+/// passes a Stop to the node running the stream over one pub/sub channel.
+/// </summary>
+internal sealed class BaselineNode : IAsyncDisposable
+{
+    public const string HubPath = "/hubs/baseline";
+
+    private readonly WebApplication _app;
+
+    private BaselineNode(WebApplication app, Uri url)
+    {
+        _app = app;
+        Url = url;
+    }
+
+    public Uri Url { get; }
+
+    public static async Task<BaselineNode> StartAsync(string? redis = null, string urls = "http://127.0.0.1:0")
+    {
+        var app = Build(redis, urls);
+        await app.StartAsync();
+        return new BaselineNode(app, ChatNode.Address(app));
+    }
+
+    public static WebApplication Build(string? redis, string urls, bool stats = false)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls(urls);
+        builder.Logging.ClearProviders();
+        var signalR = builder.Services.AddSignalR();
+        if (redis is not null)
+        {
+            var multiplexer = ConnectionMultiplexer.Connect(redis);
+            builder.Services.AddSingleton<IConnectionMultiplexer>(multiplexer);
+            signalR.AddStackExchangeRedis(o => o.ConnectionFactory = _ => Task.FromResult<IConnectionMultiplexer>(multiplexer));
+        }
+
+        builder.Services.AddSingleton<BaselineRuns>();
+        if (stats)
+        {
+            builder.Services.AddSingleton<IStartupFilter, StatsEndpoint>();
+        }
+
+        var app = builder.Build();
+        app.MapHub<BaselineHub>(HubPath);
+        app.Services.GetRequiredService<BaselineRuns>();
+        return app;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}
+
+internal sealed class BaselineHub(BaselineRuns runs) : Hub
+{
+    public Task Join(string group) => Groups.AddToGroupAsync(Context.ConnectionId, group);
+
+    public string Start(string group, string request) => runs.Start(group, request, shaped: false);
+
+    /// <summary>The same stream with each token in the chat service's token event shape (room, generation, seq, text).</summary>
+    public string StartShaped(string group, string request) => runs.Start(group, request, shaped: true);
+
+    public Task<bool> Cancel(string id) => runs.CancelAsync(id);
+}
+
+internal sealed class BaselineRuns
+{
+    private const string CancelChannel = "bench-baseline-cancel";
+    private readonly ConcurrentDictionary<string, CancellationTokenSource> _running = new();
+    private readonly IHubContext<BaselineHub> _hub;
+    private readonly ISubscriber? _redis;
+
+    public BaselineRuns(IHubContext<BaselineHub> hub, IServiceProvider services)
+    {
+        _hub = hub;
+        _redis = services.GetService<IConnectionMultiplexer>()?.GetSubscriber();
+        _redis?.Subscribe(RedisChannel.Literal(CancelChannel), (_, id) => CancelLocal(id.ToString()));
+    }
+
+    public string Start(string group, string request, bool shaped)
+    {
+        var id = "g-" + Guid.NewGuid().ToString("N")[..16];
+        var cancellation = new CancellationTokenSource();
+        _running[id] = cancellation;
+        _ = Task.Run(() => RunAsync(id, group, request, shaped, cancellation.Token));
+        return id;
+    }
+
+    public async Task<bool> CancelAsync(string id)
+    {
+        if (CancelLocal(id))
+        {
+            return true;
+        }
+
+        if (_redis is not null)
+        {
+            return await _redis.PublishAsync(RedisChannel.Literal(CancelChannel), id) > 0;
+        }
+
+        return false;
+    }
+
+    private bool CancelLocal(string id)
+    {
+        if (!_running.TryRemove(id, out var cancellation))
+        {
+            return false;
+        }
+
+        cancellation.Cancel();
+        return true;
+    }
+
+    private async Task RunAsync(string id, string group, string request, bool shaped, CancellationToken cancellationToken)
+    {
+        var state = "completed";
+        var seq = 0L;
+        try
+        {
+            await foreach (var token in BenchModel.StreamAsync(request, cancellationToken))
+            {
+                object payload = shaped ? new SignalRChat.Contracts.TokenEvent(group, id, token) { Seq = ++seq } : token;
+                await _hub.Clients.Group(group).SendAsync("token", payload, CancellationToken.None);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            state = "cancelled";
+        }
+
+        _running.TryRemove(id, out _);
+        await _hub.Clients.Group(group).SendAsync("status", state, CancellationToken.None);
+    }
+}
+
+/// <summary>For a server in a child process: <c>GET /bench/stats</c> collects garbage and answers the process's memory.</summary>
+internal sealed class StatsEndpoint : IStartupFilter
+{
+    public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+    {
+        app.Use((context, nextMiddleware) =>
+        {
+            if (context.Request.Path != "/bench/stats")
+            {
+                return nextMiddleware(context);
+            }
+
+            for (var i = 0; i < 3; i++)
+            {
+                GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+                GC.WaitForPendingFinalizers();
+            }
+
+            using var process = Process.GetCurrentProcess();
+            return context.Response.WriteAsJsonAsync(new MemoryStats(process.WorkingSet64, GC.GetTotalMemory(false)));
+        });
+        next(app);
+    };
+}
+
+internal sealed record MemoryStats(long WorkingSet, long ManagedHeap);
