@@ -52,6 +52,10 @@ internal static class RedisExtensions
         }
 
         configuration.KeepAlive = 5;
+
+        // A command issued while disconnected fails at once rather than waiting to be sent later: a
+        // write that was given up on must never land afterwards at a seq of its own.
+        configuration.BacklogPolicy = BacklogPolicy.FailFast;
         configuration.ReconnectRetryPolicy = new ExponentialRetry(250, 5000);
 
         var services = builder.Services;
