@@ -55,4 +55,41 @@ public sealed class FaultTests
         Assert.Equal(aliceFinal.Text, kept.Text);
         Assert.Equal(aliceFinal.Seq, snapshot.LastSeq - 1);
     }
+
+    [Fact]
+    public async Task A_member_that_stops_reading_does_not_slow_the_room_and_the_node_stays_healthy()
+    {
+        await using var server = await ChatServer.StartAsync(new Dictionary<string, string?> { ["Chat:Offline:TokenDelayMs"] = "2", ["Chat:Offline:ReplyTokens"] = "1500" });
+        var alice = await server.ConnectAsync("alice");
+        var carol = await server.ConnectAsync("carol");
+        var carolLog = new EventLog(carol);
+        await alice.JoinRoomAsync("steady");
+        await carol.JoinRoomAsync("steady");
+
+        async Task<TimeSpan> CarolWaitsForAReplyAsync()
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var reply = await alice.AskAsync("steady", "a long reply");
+            await carolLog.WaitForFinalAsync(reply.GenerationId, TimeSpan.FromSeconds(60));
+            return clock.Elapsed;
+        }
+
+        var alone = await CarolWaitsForAReplyAsync();
+
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var bob = await ResumeTests.StalledReaderAsync(server, "bob", gate.Task);
+        var bobLog = new EventLog(bob);
+        await bob.JoinRoomAsync("steady");
+        var withStalledReader = await CarolWaitsForAReplyAsync();
+
+        // The room's pace is the model's, whoever stops reading (1.5x leaves room for a busy machine).
+        Assert.True(withStalledReader <= alone * 1.5, $"{withStalledReader.TotalMilliseconds:F0} ms with a stalled reader against {alone.TotalMilliseconds:F0} ms without");
+        using var http = server.CreateHttpClient();
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await http.GetAsync("/health/ready")).StatusCode);
+
+        // Once it reads again, the stalled member ends with the whole reply.
+        gate.SetResult();
+        var last = carolLog.Events.OfType<StatusEvent>().Last(s => s.IsFinal);
+        Assert.Equal(last.Text, (await bobLog.WaitForFinalAsync(last.GenerationId, TimeSpan.FromSeconds(60))).Text);
+    }
 }

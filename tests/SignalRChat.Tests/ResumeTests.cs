@@ -143,27 +143,10 @@ public sealed class ResumeTests
         await alice.JoinRoomAsync("slow");
 
         // Bob's client reads through a 4 KiB socket buffer and stops reading at his first token.
-        var session = await ChatClient.SignInAsGuestAsync(server.Url, "bob");
-        await using var bob = new ChatClient(server.Url, session.Token, builder => builder.WithUrl(new Uri(server.Url, ChatProtocol.HubPath), options =>
-        {
-            options.AccessTokenProvider = () => Task.FromResult<string?>(session.Token);
-            options.Transports = Microsoft.AspNetCore.Http.Connections.HttpTransportType.WebSockets;
-            options.SkipNegotiation = true;
-            options.TransportMaxBufferSize = 4096;
-            options.WebSocketFactory = SmallBufferWebSocketAsync;
-        }));
-        await bob.StartAsync();
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var bob = await StalledReaderAsync(server, "bob", gate.Task);
         var bobLog = new EventLog(bob);
         var snapshot = await bob.JoinRoomAsync("slow");
-        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var blocked = 0;
-        bob.Connection.On<TokenEvent>(ChatProtocol.Events.Token, async _ =>
-        {
-            if (Interlocked.Exchange(ref blocked, 1) == 0)
-            {
-                await gate.Task;
-            }
-        });
 
         var reply = await alice.AskAsync("slow", "flood me");
         var aliceFinal = await aliceLog.WaitForFinalAsync(reply.GenerationId, TimeSpan.FromSeconds(60));
@@ -178,6 +161,30 @@ public sealed class ResumeTests
         Assert.True(metrics.Sum("signalrchat.fanout.coalesced_tokens") >= 20_000 - bobTokens.Count, "the joined deltas were not all counted");
         StreamingTests.AssertContiguous(bobLog.Events, snapshot.LastSeq);
         Assert.Equal(HubConnectionState.Connected, bob.State);
+    }
+
+    /// <summary>A real client that reads through a 4 KiB socket buffer and, at its first token, stops reading until <paramref name="gate"/> opens.</summary>
+    internal static async Task<ChatClient> StalledReaderAsync(ChatServer server, string name, Task gate)
+    {
+        var session = await ChatClient.SignInAsGuestAsync(server.Url, name);
+        var client = new ChatClient(server.Url, session.Token, builder => builder.WithUrl(new Uri(server.Url, ChatProtocol.HubPath), options =>
+        {
+            options.AccessTokenProvider = () => Task.FromResult<string?>(session.Token);
+            options.Transports = Microsoft.AspNetCore.Http.Connections.HttpTransportType.WebSockets;
+            options.SkipNegotiation = true;
+            options.TransportMaxBufferSize = 4096;
+            options.WebSocketFactory = SmallBufferWebSocketAsync;
+        }));
+        await client.StartAsync();
+        var blocked = 0;
+        client.Connection.On<TokenEvent>(ChatProtocol.Events.Token, async _ =>
+        {
+            if (Interlocked.Exchange(ref blocked, 1) == 0)
+            {
+                await gate;
+            }
+        });
+        return client;
     }
 
     private static async ValueTask<System.Net.WebSockets.WebSocket> SmallBufferWebSocketAsync(WebSocketConnectionContext context, CancellationToken cancellationToken)
