@@ -20,14 +20,69 @@ internal sealed class RedisRoomStore(IConnectionMultiplexer redis, IOptions<Room
 
     private readonly ConcurrentDictionary<string, Task> _watched = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, long> _lastSeq = new(StringComparer.Ordinal);
+
+    // The last seq handed to this node's subscribers, per room: where a catch-up starts.
+    private readonly ConcurrentDictionary<string, long> _handedOut = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Backlog> _backlogs = new(StringComparer.Ordinal);
     private readonly Lock _backlogLock = new();
     private Task? _flusher;
+    private int _restoreHooked;
     private Action<RoomEvent>? _subscribers;
 
     public void Subscribe(Action<RoomEvent> handler) => _subscribers += handler;
 
-    public Task WatchAsync(string roomId) => _watched.GetOrAdd(roomId, WatchCoreAsync);
+    public Task WatchAsync(string roomId)
+    {
+        if (Interlocked.Exchange(ref _restoreHooked, 1) == 0)
+        {
+            redis.ConnectionRestored += (_, e) =>
+            {
+                if (e.ConnectionType == ConnectionType.Subscription)
+                {
+                    _ = RewatchAsync();
+                }
+            };
+        }
+
+        var watching = _watched.GetOrAdd(roomId, WatchCoreAsync);
+        if (watching.IsFaulted || watching.IsCanceled)
+        {
+            // A subscription that failed (Redis was down) is tried again, not remembered as failed.
+            var retry = WatchCoreAsync(roomId);
+            _watched[roomId] = retry;
+            return retry;
+        }
+
+        return watching;
+    }
+
+    /// <summary>
+    /// After the subscription connection comes back (a Redis restart), every room is subscribed
+    /// afresh and what was published meanwhile is read from the room's log, so this node's members
+    /// get it in order (their subscription skips what they already have).
+    /// </summary>
+    private async Task RewatchAsync()
+    {
+        foreach (var roomId in _watched.Keys)
+        {
+            try
+            {
+                await redis.GetSubscriber().UnsubscribeAsync(RedisKeys.RoomChannel(roomId));
+                var watching = WatchCoreAsync(roomId);
+                _watched[roomId] = watching;
+                await watching;
+                var range = await ReadAfterAsync(roomId, _handedOut.GetValueOrDefault(roomId));
+                foreach (var missed in range.Reset ? [] : range.Events)
+                {
+                    HandOut(missed);
+                }
+            }
+            catch (Exception ex)
+            {
+                RedisLog.BadMessage(logger, roomId, ex);
+            }
+        }
+    }
 
     private async Task WatchCoreAsync(string roomId)
     {
@@ -37,9 +92,7 @@ internal sealed class RedisRoomStore(IConnectionMultiplexer redis, IOptions<Room
         {
             try
             {
-                var roomEvent = EventCodec.Decode(message.Message!);
-                Saw(roomId, roomEvent.Seq);
-                _subscribers?.Invoke(roomEvent);
+                HandOut(EventCodec.Decode(message.Message!));
             }
             catch (Exception ex)
             {
@@ -99,10 +152,8 @@ internal sealed class RedisRoomStore(IConnectionMultiplexer redis, IOptions<Room
             var held = EventCodec.Numbered(roomEvent, backlog.NextSeq++);
             var pending = new Pending(held.Seq, operation, arguments);
             backlog.Items.Enqueue(pending);
-            Saw(roomId, held.Seq);
-
             // Inside the lock: this node's members get held-back events in seq order.
-            _subscribers?.Invoke(held);
+            HandOut(held);
             _flusher ??= Task.Run(FlushAsync);
             return (held, pending.Written.Task);
         }
@@ -179,6 +230,13 @@ internal sealed class RedisRoomStore(IConnectionMultiplexer redis, IOptions<Room
     }
 
     private void Saw(string roomId, long seq) => _lastSeq.AddOrUpdate(roomId, seq, (_, known) => Math.Max(known, seq));
+
+    private void HandOut(RoomEvent roomEvent)
+    {
+        Saw(roomEvent.RoomId, roomEvent.Seq);
+        _handedOut.AddOrUpdate(roomEvent.RoomId, roomEvent.Seq, (_, known) => Math.Max(known, roomEvent.Seq));
+        _subscribers?.Invoke(roomEvent);
+    }
 
     private sealed class Backlog(long nextSeq)
     {
