@@ -19,6 +19,13 @@ public abstract record RoomEvent(string RoomId)
         PresenceEvent => ChatProtocol.Events.Presence,
         _ => throw new InvalidOperationException($"unknown room event {GetType().Name}"),
     };
+
+    /// <summary>This event with its seq (a message event's message carries the same seq).</summary>
+    public RoomEvent Numbered(long seq) => this switch
+    {
+        MessageEvent m => m with { Seq = seq, Message = m.Message with { Seq = seq } },
+        _ => this with { Seq = seq },
+    };
 }
 
 /// <summary>A user message, or an assistant message as it starts.</summary>

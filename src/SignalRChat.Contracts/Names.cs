@@ -40,6 +40,14 @@ public static class MessageStates
     public const string Cancelled = "cancelled";
     public const string Failed = "failed";
     public const string Generating = "generating";
+
+    /// <summary>The state an assistant message keeps after its generation ended in <paramref name="generationState"/>.</summary>
+    public static string AfterGeneration(string generationState) => generationState switch
+    {
+        GenerationStates.Completed => Completed,
+        GenerationStates.Cancelled => Cancelled,
+        _ => Failed,
+    };
 }
 
 /// <summary>Values of <c>status.state</c>.</summary>

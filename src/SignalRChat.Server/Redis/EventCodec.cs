@@ -18,11 +18,7 @@ internal static class EventCodec
 
     public static string Template(RoomEvent roomEvent)
     {
-        var unnumbered = roomEvent switch
-        {
-            MessageEvent m => m with { Seq = -1, Message = m.Message with { Seq = -1 } },
-            _ => roomEvent with { Seq = -1 },
-        };
+        var unnumbered = roomEvent.Numbered(-1);
         return JsonSerializer.Serialize(unnumbered, unnumbered.GetType(), ChatJson.Options);
     }
 
@@ -32,17 +28,11 @@ internal static class EventCodec
         {
             MessageEvent m => new { message = JsonSerializer.Serialize(m.Message with { Seq = -1 }, ChatJson.Options) },
             TokenEvent t => new { gen = t.GenerationId, token = t.Text },
-            StatusEvent s => new StatusHint(s.GenerationId, s.MessageId, s.State, s.IsFinal, s.IsFinal ? s.Text : null, s.IsFinal ? MessageStateOf(s.State) : null),
+            StatusEvent s => new StatusHint(s.GenerationId, s.MessageId, s.State, s.IsFinal, s.IsFinal ? s.Text : null, s.IsFinal ? MessageStates.AfterGeneration(s.State) : null),
             _ => new { },
         };
         return JsonSerializer.Serialize(hint, HintOptions);
     }
-
-    public static RoomEvent Numbered(RoomEvent roomEvent, long seq) => roomEvent switch
-    {
-        MessageEvent m => m with { Seq = seq, Message = m.Message with { Seq = seq } },
-        _ => roomEvent with { Seq = seq },
-    };
 
     /// <summary>Reads <c>kind|json</c> (as published) or <c>time|kind|json</c> (as logged).</summary>
     public static RoomEvent Decode(string payload, bool logged = false)
@@ -61,13 +51,6 @@ internal static class EventCodec
             _ => null,
         } ?? throw new InvalidDataException($"unknown room event '{kind}' in Redis");
     }
-
-    public static string MessageStateOf(string generationState) => generationState switch
-    {
-        GenerationStates.Completed => MessageStates.Completed,
-        GenerationStates.Cancelled => MessageStates.Cancelled,
-        _ => MessageStates.Failed,
-    };
 
     private sealed record StatusHint(string Gen, string? Msg, string State, bool Final, string? Text, string? MessageState);
 }

@@ -104,7 +104,7 @@ internal sealed class RedisRoomStore(IConnectionMultiplexer redis, IOptions<Room
     public async ValueTask<RoomEvent> AppendAsync(RoomEvent roomEvent, CancellationToken cancellationToken = default)
     {
         var (held, written) = await WriteOwnedAsync(roomEvent, "append", roomEvent.Kind, EventCodec.Template(roomEvent), EventCodec.Hint(roomEvent));
-        return held ?? EventCodec.Numbered(roomEvent, (long)await written);
+        return held ?? roomEvent.Numbered((long)await written);
     }
 
     /// <summary>
@@ -149,7 +149,7 @@ internal sealed class RedisRoomStore(IConnectionMultiplexer redis, IOptions<Room
                 _backlogs[roomId] = backlog;
             }
 
-            var held = EventCodec.Numbered(roomEvent, backlog.NextSeq++);
+            var held = roomEvent.Numbered(backlog.NextSeq++);
             var pending = new Pending(held.Seq, operation, arguments);
             backlog.Items.Enqueue(pending);
             // Inside the lock: this node's members get held-back events in seq order.

@@ -76,11 +76,7 @@ internal sealed class RoomState(string roomId, string visibility, string? creato
     public RoomEvent Append(RoomEvent roomEvent, DateTimeOffset now, RoomOptions options)
     {
         var seq = LastSeq + 1;
-        roomEvent = roomEvent switch
-        {
-            MessageEvent m => m with { Seq = seq, Message = m.Message with { Seq = seq } },
-            _ => roomEvent with { Seq = seq },
-        };
+        roomEvent = roomEvent.Numbered(seq);
         LastSeq = seq;
         Apply(roomEvent, options);
         _log.Enqueue((roomEvent, now));
@@ -103,7 +99,7 @@ internal sealed class RoomState(string roomId, string visibility, string? creato
             case StatusEvent { IsFinal: true } s:
                 if (_active is not null && _active.GenerationId == s.GenerationId)
                 {
-                    FinishMessage(_active.MessageId, s.Text ?? _active.Text.ToString(), MessageStateOf(s.State));
+                    FinishMessage(_active.MessageId, s.Text ?? _active.Text.ToString(), MessageStates.AfterGeneration(s.State));
                     _active = null;
                 }
 
@@ -138,12 +134,6 @@ internal sealed class RoomState(string roomId, string visibility, string? creato
         }
     }
 
-    private static string MessageStateOf(string generationState) => generationState switch
-    {
-        GenerationStates.Completed => MessageStates.Completed,
-        GenerationStates.Cancelled => MessageStates.Cancelled,
-        _ => MessageStates.Failed,
-    };
 
     private void Trim(DateTimeOffset now, RoomOptions options)
     {
