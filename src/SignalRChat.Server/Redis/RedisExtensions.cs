@@ -81,8 +81,8 @@ internal static class RedisExtensions
         services.AddSignalR().AddStackExchangeRedis();
         services.AddOptions<RedisOptions>().Configure<IServiceProvider>((redis, sp) =>
         {
+            // No channel prefix: the connection is shared, and the room scripts publish on the raw channel names.
             redis.Configuration = configuration;
-            redis.Configuration.ChannelPrefix = RedisChannel.Literal("signalrchat");
             redis.ConnectionFactory = _ => Task.FromResult(sp.GetRequiredService<IConnectionMultiplexer>());
         });
         services.AddSingleton<HubLifetimeManager<ChatHub>>(sp =>
