@@ -26,6 +26,12 @@ internal static partial class RedisLog
     [LoggerMessage(9, LogLevel.Debug, "Room {RoomId}: event {Seq} waits for Redis: {Reason}")]
     public static partial void FlushWaiting(ILogger logger, string roomId, long seq, string reason);
 
+    [LoggerMessage(10, LogLevel.Warning, "Room {RoomId}: subscribing again after Redis came back failed ({Reason}); retrying")]
+    public static partial void RewatchWaiting(ILogger logger, string roomId, string reason);
+
+    [LoggerMessage(11, LogLevel.Warning, "Room {RoomId}: reading events missed on the channel failed ({Reason}); members resume on the gap")]
+    public static partial void CatchUpFailed(ILogger logger, string roomId, string reason);
+
     [LoggerMessage(5, LogLevel.Information, "Rooms, history, the event log and the SignalR backplane are in Redis ({Endpoints})")]
     public static partial void Using(ILogger logger, string endpoints);
 }

@@ -17,6 +17,8 @@ internal sealed class RedisRoomStore(IConnectionMultiplexer redis, IOptions<Room
     : IRoomStore, IRoomEventBus
 {
     private static readonly TimeSpan FlushRetry = TimeSpan.FromMilliseconds(250);
+    private static readonly TimeSpan RewatchRetry = TimeSpan.FromMilliseconds(250);
+    private static readonly TimeSpan MaxRewatchRetry = TimeSpan.FromSeconds(5);
 
     private readonly ConcurrentDictionary<string, Task> _watched = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, long> _lastSeq = new(StringComparer.Ordinal);
@@ -25,7 +27,9 @@ internal sealed class RedisRoomStore(IConnectionMultiplexer redis, IOptions<Room
     private readonly ConcurrentDictionary<string, long> _handedOut = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Backlog> _backlogs = new(StringComparer.Ordinal);
     private readonly Lock _backlogLock = new();
+    private readonly ConcurrentDictionary<string, SemaphoreSlim> _catchUpGates = new(StringComparer.Ordinal);
     private Task? _flusher;
+    private int _rewatchRound;
     private int _restoreHooked;
     private Action<RoomEvent>? _subscribers;
 
@@ -59,27 +63,38 @@ internal sealed class RedisRoomStore(IConnectionMultiplexer redis, IOptions<Room
     /// <summary>
     /// After the subscription connection comes back (a Redis restart), every room is subscribed
     /// afresh and what was published meanwhile is read from the room's log, so this node's members
-    /// get it in order (their subscription skips what they already have).
+    /// get it in order (their subscription skips what they already have). A room whose subscription
+    /// or read fails (Redis is still coming up) is tried again until it succeeds or a later
+    /// reconnection starts over.
     /// </summary>
     private async Task RewatchAsync()
     {
-        foreach (var roomId in _watched.Keys)
+        var round = Interlocked.Increment(ref _rewatchRound);
+        var waiting = new HashSet<string>(_watched.Keys, StringComparer.Ordinal);
+        var pause = RewatchRetry;
+        while (waiting.Count > 0 && round == Volatile.Read(ref _rewatchRound))
         {
-            try
+            foreach (var roomId in waiting.ToList())
             {
-                await redis.GetSubscriber().UnsubscribeAsync(RedisKeys.RoomChannel(roomId));
-                var watching = WatchCoreAsync(roomId);
-                _watched[roomId] = watching;
-                await watching;
-                var range = await ReadAfterAsync(roomId, _handedOut.GetValueOrDefault(roomId));
-                foreach (var missed in range.Reset ? [] : range.Events)
+                try
                 {
-                    HandOut(missed);
+                    await redis.GetSubscriber().UnsubscribeAsync(RedisKeys.RoomChannel(roomId));
+                    var watching = WatchCoreAsync(roomId);
+                    _watched[roomId] = watching;
+                    await watching;
+                    await CatchUpAsync(roomId, null);
+                    waiting.Remove(roomId);
+                }
+                catch (Exception ex)
+                {
+                    RedisLog.RewatchWaiting(logger, roomId, ex.GetType().Name);
                 }
             }
-            catch (Exception ex)
+
+            if (waiting.Count > 0)
             {
-                RedisLog.BadMessage(logger, roomId, ex);
+                await Task.Delay(pause);
+                pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, MaxRewatchRetry.Ticks));
             }
         }
     }
@@ -88,17 +103,68 @@ internal sealed class RedisRoomStore(IConnectionMultiplexer redis, IOptions<Room
     {
         // A queue (not a handler) so messages are handled one at a time, in the order Redis sent them.
         var queue = await redis.GetSubscriber().SubscribeAsync(RedisKeys.RoomChannel(roomId));
-        queue.OnMessage(message =>
+        queue.OnMessage(async message =>
         {
+            RoomEvent received;
             try
             {
-                HandOut(EventCodec.Decode(message.Message!));
+                received = EventCodec.Decode(message.Message!);
             }
             catch (Exception ex)
             {
                 RedisLog.BadMessage(logger, roomId, ex);
+                return;
             }
+
+            await CatchUpAsync(roomId, received);
         });
+    }
+
+    /// <summary>
+    /// Hands out an event that came on the room's channel (or, with null, just what the log holds
+    /// past what this node handed out). A jump in seq means messages were published while this
+    /// node was not subscribed: the missing events are read from the log first, so this node's
+    /// members get them in order. One room's catch-ups run one at a time.
+    /// </summary>
+    private async Task CatchUpAsync(string roomId, RoomEvent? received)
+    {
+        var gate = _catchUpGates.GetOrAdd(roomId, static _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync();
+        try
+        {
+            var handedOut = _handedOut.GetValueOrDefault(roomId);
+            if (received is not null && (received.Seq <= handedOut + 1 || handedOut == 0))
+            {
+                HandOut(received);
+                return;
+            }
+
+            try
+            {
+                var range = await ReadAfterAsync(roomId, handedOut);
+                foreach (var missed in range.Reset ? [] : range.Events)
+                {
+                    if (received is null || missed.Seq < received.Seq)
+                    {
+                        HandOut(missed);
+                    }
+                }
+            }
+            catch (Exception ex) when (received is not null)
+            {
+                // The event still goes out; a member that sees the gap resumes.
+                RedisLog.CatchUpFailed(logger, roomId, ex.GetType().Name);
+            }
+
+            if (received is not null)
+            {
+                HandOut(received);
+            }
+        }
+        finally
+        {
+            gate.Release();
+        }
     }
 
     public async ValueTask<RoomEvent> AppendAsync(RoomEvent roomEvent, CancellationToken cancellationToken = default)
