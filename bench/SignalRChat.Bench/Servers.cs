@@ -35,6 +35,11 @@ internal sealed class ChatNode : IAsyncDisposable
     {
         // No configuration file watcher: a bench node lives for seconds, and a watcher on the working directory only adds noise.
         var args = new List<string> { "--urls", urls, "--environment", "Production", "--contentRoot", AppContext.BaseDirectory, "--hostBuilder:reloadConfigOnChange=false", "--Chat:Auth:AllowGuests=true", $"--Chat:Auth:SigningKey={SigningKey}" };
+
+        // The per-user and per-address limits are for people; the bench's hundreds of members sign in
+        // from one address and send far more than a person would, and the baseline has no limits.
+        args.AddRange(["--Chat:Limits:GuestSignInsPerMinute=0", "--Chat:Limits:MessagesPerMinute=1000000", "--Chat:Limits:DailyTokensPerUser=0",
+            "--Chat:Limits:MaxConcurrentGenerationsPerNode=1000", "--Chat:Limits:MaxQueuedGenerationsPerRoom=1000"]);
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
             args.Add($"--{key}={value}");

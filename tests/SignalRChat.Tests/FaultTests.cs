@@ -27,7 +27,7 @@ public sealed class FaultTests
         try
         {
             // Alice, on the node running the reply, keeps receiving while Redis answers nothing.
-            var before = aliceLog.Events.OfType<TokenEvent>().Count();
+            var before = aliceLog.TokenCount();
             await aliceLog.WaitForTokensAsync(reply.GenerationId, before + 300, TimeSpan.FromSeconds(15));
 
             // A call that needs Redis gets a clear error instead of hanging.
@@ -75,7 +75,7 @@ public sealed class FaultTests
         await redis.RestartAsync(whileDown: async () =>
         {
             // While Redis is gone, Alice, on the node running the reply, keeps receiving.
-            var before = aliceLog.Events.OfType<TokenEvent>().Count();
+            var before = aliceLog.TokenCount();
             await aliceLog.WaitForTokensAsync(reply.GenerationId, before + 100, TimeSpan.FromSeconds(15));
         });
 

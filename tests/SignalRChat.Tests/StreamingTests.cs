@@ -35,7 +35,7 @@ public sealed class StreamingTests
         Assert.StartsWith(OfflineChatClient.Intro, aliceFinal.Text);
         Assert.Equal(aliceFinal.Text, aliceLog.TextOf(reply.GenerationId));
         Assert.Equal(aliceFinal.Text, bobLog.TextOf(reply.GenerationId));
-        Assert.Equal(20, aliceLog.Events.OfType<TokenEvent>().Count());
+        Assert.Equal(20, aliceLog.TokenCount());
         Assert.Equal(Describe(aliceLog.ForGeneration(reply.GenerationId)), Describe(bobLog.ForGeneration(reply.GenerationId)));
 
         var tokenStream = new List<string>();

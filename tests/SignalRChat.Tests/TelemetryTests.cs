@@ -46,7 +46,7 @@ public sealed class TelemetryTests
         // Prompts and replies are not exported.
         Assert.DoesNotContain(inTrace.SelectMany(a => a.TagObjects), t => t.Key.StartsWith("gen_ai.input.messages", StringComparison.Ordinal) || t.Key.StartsWith("gen_ai.output.messages", StringComparison.Ordinal));
 
-        var tokens = log.Events.OfType<TokenEvent>().Count(t => t.GenerationId == reply.GenerationId);
+        var tokens = log.TokenCount(reply.GenerationId);
         await metrics.WaitForAsync("signalrchat.tokens", all => all.Sum(m => m.Value) >= tokens);
         await metrics.WaitForAsync("signalrchat.generation.time_to_first_token", all => all.Count >= 1 && all.All(m => m.Value >= 0));
         metrics.Observe();

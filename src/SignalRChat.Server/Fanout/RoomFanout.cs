@@ -129,6 +129,12 @@ internal sealed class RoomFanout
                 {
                     try
                     {
+                        if (item is TokenEvent token && reader.TryPeek(out var next) && TokenRun.Continues(token, next))
+                        {
+                            DeliverRun(TokenRun.Take(token, reader));
+                            continue;
+                        }
+
                         await HandleAsync(item);
                     }
                     catch (Exception ex)
@@ -177,6 +183,36 @@ internal sealed class RoomFanout
                 subscription.DeliveredSeq = roomEvent.Seq;
                 subscription.Subscriber.Deliver(outgoing);
             }
+        }
+
+        /// <summary>
+        /// Delivers deltas that were waiting together as one event, serialized once for every member
+        /// it reaches whole; a member whose stream starts inside the run gets just the rest.
+        /// </summary>
+        private void DeliverRun(TokenRun run)
+        {
+            OutgoingEvent? joined = null;
+            foreach (var subscription in _subscriptions.Values)
+            {
+                if (run.LastSeq <= subscription.DeliveredSeq)
+                {
+                    continue;
+                }
+
+                if (subscription.DeliveredSeq < run.FirstSeq)
+                {
+                    joined ??= new OutgoingEvent(run.Joined());
+                    subscription.Subscriber.Deliver(joined);
+                }
+                else
+                {
+                    subscription.Subscriber.Deliver(new OutgoingEvent(run.After(subscription.DeliveredSeq)));
+                }
+
+                subscription.DeliveredSeq = run.LastSeq;
+            }
+
+            _metrics.TokensJoined(run.Count - 1);
         }
 
         private async ValueTask AttachAsync(AttachRequest attach)
@@ -252,5 +288,63 @@ internal sealed class RoomFanout
                     break;
             }
         }
+    }
+}
+
+/// <summary>
+/// Consecutive token deltas of one generation that were already waiting in a room's inbox when its
+/// loop came to them: the model yielded faster than the room was delivering. They go out as one
+/// event (<c>firstSeq..seq</c>, the same text in the same order), so a burst costs one send per
+/// member instead of one per delta, and nothing waits for more to arrive.
+/// </summary>
+internal sealed class TokenRun
+{
+    /// <summary>Deltas joined at most into one event, so one event stays small.</summary>
+    public const int MaxTokens = 256;
+
+    private readonly List<TokenEvent> _tokens;
+
+    private TokenRun(List<TokenEvent> tokens) => _tokens = tokens;
+
+    public int Count => _tokens.Count;
+
+    public long FirstSeq => _tokens[0].FirstSeq ?? _tokens[0].Seq;
+
+    public long LastSeq => _tokens[^1].Seq;
+
+    public static bool Continues(TokenEvent token, object next) =>
+        next is TokenEvent following && following.GenerationId == token.GenerationId && (following.FirstSeq ?? following.Seq) == token.Seq + 1;
+
+    /// <summary>Takes <paramref name="first"/> and the deltas right behind it in <paramref name="reader"/>.</summary>
+    public static TokenRun Take(TokenEvent first, System.Threading.Channels.ChannelReader<object> reader)
+    {
+        var tokens = new List<TokenEvent> { first };
+        while (tokens.Count < MaxTokens && reader.TryPeek(out var next) && Continues(tokens[^1], next) && reader.TryRead(out _))
+        {
+            tokens.Add((TokenEvent)next);
+        }
+
+        return new TokenRun(tokens);
+    }
+
+    public TokenEvent Joined() => Join(0);
+
+    /// <summary>The part of the run after <paramref name="deliveredSeq"/>.</summary>
+    public TokenEvent After(long deliveredSeq) => Join(_tokens.FindIndex(t => t.Seq > deliveredSeq));
+
+    private TokenEvent Join(int from)
+    {
+        if (from == _tokens.Count - 1)
+        {
+            return _tokens[from];
+        }
+
+        var text = new System.Text.StringBuilder();
+        for (var i = from; i < _tokens.Count; i++)
+        {
+            text.Append(_tokens[i].Text);
+        }
+
+        return _tokens[^1] with { Text = text.ToString(), FirstSeq = _tokens[from].FirstSeq ?? _tokens[from].Seq };
     }
 }

@@ -33,7 +33,7 @@ internal sealed class ChatMetrics
         _cancelLatency = meter.CreateHistogram<double>("signalrchat.generation.cancel_latency", "ms", "From a Stop to the reply's cancelled status being appended");
         _redisLatency = meter.CreateHistogram<double>("signalrchat.redis.duration", "ms", "Duration of one room-script call to Redis");
         _coalescedTokens = meter.CreateCounter<long>("signalrchat.fanout.coalesced_tokens", "{event}",
-            "Token events joined into a waiting one for a reader (hub connection or HTTP stream) that fell behind");
+            "Token events joined into a waiting one: for a reader (hub connection or HTTP stream) that fell behind (where=reader), or for the whole room when the model outpaced its delivery (where=room)");
         _slowReaderDisconnects = meter.CreateCounter<long>("signalrchat.fanout.slow_reader_disconnects", "{connection}",
             "Hub connections and HTTP streams closed because their reader fell too far behind (their queued events were dropped)");
     }
@@ -67,7 +67,9 @@ internal sealed class ChatMetrics
         }
     }
 
-    public void TokenCoalesced() => _coalescedTokens.Add(1);
+    public void TokenCoalesced() => _coalescedTokens.Add(1, new KeyValuePair<string, object?>("where", "reader"));
+
+    public void TokensJoined(int count) => _coalescedTokens.Add(count, new KeyValuePair<string, object?>("where", "room"));
 
     public void SlowReaderDisconnected() => _slowReaderDisconnects.Add(1);
 

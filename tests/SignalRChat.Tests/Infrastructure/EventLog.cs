@@ -51,11 +51,18 @@ public sealed class EventLog
     public async Task<StatusEvent> WaitForFinalAsync(string generationId, TimeSpan? timeout = null) =>
         (StatusEvent)await WaitForAsync(e => e is StatusEvent { IsFinal: true } s && s.GenerationId == generationId, timeout);
 
+    /// <summary>Waits until the token events of the generation cover <paramref name="count"/> deltas (a joined event covers <c>firstSeq..seq</c>).</summary>
     public Task WaitForTokensAsync(string generationId, int count, TimeSpan? timeout = null)
     {
-        var seen = 0;
-        return WaitForAsync(e => e is TokenEvent t && t.GenerationId == generationId && ++seen >= count, timeout);
+        long seen = 0;
+        return WaitForAsync(e => e is TokenEvent t && t.GenerationId == generationId && (seen += Covered(t)) >= count, timeout);
     }
+
+    /// <summary>How many deltas of the generation have arrived, counting each joined event as the deltas it covers.</summary>
+    public int TokenCount(string? generationId = null) =>
+        (int)Events.OfType<TokenEvent>().Where(t => generationId is null || t.GenerationId == generationId).Sum(Covered);
+
+    private static long Covered(TokenEvent token) => token.Seq - (token.FirstSeq ?? token.Seq) + 1;
 
     private void Add(RoomEvent roomEvent)
     {

@@ -1,0 +1,81 @@
+using System.Diagnostics.Metrics;
+using System.Threading.Channels;
+using Microsoft.Extensions.DependencyInjection;
+using SignalRChat.Contracts;
+using SignalRChat.Server.Fanout;
+using SignalRChat.Tests.Infrastructure;
+
+namespace SignalRChat.Tests;
+
+/// <summary>Deltas that wait together in a room go out as one event: same text, same order, every seq covered.</summary>
+public sealed class TokenRunTests
+{
+    private static TokenEvent Token(long seq, string text, string generation = "g1") => new("room", generation, text) { Seq = seq };
+
+    [Fact]
+    public void A_run_takes_only_the_contiguous_deltas_of_one_generation()
+    {
+        var inbox = Channel.CreateUnbounded<object>();
+        foreach (var item in new object[] { Token(11, "b"), Token(12, "c"), Token(13, "x", "g2"), Token(14, "d") })
+        {
+            inbox.Writer.TryWrite(item);
+        }
+
+        var run = TokenRun.Take(Token(10, "a"), inbox.Reader);
+
+        Assert.Equal(3, run.Count);
+        var joined = run.Joined();
+        Assert.Equal(("abc", 10L, 12L), (joined.Text, joined.FirstSeq!.Value, joined.Seq));
+        Assert.True(inbox.Reader.TryRead(out var left) && left is TokenEvent { GenerationId: "g2" }, "the other generation's delta was taken into the run");
+
+        // A member whose stream starts inside the run gets just the rest; at its last delta, that delta alone.
+        var rest = run.After(10);
+        Assert.Equal(("bc", 11L, 12L), (rest.Text, rest.FirstSeq!.Value, rest.Seq));
+        var last = run.After(11);
+        Assert.Equal(("c", null, 12L), (last.Text, last.FirstSeq, last.Seq));
+    }
+
+    [Fact]
+    public void A_run_stops_at_a_gap_and_at_its_bound()
+    {
+        var inbox = Channel.CreateUnbounded<object>();
+        inbox.Writer.TryWrite(Token(3, "skipped a seq"));
+        Assert.Equal(1, TokenRun.Take(Token(1, "a"), inbox.Reader).Count);
+
+        inbox = Channel.CreateUnbounded<object>();
+        for (var seq = 2; seq <= TokenRun.MaxTokens + 10; seq++)
+        {
+            inbox.Writer.TryWrite(Token(seq, "t"));
+        }
+
+        Assert.Equal(TokenRun.MaxTokens, TokenRun.Take(Token(1, "t"), inbox.Reader).Count);
+    }
+
+    [Fact]
+    public async Task A_model_faster_than_the_room_reaches_every_member_joined_whole_and_in_order()
+    {
+        await using var server = await ChatServer.StartAsync(new Dictionary<string, string?> { ["Chat:Offline:TokenDelayMs"] = "0", ["Chat:Offline:ReplyTokens"] = "5000" });
+        using var metrics = new MetricRecorder(server.Services.GetRequiredService<IMeterFactory>());
+        var members = new List<(EventLog Log, long From)>();
+        var alice = await server.ConnectAsync("alice");
+        members.Add((new EventLog(alice), (await alice.JoinRoomAsync("burst")).LastSeq));
+        for (var i = 0; i < 3; i++)
+        {
+            var member = await server.ConnectAsync($"member{i}");
+            members.Add((new EventLog(member), (await member.JoinRoomAsync("burst")).LastSeq));
+        }
+
+        var reply = await alice.AskAsync("burst", "as fast as you can");
+        foreach (var (log, from) in members)
+        {
+            var final = await log.WaitForFinalAsync(reply.GenerationId, TimeSpan.FromSeconds(60));
+            Assert.Equal(final.Text, log.TextOf(reply.GenerationId));
+            Assert.Equal(5000, log.TokenCount(reply.GenerationId));
+            StreamingTests.AssertContiguous(log.Events, from);
+        }
+
+        // The model outpaced the room's delivery, so deltas went out joined, and were counted.
+        Assert.Contains(members.SelectMany(m => m.Log.Events).OfType<TokenEvent>(), t => t.FirstSeq is not null);
+        await metrics.WaitForAsync("signalrchat.fanout.coalesced_tokens", all => all.Sum(m => m.Value) > 0);
+    }
+}
