@@ -27,14 +27,23 @@ public sealed class ChatClient : IAsyncDisposable
     private Task? _refreshing;
 
     /// <summary>Connects to <paramref name="server"/> with a token from <see cref="SignInAsGuestAsync"/> or your identity provider.</summary>
-    public ChatClient(Uri server, string accessToken, Action<IHubConnectionBuilder>? configure = null)
+    /// <param name="server">The service's base address.</param>
+    /// <param name="accessToken">A bearer token for the hub.</param>
+    /// <param name="configure">Changes to the hub connection (transport, protocol, logging).</param>
+    /// <param name="omitFinalText">
+    /// Asks the server to leave the text out of each final status (<c>finalText=omit</c>): the client
+    /// puts it back from the snapshot and the deltas it received, so handlers see the same events
+    /// while each reply's text crosses the wire once instead of twice.
+    /// </param>
+    public ChatClient(Uri server, string accessToken, Action<IHubConnectionBuilder>? configure = null, bool omitFinalText = false)
     {
         _server = server;
         _accessToken = accessToken;
+        var hub = omitFinalText ? $"{ChatProtocol.HubPath}?{ChatProtocol.Query.FinalText}={ChatProtocol.Query.Omit}" : ChatProtocol.HubPath;
 
         // Every (re)connect asks for the token held now, so a reconnect after a refresh uses the fresh one.
         var builder = new HubConnectionBuilder()
-            .WithUrl(new Uri(server, ChatProtocol.HubPath), options => options.AccessTokenProvider = () => Task.FromResult<string?>(AccessToken))
+            .WithUrl(new Uri(server, hub), options => options.AccessTokenProvider = () => Task.FromResult<string?>(AccessToken))
             .WithAutomaticReconnect(new Backoff())
             .WithStatefulReconnect();
         configure?.Invoke(builder);
@@ -111,10 +120,11 @@ public sealed class ChatClient : IAsyncDisposable
     }
 
     /// <summary>Signs in as a guest and connects.</summary>
-    public static async Task<ChatClient> ConnectAsGuestAsync(Uri server, string name, Action<IHubConnectionBuilder>? configure = null, CancellationToken cancellationToken = default)
+    public static async Task<ChatClient> ConnectAsGuestAsync(Uri server, string name, Action<IHubConnectionBuilder>? configure = null, CancellationToken cancellationToken = default,
+        bool omitFinalText = false)
     {
         var session = await SignInAsGuestAsync(server, name, cancellationToken: cancellationToken);
-        var client = new ChatClient(server, session.Token, configure) { Session = session };
+        var client = new ChatClient(server, session.Token, configure, omitFinalText) { Session = session };
         await client.StartAsync(cancellationToken);
         return client;
     }
@@ -301,7 +311,8 @@ public sealed class ChatClient : IAsyncDisposable
 
         if (snapshot.ActiveGeneration is { } active)
         {
-            Reply(active.GenerationId);
+            // The reply so far, up to the snapshot's seq; the deltas after it follow.
+            Reply(active.GenerationId).Restart(active.Text);
         }
 
         foreach (var held in room.CompleteJoin(snapshot.LastSeq))
@@ -370,7 +381,7 @@ public sealed class ChatClient : IAsyncDisposable
                 _ => null!,
             };
             var reply = Reply(generationId);
-            reply.Apply(roomEvent);
+            roomEvent = reply.Apply(roomEvent);
             if (roomEvent is StatusEvent { IsFinal: true })
             {
                 Forget(generationId);

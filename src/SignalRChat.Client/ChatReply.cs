@@ -1,3 +1,4 @@
+using System.Text;
 using System.Threading.Channels;
 using SignalRChat.Contracts;
 
@@ -32,24 +33,54 @@ public sealed class ChatReply
     public Task<bool> StopAsync(CancellationToken cancellationToken = default) => _client.CancelGenerationAsync(GenerationId, cancellationToken);
 }
 
-/// <summary>What the client has seen of one generation.</summary>
+/// <summary>What the client has seen of one generation: its deltas, the text they make, its final status.</summary>
 internal sealed class ReplyState
 {
+    private readonly Lock _lock = new();
+    private StringBuilder _text = new();
+
     public Channel<string> Tokens { get; } = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
 
     public TaskCompletionSource<StatusEvent> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public void Apply(RoomEvent roomEvent)
+    /// <summary>Takes the reply's text as a snapshot has it; later deltas add to it.</summary>
+    public void Restart(string text)
+    {
+        lock (_lock)
+        {
+            _text = new StringBuilder(text);
+        }
+    }
+
+    /// <summary>Applies the event; returns it, with the reply's text put back when a final status came without it.</summary>
+    public RoomEvent Apply(RoomEvent roomEvent)
     {
         switch (roomEvent)
         {
             case TokenEvent token:
+                lock (_lock)
+                {
+                    _text.Append(token.Text);
+                }
+
                 Tokens.Writer.TryWrite(token.Text);
                 break;
             case StatusEvent { IsFinal: true } status:
+                if (status.Text is null)
+                {
+                    lock (_lock)
+                    {
+                        status = status with { Text = _text.ToString() };
+                    }
+
+                    roomEvent = status;
+                }
+
                 Tokens.Writer.TryComplete();
                 Completion.TrySetResult(status);
                 break;
         }
+
+        return roomEvent;
     }
 }

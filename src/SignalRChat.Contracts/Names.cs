@@ -16,6 +16,17 @@ public static class ChatProtocol
         public const string Resume = nameof(Resume);
     }
 
+    /// <summary>
+    /// Query options of the hub URL (extensions of the contract). <c>finalText=omit</c>: the final
+    /// <c>status</c> leaves out <c>text</c>, for a client that builds the reply from the snapshot and
+    /// the deltas itself, so a reply's text crosses the wire once instead of twice.
+    /// </summary>
+    public static class Query
+    {
+        public const string FinalText = "finalText";
+        public const string Omit = "omit";
+    }
+
     public static class Events
     {
         public const string Message = "message";

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.Extensions.Options;
+using SignalRChat.Contracts;
 using SignalRChat.Server.Telemetry;
 
 namespace SignalRChat.Server.Fanout;
@@ -23,8 +24,11 @@ internal sealed class ConnectionRegistry
 
     public int Count => _connections.Count;
 
-    public void Add(HubConnectionContext connection) =>
-        _connections[connection.ConnectionId] = new ConnectionSender(connection, _options.Value.MaxQueuedEventsPerConnection, _metrics, _logger);
+    public void Add(HubConnectionContext connection)
+    {
+        var omitFinalText = connection.GetHttpContext()?.Request.Query[ChatProtocol.Query.FinalText].ToString() == ChatProtocol.Query.Omit;
+        _connections[connection.ConnectionId] = new ConnectionSender(connection, _options.Value.MaxQueuedEventsPerConnection, omitFinalText, _metrics, _logger);
+    }
 
     /// <summary>Raised after a connection closed, so the rooms it was in can let it go.</summary>
     public event Func<ConnectionSender, Task>? Disconnected;

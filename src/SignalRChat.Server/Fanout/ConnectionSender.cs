@@ -10,7 +10,7 @@ namespace SignalRChat.Server.Fanout;
 /// of one generation are joined into one event while the reader catches up. A reader too far
 /// behind is disconnected (it can come back with <c>Resume</c>).
 /// </summary>
-internal sealed class ConnectionSender(HubConnectionContext connection, int maxQueued, ChatMetrics metrics, ILogger logger) : IRoomSubscriber
+internal sealed class ConnectionSender(HubConnectionContext connection, int maxQueued, bool omitFinalText, ChatMetrics metrics, ILogger logger) : IRoomSubscriber
 {
     private readonly Lock _lock = new();
     private readonly OutboundQueue _queue = new();
@@ -101,7 +101,7 @@ internal sealed class ConnectionSender(HubConnectionContext connection, int maxQ
             _writing = true;
         }
 
-        var write = connection.WriteAsync(outgoing.HubMessage);
+        var write = connection.WriteAsync(MessageOf(outgoing));
         if (write.IsCompletedSuccessfully)
         {
             write.GetAwaiter().GetResult();
@@ -115,6 +115,8 @@ internal sealed class ConnectionSender(HubConnectionContext connection, int maxQ
 
         _ = DrainAsync(write);
     }
+
+    private SerializedHubMessage MessageOf(OutgoingEvent outgoing) => omitFinalText ? outgoing.HubMessageWithoutFinalText : outgoing.HubMessage;
 
     private bool FinishedWriting()
     {
@@ -149,7 +151,7 @@ internal sealed class ConnectionSender(HubConnectionContext connection, int maxQ
                     next = _queue.Dequeue();
                 }
 
-                await connection.WriteAsync(next.HubMessage);
+                await connection.WriteAsync(MessageOf(next));
             }
         }
         catch (Exception ex)

@@ -8,11 +8,21 @@ namespace SignalRChat.Server.Fanout;
 internal sealed class OutgoingEvent(RoomEvent roomEvent)
 {
     private SerializedHubMessage? _hubMessage;
+    private SerializedHubMessage? _withoutText;
     private byte[]? _json;
 
     public RoomEvent Event { get; } = roomEvent;
 
     public SerializedHubMessage HubMessage => _hubMessage ?? Interlocked.CompareExchange(ref _hubMessage, Create(Event), null) ?? _hubMessage;
+
+    /// <summary>
+    /// The message for a connection that asked for <c>finalText=omit</c>: a final status without
+    /// its text (the client has it from the deltas); any other event as it is.
+    /// </summary>
+    public SerializedHubMessage HubMessageWithoutFinalText =>
+        Event is StatusEvent { IsFinal: true, Text: not null } status
+            ? _withoutText ?? Interlocked.CompareExchange(ref _withoutText, Create(status with { Text = null }), null) ?? _withoutText
+            : HubMessage;
 
     /// <summary>The payload as JSON (camelCase, as on the hub), for the plain HTTP streams.</summary>
     public byte[] Json => _json ?? Interlocked.CompareExchange(ref _json, ChatJson.Serialize(Event), null) ?? _json;

@@ -61,9 +61,9 @@ public sealed class ChatServer : IAsyncDisposable
     public HttpClient CreateHttpClient() => new() { BaseAddress = Url, Timeout = TimeSpan.FromSeconds(30) };
 
     /// <summary>Signs in a guest and connects a real SignalR client.</summary>
-    public async Task<ChatClient> ConnectAsync(string name)
+    public async Task<ChatClient> ConnectAsync(string name, bool omitFinalText = false)
     {
-        var client = await ChatClient.ConnectAsGuestAsync(Url, name);
+        var client = await ChatClient.ConnectAsGuestAsync(Url, name, omitFinalText: omitFinalText);
         lock (_clients)
         {
             _clients.Add(client);
@@ -72,7 +72,6 @@ public sealed class ChatServer : IAsyncDisposable
         return client;
     }
 
-    /// <summary>Drops every hub connection of a user, as a restart or a network fault would.</summary>
     /// <summary>Closes a user's hub connections from the server side (as a restart or a reader too far behind does); the clients start afresh.</summary>
     public void CloseConnectionsOf(string userId)
     {
