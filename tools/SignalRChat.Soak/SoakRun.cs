@@ -49,6 +49,7 @@ internal sealed class SoakRun(SoakOptions options, TextWriter output)
         // Growth is judged from a reading after the first quarter (at most 30 s): caches, JIT and heap sizing settle first.
         var warmedUp = Task.Delay(TimeSpan.FromTicks(Math.Min(options.Duration.Ticks / 4, TimeSpan.FromSeconds(30).Ticks)), stop.Token)
             .ContinueWith(_ => ReadMemory(), TaskScheduler.Default);
+        var samples = SampleMemoryAsync(stop.Token);
         var drops = DropLoopAsync(stop.Token);
         var loops = rooms.Select(room => RoomLoopAsync(room, _members.Where(m => m.RoomId == room).ToList(), stop.Token)).ToList();
         await Task.WhenAll(loops);
@@ -57,13 +58,14 @@ internal sealed class SoakRun(SoakOptions options, TextWriter output)
 
         var memoryAtEnd = ReadMemory();
         var memoryWarm = await warmedUp;
+        var memoryOverTime = await samples;
         var result = await CheckAsync(rooms);
         foreach (var member in _members)
         {
             await member.DisposeAsync();
         }
 
-        Report(ran, result, memoryAtStart, memoryWarm, memoryAtEnd);
+        Report(ran, result, memoryAtStart, memoryWarm, memoryAtEnd, memoryOverTime);
         return result.Broken.Count == 0 && result.SeqProblems.Count == 0 && result.MissingFinals.Count == 0 && _errors.IsEmpty;
     }
 
@@ -233,9 +235,29 @@ internal sealed class SoakRun(SoakOptions options, TextWriter output)
         return result;
     }
 
+    /// <summary>Reads each node's memory ten times over the run, so a steady climb (a leak) can be told from settling.</summary>
+    private async Task<List<List<long?>>> SampleMemoryAsync(CancellationToken stop)
+    {
+        var samples = new List<List<long?>>();
+        var every = options.Duration / 10;
+        while (true)
+        {
+            try
+            {
+                await Task.Delay(every, stop);
+            }
+            catch (OperationCanceledException)
+            {
+                return samples;
+            }
+
+            samples.Add(ReadMemory());
+        }
+    }
+
     private List<long?> ReadMemory() => options.Nodes.Select(n => n.Pid is { } pid ? MemoryReader.RssBytes(pid) : null).ToList();
 
-    private void Report(TimeSpan ran, CheckResult result, List<long?> memoryAtStart, List<long?> memoryWarm, List<long?> memoryAtEnd)
+    private void Report(TimeSpan ran, CheckResult result, List<long?> memoryAtStart, List<long?> memoryWarm, List<long?> memoryAtEnd, List<List<long?>> memoryOverTime)
     {
         var w = output;
         var states = string.Join(", ", result.ByState.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key} {kv.Value}"));
@@ -256,6 +278,15 @@ internal sealed class SoakRun(SoakOptions options, TextWriter output)
                 ? string.Create(CultureInfo.InvariantCulture,
                     $"memory of {options.Nodes[i].Url} (VmRSS): {Mb(s)} MB at start, {Mb(m)} MB warmed up, {Mb(e)} MB at the end: {(e - m) / 1048576.0:+0.0;-0.0} MB ({(e - m) * 100.0 / m:+0;-0}%) since warm-up")
                 : $"memory of {options.Nodes[i].Url}: not read (no process id, or not on Linux)");
+            var node = i;
+            var series = memoryOverTime.Select(sample => sample[node]).OfType<long>().ToList();
+            if (series.Count >= 4)
+            {
+                // A leak climbs as fast in the second half as in the first; settling memory does not.
+                var half = series.Count / 2;
+                w.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  VmRSS every tenth of the run (MB): {string.Join(" ", series.Select(Mb))}; first half {(series[half] - series[0]) / 1048576.0:+0.0;-0.0} MB, second half {(series[^1] - series[half]) / 1048576.0:+0.0;-0.0} MB"));
+            }
         }
 
         w.WriteLine($"errors: {_errors.Count}");
