@@ -211,7 +211,8 @@ async function start(name: string, room: string, protocol: HubProtocolName): Pro
   const session = await signInAsGuest("", name);
   userName = session.name;
   userId = session.userId;
-  const chat = new ChatClient({ accessToken: session.token, protocol });
+  // The page builds each reply from its deltas, so the final status need not repeat the text.
+  const chat = new ChatClient({ accessToken: session.token, protocol, finalText: "omit" });
   wire(chat);
   await chat.start();
   client = chat;

@@ -36,6 +36,12 @@ export interface ChatClientOptions {
   logLevel?: signalR.LogLevel;
   /** Restricts the transports, e.g. `HttpTransportType.WebSockets`. */
   transport?: signalR.HttpTransportType;
+  /**
+   * `omit` asks the server to leave the whole text out of final statuses (`finalText=omit`): the
+   * client puts it back from the snapshot and the deltas, so handlers see the same events while a
+   * reply's text crosses the wire once instead of twice. Default `include`.
+   */
+  finalText?: "include" | "omit";
 }
 
 /** A room event with its name, for handlers that take every event. */
@@ -107,7 +113,7 @@ export class ChatClient {
       ...(options.transport === undefined ? {} : { transport: options.transport }),
     };
     let builder = new signalR.HubConnectionBuilder()
-      .withUrl(`${options.serverUrl ?? ""}${hubPath}`, httpOptions)
+      .withUrl(`${options.serverUrl ?? ""}${hubPath}${options.finalText === "omit" ? "?finalText=omit" : ""}`, httpOptions)
       .withAutomaticReconnect({ nextRetryDelayInMilliseconds: (context) => delays[Math.min(context.previousRetryCount, delays.length - 1)] ?? 5000 })
       .configureLogging(options.logLevel ?? signalR.LogLevel.Warning);
     if (options.protocol === "messagepack") {
@@ -306,6 +312,11 @@ export class ChatClient {
         state.end({ roomId: snapshot.roomId, generationId, seq: snapshot.lastSeq, state: final, text: message.text, messageId: message.messageId });
       }
     }
+    // A reply this client starts following mid-way: its text so far is the snapshot's, the deltas add to it.
+    const active = snapshot.activeGeneration;
+    if (active && !this.replies.has(active.generationId)) {
+      this.replyState(active.generationId, snapshot.roomId).begin(active.text);
+    }
   }
 
   private readonly replyMessageIds = new Map<string, string>();
@@ -337,6 +348,13 @@ export class ChatClient {
   }
 
   private dispatch(named: NamedEvent): void {
+    if (named.name === "status") {
+      const status = named.event as StatusEvent;
+      if (isFinal(status.state) && status.text === undefined) {
+        // Sent without its text (finalText=omit): the text is the one the deltas built.
+        named = { name: "status", event: { ...status, text: this.replies.get(status.generationId)?.text ?? "" } };
+      }
+    }
     const event = named.event;
     if (named.name === "token" || named.name === "status" || named.name === "toolProgress") {
       const generationEvent = event as TokenEvent | StatusEvent | ToolProgressEvent;

@@ -23,8 +23,15 @@ export class ReplyState {
     return this.finished;
   }
 
+  private before = "";
+
   get text(): string {
-    return this.tokens.join("");
+    return this.before + this.tokens.join("");
+  }
+
+  /** The reply was already under way when this client came in: `text` starts with what it had then. */
+  begin(textSoFar: string): void {
+    this.before = textSoFar;
   }
 
   pushToken(text: string): void {

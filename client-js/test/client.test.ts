@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { LogLevel } from "@microsoft/signalr";
 import { ChatClient, errorText, signInAsGuest, type AnyRoomEvent, type ConnectionState, type HubProtocolName } from "../src/client";
 import type { RoomSnapshot, StatusEvent } from "../src/contract";
+import { connectStock } from "./helpers";
 import { freePort, startServer, type RunningServer } from "./server";
 
 const serverUrl = inject("serverUrl");
@@ -76,7 +77,8 @@ describe.each<HubProtocolName>(["json", "messagepack"])("the TypeScript client o
         expect(Number.isNaN(Date.parse(message.event.message.createdAt))).toBe(false);
       }
       const firstToken = bobEvents.find((n) => n.name === "token");
-      expect(Object.keys(firstToken?.event ?? {}).sort()).toEqual(["generationId", "roomId", "seq", "text"]);
+      // firstSeq is there only when deltas that waited together went out joined.
+      expect(Object.keys(firstToken?.event ?? {}).filter((key) => key !== "firstSeq").sort()).toEqual(["generationId", "roomId", "seq", "text"]);
       expectContiguous(bobEvents, room, bobEvents[0] ? bobEvents[0].event.seq - 1 : 0);
     } finally {
       await Promise.all([alice.close(), bob.close()]);
@@ -151,6 +153,40 @@ describe("stopping and catching up (a slow offline model)", () => {
       expect(await reply.stop()).toBe(false);
     } finally {
       await Promise.all([alice.close(), bob.close()]);
+    }
+  });
+
+  it.each<HubProtocolName>(["json", "messagepack"])("with finalText omit, the final status crosses without its text and the client puts it back, joining mid-reply (%s)", async (protocol) => {
+    const room = `ts-final-text-${protocol}`;
+    const alice = await connect(slow.url, `final-alice-${protocol}`, protocol);
+    const bobSession = await signInAsGuest(slow.url, `final-bob-${protocol}`);
+    const bob = new ChatClient({ serverUrl: slow.url, accessToken: bobSession.token, protocol, finalText: "omit", logLevel: LogLevel.None });
+    const wire = await connectStock(slow.url, (await signInAsGuest(slow.url, `final-wire-${protocol}`)).token, "?finalText=omit");
+    try {
+      await alice.joinRoom(room);
+      await wire.connection.invoke("JoinRoom", room);
+      const reply = await alice.ask(room, "a reply to build from deltas");
+      let seen = 0;
+      for await (const token of reply) {
+        if (token && ++seen === 5) {
+          break;
+        }
+      }
+      // Bob comes in mid-reply: the snapshot has the text so far, the deltas the rest; then the reply is stopped.
+      await bob.start();
+      const bobEvents = record(bob);
+      const snapshot = await bob.joinRoom(room);
+      expect(snapshot.activeGeneration?.generationId).toBe(reply.generationId);
+      await reply.stop();
+      const final = await reply.completion;
+      const bobFinal = await bob.reply(room, reply.generationId).completion;
+      expect(bobFinal.text).toBe(final.text);
+      expect(bobEvents.find((n) => n.name === "status" && n.event.generationId === reply.generationId && n.event.state === final.state)?.event).toMatchObject({ text: final.text });
+
+      const onWire = await wire.waitFor((r) => r.name === "status" && (r.event as StatusEvent).generationId === reply.generationId && (r.event as StatusEvent).state === final.state);
+      expect((onWire.event as StatusEvent).text).toBeUndefined();
+    } finally {
+      await Promise.all([alice.close(), bob.close(), wire.connection.stop()]);
     }
   });
 

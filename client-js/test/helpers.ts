@@ -20,9 +20,9 @@ export interface Recorded {
 }
 
 /** A stock @microsoft/signalr connection that records every room event in arrival order. */
-export async function connectStock(serverUrl: string, token: string): Promise<{ connection: signalR.HubConnection; events: Recorded[]; waitFor: (match: (r: Recorded) => boolean, timeoutMs?: number) => Promise<Recorded> }> {
+export async function connectStock(serverUrl: string, token: string, query = ""): Promise<{ connection: signalR.HubConnection; events: Recorded[]; waitFor: (match: (r: Recorded) => boolean, timeoutMs?: number) => Promise<Recorded> }> {
   const connection = new signalR.HubConnectionBuilder()
-    .withUrl(`${serverUrl}/hubs/chat`, { accessTokenFactory: () => token })
+    .withUrl(`${serverUrl}/hubs/chat${query}`, { accessTokenFactory: () => token })
     .configureLogging(signalR.LogLevel.Warning)
     .build();
   const events: Recorded[] = [];
