@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.SignalR;
+using SignalRChat.Client;
 using SignalRChat.Contracts;
 using SignalRChat.Tests.Infrastructure;
 
@@ -11,18 +12,8 @@ public sealed class FaultTests
     public async Task Redis_frozen_mid_reply_the_reply_goes_on_for_local_members_and_everyone_ends_with_the_whole_text()
     {
         await using var redis = await RedisServer.StartAsync();
-        var settings = new Dictionary<string, string?>(redis.NodeSettings()) { ["Chat:Offline:TokenDelayMs"] = "10", ["Chat:Offline:ReplyTokens"] = "700" };
-        await using var nodeA = await ChatServer.StartAsync(settings);
-        await using var nodeB = await ChatServer.StartAsync(settings);
-        var alice = await nodeA.ConnectAsync("alice");
-        var bob = await nodeB.ConnectAsync("bob");
-        var aliceLog = new EventLog(alice);
-        var bobLog = new EventLog(bob);
-        await alice.JoinRoomAsync("frozen");
-        var bobSnapshot = await bob.JoinRoomAsync("frozen");
-
-        var reply = await alice.AskAsync("frozen", "a long reply while Redis freezes");
-        await bobLog.WaitForTokensAsync(reply.GenerationId, 20);
+        await using var scene = await TwoNodes.StartAsync(redis, "frozen", replyTokens: 700);
+        var (nodeB, bob, aliceLog, reply) = (scene.NodeB, scene.Bob, scene.AliceLog, scene.Reply);
         redis.Pause();
         try
         {
@@ -39,20 +30,7 @@ public sealed class FaultTests
             redis.Continue();
         }
 
-        var aliceFinal = await aliceLog.WaitForFinalAsync(reply.GenerationId, TimeSpan.FromSeconds(30));
-        var bobFinal = await bobLog.WaitForFinalAsync(reply.GenerationId, TimeSpan.FromSeconds(30));
-        Assert.Equal(GenerationStates.Completed, aliceFinal.State);
-        Assert.Equal(aliceFinal.Seq, bobFinal.Seq);
-        Assert.Equal(aliceFinal.Text, bobFinal.Text);
-        Assert.Equal(aliceFinal.Text, bobLog.TextOf(reply.GenerationId));
-        StreamingTests.AssertContiguous(bobLog.Events, bobSnapshot.LastSeq);
-
-        // The history is complete, as seen from either node.
-        var carol = await nodeB.ConnectAsync("carol");
-        var snapshot = await carol.JoinRoomAsync("frozen");
-        var kept = snapshot.Messages.Single(m => m.MessageId == aliceFinal.MessageId);
-        Assert.Equal(MessageStates.Completed, kept.State);
-        Assert.Equal(aliceFinal.Text, kept.Text);
+        var (aliceFinal, snapshot) = await scene.AssertEveryoneEndsWithTheWholeReplyAsync();
         Assert.Equal(aliceFinal.Seq, snapshot.LastSeq - 1);
     }
 
@@ -60,18 +38,8 @@ public sealed class FaultTests
     public async Task Redis_killed_and_restarted_mid_reply_everyone_ends_with_the_whole_text_and_the_room_goes_on()
     {
         await using var redis = await RedisServer.StartAsync(persistent: true);
-        var settings = new Dictionary<string, string?>(redis.NodeSettings()) { ["Chat:Offline:TokenDelayMs"] = "10", ["Chat:Offline:ReplyTokens"] = "500" };
-        await using var nodeA = await ChatServer.StartAsync(settings);
-        await using var nodeB = await ChatServer.StartAsync(settings);
-        var alice = await nodeA.ConnectAsync("alice");
-        var bob = await nodeB.ConnectAsync("bob");
-        var aliceLog = new EventLog(alice);
-        var bobLog = new EventLog(bob);
-        await alice.JoinRoomAsync("restarted");
-        var bobSnapshot = await bob.JoinRoomAsync("restarted");
-
-        var reply = await alice.AskAsync("restarted", "a long reply while Redis restarts");
-        await bobLog.WaitForTokensAsync(reply.GenerationId, 20);
+        await using var scene = await TwoNodes.StartAsync(redis, "restarted", replyTokens: 500);
+        var (aliceLog, bob, reply) = (scene.AliceLog, scene.Bob, scene.Reply);
         await redis.RestartAsync(whileDown: async () =>
         {
             // While Redis is gone, Alice, on the node running the reply, keeps receiving.
@@ -79,41 +47,10 @@ public sealed class FaultTests
             await aliceLog.WaitForTokensAsync(reply.GenerationId, before + 100, TimeSpan.FromSeconds(15));
         });
 
-        string Diagnose() => $"alice: {Describe(aliceLog)}\nbob: {Describe(bobLog)}\nA:\n{string.Join("\n", nodeA.Logs.Lines.Where(l => l.Contains("Redis", StringComparison.OrdinalIgnoreCase)).TakeLast(15))}\nB:\n{string.Join("\n", nodeB.Logs.Lines.Where(l => l.Contains("Redis", StringComparison.OrdinalIgnoreCase)).TakeLast(15))}";
-        StatusEvent aliceFinal, bobFinal;
-        try
-        {
-            aliceFinal = await aliceLog.WaitForFinalAsync(reply.GenerationId, TimeSpan.FromSeconds(30));
-            bobFinal = await bobLog.WaitForFinalAsync(reply.GenerationId, TimeSpan.FromSeconds(30));
-        }
-        catch (TimeoutException)
-        {
-            Assert.Fail(Diagnose());
-            throw;
-        }
-
-        Assert.Equal(GenerationStates.Completed, aliceFinal.State);
-        Assert.Equal(aliceFinal.Seq, bobFinal.Seq);
-        Assert.Equal(aliceFinal.Text, bobFinal.Text);
-        Assert.Equal(aliceFinal.Text, bobLog.TextOf(reply.GenerationId));
-        StreamingTests.AssertContiguous(bobLog.Events, bobSnapshot.LastSeq);
-
         // The history is complete, and the room takes the next message on either node.
-        var carol = await nodeB.ConnectAsync("carol");
-        var snapshot = await carol.JoinRoomAsync("restarted");
-        var kept = snapshot.Messages.Single(m => m.MessageId == aliceFinal.MessageId);
-        Assert.Equal(MessageStates.Completed, kept.State);
-        Assert.Equal(aliceFinal.Text, kept.Text);
+        await scene.AssertEveryoneEndsWithTheWholeReplyAsync();
         var next = await bob.AskAsync("restarted", "and one more");
         Assert.Equal(GenerationStates.Completed, (await aliceLog.WaitForFinalAsync(next.GenerationId, TimeSpan.FromSeconds(30))).State);
-    }
-
-    private static string Describe(EventLog log)
-    {
-        var events = log.Events;
-        var seqs = events.Select(e => e.Seq).ToList();
-        var gaps = seqs.Zip(seqs.Skip(1)).Where(p => p.Second != p.First + 1).Select(p => $"{p.First}->{p.Second}");
-        return $"{events.Count} events, seq {seqs.FirstOrDefault()}..{seqs.LastOrDefault()}, gaps [{string.Join(", ", gaps.Take(10))}], last {events.LastOrDefault()}";
     }
 
     [Fact]
@@ -151,5 +88,88 @@ public sealed class FaultTests
         gate.SetResult();
         var last = carolLog.Events.OfType<StatusEvent>().Last(s => s.IsFinal);
         Assert.Equal(last.Text, (await bobLog.WaitForFinalAsync(last.GenerationId, TimeSpan.FromSeconds(60))).Text);
+    }
+}
+
+/// <summary>Two nodes on one Redis; Alice on node A asks for a long reply in a room, Bob on node B has seen its first deltas.</summary>
+internal sealed class TwoNodes : IAsyncDisposable
+{
+    private ChatServer _nodeA = null!;
+    private long _bobFrom;
+
+    public ChatServer NodeB { get; private set; } = null!;
+
+    public string Room { get; private set; } = null!;
+
+    public ChatClient Alice { get; private set; } = null!;
+
+    public ChatClient Bob { get; private set; } = null!;
+
+    public EventLog AliceLog { get; private set; } = null!;
+
+    public EventLog BobLog { get; private set; } = null!;
+
+    public ChatReply Reply { get; private set; } = null!;
+
+    public static async Task<TwoNodes> StartAsync(RedisServer redis, string room, int replyTokens)
+    {
+        var settings = new Dictionary<string, string?>(redis.NodeSettings()) { ["Chat:Offline:TokenDelayMs"] = "10", ["Chat:Offline:ReplyTokens"] = replyTokens.ToString() };
+        var scene = new TwoNodes { Room = room, _nodeA = await ChatServer.StartAsync(settings) };
+        scene.NodeB = await ChatServer.StartAsync(settings);
+        scene.Alice = await scene._nodeA.ConnectAsync("alice");
+        scene.Bob = await scene.NodeB.ConnectAsync("bob");
+        scene.AliceLog = new EventLog(scene.Alice);
+        scene.BobLog = new EventLog(scene.Bob);
+        await scene.Alice.JoinRoomAsync(room);
+        scene._bobFrom = (await scene.Bob.JoinRoomAsync(room)).LastSeq;
+        scene.Reply = await scene.Alice.AskAsync(room, "a long reply while Redis has trouble");
+        await scene.BobLog.WaitForTokensAsync(scene.Reply.GenerationId, 20);
+        return scene;
+    }
+
+    /// <summary>Both members end with the same completed reply, Bob's view has no gap, and the history (read on node B) holds it whole.</summary>
+    public async Task<(StatusEvent Final, RoomSnapshot History)> AssertEveryoneEndsWithTheWholeReplyAsync()
+    {
+        StatusEvent aliceFinal, bobFinal;
+        try
+        {
+            aliceFinal = await AliceLog.WaitForFinalAsync(Reply.GenerationId, TimeSpan.FromSeconds(30));
+            bobFinal = await BobLog.WaitForFinalAsync(Reply.GenerationId, TimeSpan.FromSeconds(30));
+        }
+        catch (TimeoutException)
+        {
+            Assert.Fail($"no final status: alice {Describe(AliceLog)}; bob {Describe(BobLog)}\nnode A: {RedisLines(_nodeA)}\nnode B: {RedisLines(NodeB)}");
+            throw;
+        }
+
+        Assert.Equal(GenerationStates.Completed, aliceFinal.State);
+        Assert.Equal(aliceFinal.Seq, bobFinal.Seq);
+        Assert.Equal(aliceFinal.Text, bobFinal.Text);
+        Assert.Equal(aliceFinal.Text, BobLog.TextOf(Reply.GenerationId));
+        StreamingTests.AssertContiguous(BobLog.Events, _bobFrom);
+
+        var carol = await NodeB.ConnectAsync("carol");
+        var history = await carol.JoinRoomAsync(Room);
+        var kept = history.Messages.Single(m => m.MessageId == aliceFinal.MessageId);
+        Assert.Equal(MessageStates.Completed, kept.State);
+        Assert.Equal(aliceFinal.Text, kept.Text);
+        return (aliceFinal, history);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await NodeB.DisposeAsync();
+        await _nodeA.DisposeAsync();
+    }
+
+    private static string RedisLines(ChatServer node) =>
+        string.Join("\n", node.Logs.Lines.Where(l => l.Contains("Redis", StringComparison.OrdinalIgnoreCase)).TakeLast(15));
+
+    private static string Describe(EventLog log)
+    {
+        var events = log.Events;
+        var seqs = events.Select(e => e.Seq).ToList();
+        var gaps = seqs.Zip(seqs.Skip(1)).Where(p => p.Second != p.First + 1).Select(p => $"{p.First}->{p.Second}");
+        return $"{events.Count} events, seq {seqs.FirstOrDefault()}..{seqs.LastOrDefault()}, gaps [{string.Join(", ", gaps.Take(10))}], last {events.LastOrDefault()}";
     }
 }
