@@ -35,6 +35,11 @@ internal sealed class ChatNode : IAsyncDisposable
     {
         // No configuration file watcher: a bench node lives for seconds, and a watcher on the working directory only adds noise.
         var args = new List<string> { "--urls", urls, "--environment", "Production", "--contentRoot", AppContext.BaseDirectory, "--hostBuilder:reloadConfigOnChange=false", "--Chat:Auth:AllowGuests=true", $"--Chat:Auth:SigningKey={SigningKey}" };
+
+        // The abuse limits opened wide: the bench signs in hundreds of guests from one address, sends far more than people do,
+        // holds thousands of idle connections on one user and starts a reply in a hundred rooms at once.
+        args.AddRange(["--Chat:Limits:GuestSignInsPerMinute=0", "--Chat:Limits:MessagesPerMinute=1000000", "--Chat:Limits:DailyTokensPerUser=0",
+            "--Chat:Limits:MaxConnectionsPerUser=1000000", "--Chat:Limits:MaxConcurrentGenerationsPerNode=1000"]);
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
             args.Add($"--{key}={value}");
