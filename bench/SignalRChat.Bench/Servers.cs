@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.Extensions.AI;
 using SignalRChat.Server;
+using SignalRChat.Server.Hubs;
 using StackExchange.Redis;
 
 namespace SignalRChat.Bench;
@@ -107,7 +108,8 @@ internal sealed class BaselineNode : IAsyncDisposable
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls(urls);
         builder.Logging.ClearProviders();
-        var signalR = builder.Services.AddSignalR();
+        // Both hub protocols, MessagePack with the chat service's options, so each protocol's rows compare like with like.
+        var signalR = builder.Services.AddSignalR().AddMessagePackProtocol(options => options.SerializerOptions = ContractMessagePack.Options);
         if (redis is not null)
         {
             var multiplexer = ConnectionMultiplexer.Connect(redis);
