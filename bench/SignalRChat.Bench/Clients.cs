@@ -3,11 +3,21 @@ using System.Net.Http.Json;
 using Microsoft.AspNetCore.Http.Connections;
 using Microsoft.AspNetCore.SignalR.Client;
 using SignalRChat.Contracts;
+using SignalRChat.Server.Hubs;
 
 namespace SignalRChat.Bench;
 
+/// <summary>The SignalR hub protocol a bench client speaks.</summary>
+internal enum WireProtocol
+{
+    Json,
+
+    /// <summary>With the server's own serializer options, so the contract records travel as the same camelCase maps.</summary>
+    MessagePack,
+}
+
 /// <summary>How the bench's clients talk to one service (the chat service or the baseline), on one or more nodes.</summary>
-internal abstract class ServiceUnderTest(string name, IReadOnlyList<Uri> nodes)
+internal abstract class ServiceUnderTest(string name, IReadOnlyList<Uri> nodes, WireProtocol protocol)
 {
     protected static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(30) };
 
@@ -15,12 +25,20 @@ internal abstract class ServiceUnderTest(string name, IReadOnlyList<Uri> nodes)
 
     public IReadOnlyList<Uri> Nodes { get; } = nodes;
 
+    public WireProtocol Protocol { get; } = protocol;
+
     public abstract string HubPath { get; }
 
     public async Task<Member> ConnectAsync(int node, string user)
     {
         var token = await TokenAsync(Nodes[node % Nodes.Count], user);
-        var connection = new HubConnectionBuilder()
+        var builder = new HubConnectionBuilder();
+        if (Protocol == WireProtocol.MessagePack)
+        {
+            builder.AddMessagePackProtocol(options => options.SerializerOptions = ContractMessagePack.Options);
+        }
+
+        var connection = builder
             .WithUrl(new Uri(Nodes[node % Nodes.Count], HubPath.TrimStart('/')), options =>
             {
                 options.SkipNegotiation = true;
@@ -50,7 +68,7 @@ internal abstract class ServiceUnderTest(string name, IReadOnlyList<Uri> nodes)
     protected abstract void Listen(Member member);
 }
 
-internal sealed class ChatService(IReadOnlyList<Uri> nodes, string name = "chat") : ServiceUnderTest(name, nodes)
+internal sealed class ChatService(IReadOnlyList<Uri> nodes, string name = "chat", WireProtocol protocol = WireProtocol.Json) : ServiceUnderTest(name, nodes, protocol)
 {
     public override string HubPath => ChatProtocol.HubPath;
 
@@ -81,7 +99,8 @@ internal sealed class ChatService(IReadOnlyList<Uri> nodes, string name = "chat"
     }
 }
 
-internal sealed class BaselineService(IReadOnlyList<Uri> nodes, string name = "baseline", bool shaped = false) : ServiceUnderTest(name, nodes)
+internal sealed class BaselineService(IReadOnlyList<Uri> nodes, string name = "baseline", bool shaped = false, WireProtocol protocol = WireProtocol.Json)
+    : ServiceUnderTest(name, nodes, protocol)
 {
     public override string HubPath => BaselineNode.HubPath;
 

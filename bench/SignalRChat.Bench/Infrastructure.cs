@@ -1,9 +1,12 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Net.WebSockets;
 using System.Runtime.InteropServices;
 using System.Text;
+using System.Text.Json;
+using MessagePack;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 
@@ -126,13 +129,18 @@ internal sealed class WireServer : IAsyncDisposable
     }
 }
 
-/// <summary>A SignalR JSON-protocol client on a bare WebSocket: cheap enough for thousands of idle connections, and it sees every byte.</summary>
+/// <summary>
+/// A SignalR client on a bare WebSocket, JSON or MessagePack: cheap enough for thousands of idle connections, and it sees every byte.
+/// </summary>
 internal sealed class RawHubSocket : IAsyncDisposable
 {
     private const byte RecordSeparator = 0x1e;
     private readonly ClientWebSocket _socket = new();
     private readonly byte[] _buffer = new byte[16 * 1024];
     private readonly List<byte> _pending = [];
+    private readonly WireProtocol _protocol;
+
+    private RawHubSocket(WireProtocol protocol) => _protocol = protocol;
 
     public long BytesReceived { get; private set; }
 
@@ -147,13 +155,16 @@ internal sealed class RawHubSocket : IAsyncDisposable
         return builder.Uri;
     }
 
-    public static async Task<RawHubSocket> ConnectAsync(Uri uri, CancellationToken cancellationToken)
+    public static async Task<RawHubSocket> ConnectAsync(Uri uri, CancellationToken cancellationToken, WireProtocol protocol = WireProtocol.Json)
     {
-        var socket = new RawHubSocket();
+        var socket = new RawHubSocket(protocol);
         socket._socket.Options.KeepAliveInterval = TimeSpan.Zero;
         await socket._socket.ConnectAsync(uri, cancellationToken);
-        await socket.SendAsync("""{"protocol":"json","version":1}""", cancellationToken);
-        var handshake = await socket.ReceiveRecordAsync(cancellationToken);
+
+        // The handshake is a JSON record whichever protocol it names.
+        var name = protocol == WireProtocol.MessagePack ? "messagepack" : "json";
+        await socket._socket.SendAsync(Encoding.UTF8.GetBytes($$"""{"protocol":"{{name}}","version":1}""" + "\u001e"), WebSocketMessageType.Text, true, cancellationToken);
+        var handshake = Encoding.UTF8.GetString(await socket.ReceiveAsync(socket.TakeRecord, cancellationToken));
         if (handshake != "{}")
         {
             throw new InvalidOperationException("handshake refused: " + handshake);
@@ -163,22 +174,69 @@ internal sealed class RawHubSocket : IAsyncDisposable
         return socket;
     }
 
-    public Task SendAsync(string record, CancellationToken cancellationToken) =>
+    /// <summary>Calls a hub method with one string argument, as invocation "1".</summary>
+    public Task InvokeAsync(string target, string argument, CancellationToken cancellationToken) =>
+        _protocol == WireProtocol.MessagePack
+            ? SendPackedAsync((ref MessagePackWriter writer) =>
+            {
+                writer.WriteArrayHeader(5);
+                writer.Write(1);
+                writer.WriteMapHeader(0);
+                writer.Write("1");
+                writer.Write(target);
+                writer.WriteArrayHeader(1);
+                writer.Write(argument);
+            }, cancellationToken)
+            : SendJsonAsync(JsonSerializer.Serialize(new { type = 1, invocationId = "1", target, arguments = new[] { argument } }), cancellationToken);
+
+    public Task PingAsync(CancellationToken cancellationToken) =>
+        _protocol == WireProtocol.MessagePack
+            ? SendPackedAsync((ref MessagePackWriter writer) =>
+            {
+                writer.WriteArrayHeader(1);
+                writer.Write(6);
+            }, cancellationToken)
+            : SendJsonAsync("""{"type":6}""", cancellationToken);
+
+    /// <summary>The next hub message, counting what arrived: payload plus the WebSocket frame header.</summary>
+    public async Task<HubMessage> ReceiveMessageAsync(CancellationToken cancellationToken) =>
+        _protocol == WireProtocol.MessagePack
+            ? HubMessage.FromMessagePack(await ReceiveAsync(TakeLengthPrefixed, cancellationToken))
+            : HubMessage.FromJson(await ReceiveAsync(TakeRecord, cancellationToken));
+
+    private Task SendJsonAsync(string record, CancellationToken cancellationToken) =>
         _socket.SendAsync(Encoding.UTF8.GetBytes(record + "\u001e"), WebSocketMessageType.Text, true, cancellationToken);
 
-    public Task PingAsync(CancellationToken cancellationToken) => SendAsync("""{"type":6}""", cancellationToken);
+    private delegate void Pack(ref MessagePackWriter writer);
 
-    /// <summary>The next SignalR record (one JSON message), counting what arrived: payload plus the WebSocket frame header.</summary>
-    public async Task<string> ReceiveRecordAsync(CancellationToken cancellationToken)
+    /// <summary>One MessagePack message behind its length (7 bits a byte, low bits first), as SignalR frames them.</summary>
+    private Task SendPackedAsync(Pack pack, CancellationToken cancellationToken)
+    {
+        var body = new ArrayBufferWriter<byte>();
+        var writer = new MessagePackWriter(body);
+        pack(ref writer);
+        writer.Flush();
+        var framed = new List<byte>(body.WrittenCount + 5);
+        for (var length = (uint)body.WrittenCount; ; length >>= 7)
+        {
+            framed.Add((byte)(length > 0x7f ? (length & 0x7f) | 0x80 : length));
+            if (length <= 0x7f)
+            {
+                break;
+            }
+        }
+
+        framed.AddRange(body.WrittenSpan);
+        return _socket.SendAsync(framed.ToArray(), WebSocketMessageType.Binary, true, cancellationToken);
+    }
+
+    private async Task<byte[]> ReceiveAsync(Func<byte[]?> take, CancellationToken cancellationToken)
     {
         while (true)
         {
-            var end = _pending.IndexOf(RecordSeparator);
-            if (end >= 0)
+            if (take() is { } message)
             {
-                var record = Encoding.UTF8.GetString(_pending.GetRange(0, end).ToArray());
-                _pending.RemoveRange(0, end + 1);
-                return record;
+                return message;
             }
 
             var result = await _socket.ReceiveAsync(_buffer, cancellationToken);
@@ -193,11 +251,112 @@ internal sealed class RawHubSocket : IAsyncDisposable
         }
     }
 
+    private byte[]? TakeRecord()
+    {
+        var end = _pending.IndexOf(RecordSeparator);
+        return end < 0 ? null : Take(0, end, end + 1);
+    }
+
+    private byte[]? TakeLengthPrefixed()
+    {
+        var length = 0L;
+        for (var i = 0; i < Math.Min(5, _pending.Count); i++)
+        {
+            length |= (long)(_pending[i] & 0x7f) << (7 * i);
+            if ((_pending[i] & 0x80) == 0)
+            {
+                return _pending.Count < i + 1 + length ? null : Take(i + 1, (int)length, i + 1 + (int)length);
+            }
+        }
+
+        return null;
+    }
+
+    private byte[] Take(int start, int count, int consumed)
+    {
+        var message = _pending.GetRange(start, count).ToArray();
+        _pending.RemoveRange(0, consumed);
+        return message;
+    }
+
     public ValueTask DisposeAsync()
     {
         _socket.Abort();
         _socket.Dispose();
         return ValueTask.CompletedTask;
+    }
+}
+
+/// <summary>
+/// What the bytes scenario reads from one hub message: its type and, for an invocation, the target and the first
+/// argument: a string as it is (<see cref="Argument"/>), or an event's <c>text</c> and <c>state</c> fields.
+/// </summary>
+internal readonly record struct HubMessage(int Type, string? Target, string? Argument, string? Text, string? State)
+{
+    public const int Invocation = 1;
+    public const int Completion = 3;
+
+    public static HubMessage FromJson(byte[] record)
+    {
+        using var json = JsonDocument.Parse(record);
+        var type = json.RootElement.GetProperty("type").GetInt32();
+        if (type != Invocation)
+        {
+            return new HubMessage(type, null, null, null, null);
+        }
+
+        var target = json.RootElement.GetProperty("target").GetString();
+        var argument = json.RootElement.GetProperty("arguments")[0];
+        return argument.ValueKind == JsonValueKind.String
+            ? new HubMessage(type, target, argument.GetString(), null, null)
+            : new HubMessage(type, target, null, Field(argument, "text"), Field(argument, "state"));
+
+        static string? Field(JsonElement e, string name) => e.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+    }
+
+    /// <summary>An invocation is <c>[1, headers, invocationId, target, [arguments], ...]</c>; every other message starts with its type too.</summary>
+    public static HubMessage FromMessagePack(byte[] message)
+    {
+        var reader = new MessagePackReader(message);
+        reader.ReadArrayHeader();
+        var type = reader.ReadInt32();
+        if (type != Invocation)
+        {
+            return new HubMessage(type, null, null, null, null);
+        }
+
+        reader.Skip(); // headers
+        reader.Skip(); // invocation id
+        var target = reader.ReadString();
+        reader.ReadArrayHeader();
+        if (reader.NextMessagePackType == MessagePackType.String)
+        {
+            return new HubMessage(type, target, reader.ReadString(), null, null);
+        }
+
+        string? text = null, state = null;
+        for (var fields = reader.ReadMapHeader(); fields > 0; fields--)
+        {
+            var key = reader.ReadString();
+            if (reader.NextMessagePackType != MessagePackType.String)
+            {
+                reader.Skip();
+            }
+            else if (key == "text")
+            {
+                text = reader.ReadString();
+            }
+            else if (key == "state")
+            {
+                state = reader.ReadString();
+            }
+            else
+            {
+                reader.Skip();
+            }
+        }
+
+        return new HubMessage(type, target, null, text, state);
     }
 }
 

@@ -53,6 +53,16 @@ namespace SignalRChat.Bench
                     await scenarios.FanOutAsync(chat, baseline, rooms, members, $"fan-out {rooms}×{members}", rooms == 1 && members == 100 ? 5 : null, shaped);
                 }
 
+                // The same nodes, both sides speaking MessagePack: the rows to read beside the JSON ones.
+                var packedChat = new ChatService([chatNode.Url], protocol: WireProtocol.MessagePack);
+                var packedBaseline = new BaselineService([baselineNode.Url], protocol: WireProtocol.MessagePack);
+                var packedMembers = settings.MessagePackMembers;
+                if (Run($"fan-out 1×{packedMembers}, MessagePack"))
+                {
+                    var packedShaped = new BaselineService([baselineNode.Url], "baseline, chat-shaped tokens", shaped: true, protocol: WireProtocol.MessagePack);
+                    await scenarios.FanOutAsync(packedChat, packedBaseline, 1, packedMembers, $"fan-out 1×{packedMembers}, MessagePack", packedMembers == 100 ? 5 : null, packedShaped);
+                }
+
                 if (Run("cancel, one node"))
                 {
                     log("cancel, one node");
@@ -65,10 +75,16 @@ namespace SignalRChat.Bench
                     await scenarios.TimeToFirstTokenAsync(chat, baseline, 2);
                 }
 
-                if (Run("bytes"))
+                if (Run("bytes per reply ("))
                 {
                     log("bytes on the wire");
                     await scenarios.BytesAsync(chat, baseline);
+                }
+
+                if (Run("bytes per reply, MessagePack"))
+                {
+                    log("bytes on the wire, MessagePack");
+                    await scenarios.BytesAsync(packedChat, packedBaseline);
                 }
             }
 
@@ -114,7 +130,8 @@ namespace SignalRChat.Bench
                 scenarios.AddIdleFigures(idle);
             }
 
-            notes.Add("JSON vs MessagePack: the service offers only the JSON hub protocol (no `AddMessagePackProtocol` on this branch), so every figure is JSON.");
+            notes.Add("JSON vs MessagePack: the service and the baseline both offer the two hub protocols. Every row is JSON except those marked MessagePack, " +
+                      "where both sides' clients speak MessagePack (the contract's records as maps with the same camelCase fields as in JSON).");
             var report = new Report(settings, scenarios.Figures, notes, watch.Elapsed);
             report.Write(output);
             log($"done in {watch.Elapsed.TotalSeconds:F0} s; report in {output}");

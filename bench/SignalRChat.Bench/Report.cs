@@ -100,7 +100,8 @@ internal sealed class Report(BenchSettings settings, IReadOnlyList<Figure> figur
             ("Delivered tokens/s (higher is better)", Pick(f => f.Metric == "delivered tokens/s", f => f.Scenario)),
             ("Token latency p99, ms (lower is better)", Pick(f => f.Metric == "token latency p99", f => f.Scenario)),
             ("Latency p50 / p99, ms (lower is better)", Pick(f => f.Unit == "ms" && !f.Metric.StartsWith("token latency", StringComparison.Ordinal), f => $"{Short(f.Scenario)} {f.Metric[^3..]}")),
-            ("Memory and bytes (lower is better)", Pick(f => f.Unit is "KB" or "×" or "bytes", f => $"{f.Metric} ({f.Unit})")),
+            ("Memory and bytes (lower is better)", Pick(f => f.Unit is "KB" or "×" or "bytes",
+                f => f.Scenario.Contains("MessagePack", StringComparison.Ordinal) ? $"{f.Metric}, MessagePack ({f.Unit})" : $"{f.Metric} ({f.Unit})")),
         };
         const int width = 900, labelWidth = 380, barArea = 420, barHeight = 11, rowGap = 8, titleHeight = 34;
         var svg = new StringBuilder();

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text;
-using System.Text.Json;
 
 namespace SignalRChat.Bench;
 
@@ -209,7 +208,7 @@ internal sealed class Scenarios(BenchSettings settings, Action<string> log)
             "baseline: a bare HttpClient dropping the same streaming request");
     }
 
-    /// <summary>Bytes a member receives for one reply (WebSocket payload and frame headers) against the reply's text.</summary>
+    /// <summary>Bytes a member receives for one reply (WebSocket payload and frame headers) against the reply's text, in the services' protocol.</summary>
     public async Task BytesAsync(ServiceUnderTest chat, ServiceUnderTest baseline)
     {
         var text = Encoding.UTF8.GetByteCount(string.Concat(BenchModel.StreamWords(settings.BytesTokens)));
@@ -219,13 +218,12 @@ internal sealed class Scenarios(BenchSettings settings, Action<string> log)
             var room = NewRoom("bytes");
             var sender = await service.ConnectAsync(0, NewUser());
             var token = await service.TokenAsync(service.Nodes[0], NewUser());
-            await using var reader = await RawHubSocket.ConnectAsync(RawHubSocket.WebSocketUri(service.Nodes[0], service.HubPath, token), CancellationToken.None);
+            await using var reader = await RawHubSocket.ConnectAsync(RawHubSocket.WebSocketUri(service.Nodes[0], service.HubPath, token), CancellationToken.None, service.Protocol);
             try
             {
                 using var timeout = new CancellationTokenSource(ReplyTimeout);
-                var join = service is ChatService ? "JoinRoom" : "Join";
-                await reader.SendAsync($$"""{"type":1,"invocationId":"1","target":"{{join}}","arguments":["{{room}}"]}""", timeout.Token);
-                while (!(await reader.ReceiveRecordAsync(timeout.Token)).Contains("\"type\":3", StringComparison.Ordinal))
+                await reader.InvokeAsync(service is ChatService ? "JoinRoom" : "Join", room, timeout.Token);
+                while ((await reader.ReceiveMessageAsync(timeout.Token)).Type != HubMessage.Completion)
                 {
                 }
 
@@ -237,30 +235,23 @@ internal sealed class Scenarios(BenchSettings settings, Action<string> log)
                 var events = 0;
                 while (true)
                 {
-                    var record = await reader.ReceiveRecordAsync(timeout.Token);
-                    using var json = JsonDocument.Parse(record);
-                    if (json.RootElement.GetProperty("type").GetInt32() != 1)
+                    var message = await reader.ReceiveMessageAsync(timeout.Token);
+                    if (message.Type != HubMessage.Invocation)
                     {
                         continue;
                     }
 
                     events++;
-                    var target = json.RootElement.GetProperty("target").GetString();
-                    var argument = json.RootElement.GetProperty("arguments")[0];
-                    var final = false;
-                    if (argument.ValueKind == JsonValueKind.String)
+                    bool final;
+                    if (message.Argument is { } argument)
                     {
-                        carried += target == "token" ? Encoding.UTF8.GetByteCount(argument.GetString()!) : 0;
-                        final = target == "status";
+                        carried += message.Target == "token" ? Encoding.UTF8.GetByteCount(argument) : 0;
+                        final = message.Target == "status";
                     }
                     else
                     {
-                        if (argument.TryGetProperty("text", out var carriedText))
-                        {
-                            carried += Encoding.UTF8.GetByteCount(carriedText.GetString()!);
-                        }
-
-                        final = target == "status" && argument.GetProperty("state").GetString() is "completed" or "cancelled" or "failed";
+                        carried += message.Text is { } carriedText ? Encoding.UTF8.GetByteCount(carriedText) : 0;
+                        final = message.Target == "status" && message.State is "completed" or "cancelled" or "failed";
                     }
 
                     if (final)
@@ -281,7 +272,8 @@ internal sealed class Scenarios(BenchSettings settings, Action<string> log)
 
         var c = results[chat.Name];
         var b = results[baseline.Name];
-        var label = $"bytes per reply ({settings.BytesTokens} tokens, {text} bytes of text)";
+        var over = chat.Protocol == WireProtocol.MessagePack ? ", MessagePack" : string.Empty;
+        var label = $"bytes per reply{over} ({settings.BytesTokens} tokens, {text} bytes of text)";
         Figures.Add(new Figure(label, "bytes received / text bytes", "×", (double)c.Bytes / text, (double)b.Bytes / text, "—", null,
             $"chat {c.Bytes} bytes in {c.Events} events, baseline {b.Bytes} bytes in {b.Events} events"));
         Figures.Add(new Figure(label, "framing per event", "bytes", (double)(c.Bytes - c.Carried) / c.Events, (double)(b.Bytes - b.Carried) / b.Events, "—", null,

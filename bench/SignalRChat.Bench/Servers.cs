@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.Extensions.AI;
 using SignalRChat.Server;
+using SignalRChat.Server.Hubs;
 using StackExchange.Redis;
 
 namespace SignalRChat.Bench;
@@ -36,10 +37,10 @@ internal sealed class ChatNode : IAsyncDisposable
         // No configuration file watcher: a bench node lives for seconds, and a watcher on the working directory only adds noise.
         var args = new List<string> { "--urls", urls, "--environment", "Production", "--contentRoot", AppContext.BaseDirectory, "--hostBuilder:reloadConfigOnChange=false", "--Chat:Auth:AllowGuests=true", $"--Chat:Auth:SigningKey={SigningKey}" };
 
-        // The per-user and per-address limits are for people; the bench's hundreds of members sign in
-        // from one address and send far more than a person would, and the baseline has no limits.
+        // The abuse limits opened wide: the bench signs in hundreds of guests from one address, sends far more than people do,
+        // holds thousands of idle connections on one user and starts a reply in a hundred rooms at once; the baseline has no limits.
         args.AddRange(["--Chat:Limits:GuestSignInsPerMinute=0", "--Chat:Limits:MessagesPerMinute=1000000", "--Chat:Limits:DailyTokensPerUser=0",
-            "--Chat:Limits:MaxConcurrentGenerationsPerNode=1000", "--Chat:Limits:MaxQueuedGenerationsPerRoom=1000"]);
+            "--Chat:Limits:MaxConnectionsPerUser=1000000", "--Chat:Limits:MaxConcurrentGenerationsPerNode=1000", "--Chat:Limits:MaxQueuedGenerationsPerRoom=1000"]);
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
             args.Add($"--{key}={value}");
@@ -107,7 +108,8 @@ internal sealed class BaselineNode : IAsyncDisposable
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls(urls);
         builder.Logging.ClearProviders();
-        var signalR = builder.Services.AddSignalR();
+        // Both hub protocols, MessagePack with the chat service's options, so each protocol's rows compare like with like.
+        var signalR = builder.Services.AddSignalR().AddMessagePackProtocol(options => options.SerializerOptions = ContractMessagePack.Options);
         if (redis is not null)
         {
             var multiplexer = ConnectionMultiplexer.Connect(redis);

@@ -30,13 +30,14 @@ public sealed class BenchSmokeTests
             using var json = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(output, "benchmarks.json")));
             Assert.Equal("smoke", json.RootElement.GetProperty("mode").GetString());
             var scenarios = json.RootElement.GetProperty("figures").EnumerateArray().Select(f => f.GetProperty("scenario").GetString()!).Distinct().ToList();
-            foreach (var expected in new[] { "fan-out 1×3", "fan-out 3×2", "cancel, one node", "time to first token", "upstream abort (OpenAI-wire server)",
+            foreach (var expected in new[] { "fan-out 1×3", "fan-out 3×2", "fan-out 1×3, MessagePack", "cancel, one node", "time to first token", "upstream abort (OpenAI-wire server)",
                          "fan-out 1×4, two nodes + Redis", "cancel, two nodes + Redis", "idle connections (20, WebSockets)" })
             {
                 Assert.Contains(expected, scenarios);
             }
 
-            Assert.Contains(scenarios, s => s.StartsWith("bytes per reply", StringComparison.Ordinal));
+            Assert.Contains(scenarios, s => s.StartsWith("bytes per reply (", StringComparison.Ordinal));
+            Assert.Contains(scenarios, s => s.StartsWith("bytes per reply, MessagePack (", StringComparison.Ordinal));
         }
         finally
         {
