@@ -46,6 +46,15 @@ public sealed class MessagePackTests
             JsonNode.Parse("""{"roomId":"room","generationId":"gen","text":"hi","seq":7}"""),
             JsonNode.Parse(MessagePackSerializer.ConvertToJson(bytes))), MessagePackSerializer.ConvertToJson(bytes));
 
+        var joined = token with { Seq = 9, FirstSeq = 7, Text = "hi there" };
+        var joinedBytes = MessagePackSerializer.Serialize(joined, ContractMessagePack.Options);
+        Assert.True(JsonNode.DeepEquals(
+            JsonNode.Parse("""{"roomId":"room","generationId":"gen","text":"hi there","seq":9,"firstSeq":7}"""),
+            JsonNode.Parse(MessagePackSerializer.ConvertToJson(joinedBytes))), MessagePackSerializer.ConvertToJson(joinedBytes));
+        Assert.Equal(joined, MessagePackSerializer.Deserialize<TokenEvent>(joinedBytes, ContractMessagePack.Options));
+        Assert.Equal(token, MessagePackSerializer.Deserialize<TokenEvent>(
+            MessagePackSerializer.ConvertFromJson("""{"seq":7,"text":"hi","unknown":[1,{"a":2}],"generationId":"gen","roomId":"room"}"""), ContractMessagePack.Options));
+
         var status = MessagePackSerializer.Deserialize<StatusEvent>(
             MessagePackSerializer.ConvertFromJson("""{"roomId":"r","generationId":"g","seq":3,"state":"failed","error":"boom"}"""), ContractMessagePack.Options);
         Assert.Equal(new StatusEvent("r", "g", "failed", Error: "boom") { Seq = 3 }, status);
