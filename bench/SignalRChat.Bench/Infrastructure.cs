@@ -144,14 +144,11 @@ internal sealed class RawHubSocket : IAsyncDisposable
 
     public long BytesReceived { get; private set; }
 
-    public static Uri WebSocketUri(Uri node, string hubPath, string? token)
+    public static Uri WebSocketUri(Uri node, string hubPath, string? token, string? query = null)
     {
         var builder = new UriBuilder(new Uri(node, hubPath.TrimStart('/'))) { Scheme = "ws" };
-        if (token is not null)
-        {
-            builder.Query = "access_token=" + Uri.EscapeDataString(token);
-        }
-
+        var parts = new[] { token is null ? null : "access_token=" + Uri.EscapeDataString(token), query }.OfType<string>();
+        builder.Query = string.Join('&', parts);
         return builder.Uri;
     }
 

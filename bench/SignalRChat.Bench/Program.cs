@@ -86,6 +86,13 @@ namespace SignalRChat.Bench
                     log("bytes on the wire, MessagePack");
                     await scenarios.BytesAsync(packedChat, packedBaseline);
                 }
+
+                if (Run("bytes per reply, finalText=omit"))
+                {
+                    log("bytes on the wire, finalText=omit");
+                    await scenarios.BytesAsync(chat, baseline, omitFinalText: true);
+                    await scenarios.BytesAsync(packedChat, packedBaseline, omitFinalText: true);
+                }
             }
 
             if (Run("upstream abort"))

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text;
+using SignalRChat.Contracts;
 
 namespace SignalRChat.Bench;
 
@@ -209,7 +210,8 @@ internal sealed class Scenarios(BenchSettings settings, Action<string> log)
     }
 
     /// <summary>Bytes a member receives for one reply (WebSocket payload and frame headers) against the reply's text, in the services' protocol.</summary>
-    public async Task BytesAsync(ServiceUnderTest chat, ServiceUnderTest baseline)
+    /// <param name="omitFinalText">The chat's reader connects with <c>finalText=omit</c>, as the repository's clients can: the final status comes without the whole text.</param>
+    public async Task BytesAsync(ServiceUnderTest chat, ServiceUnderTest baseline, bool omitFinalText = false)
     {
         var text = Encoding.UTF8.GetByteCount(string.Concat(BenchModel.StreamWords(settings.BytesTokens)));
         var results = new Dictionary<string, (long Bytes, long Carried, int Events)>();
@@ -218,7 +220,8 @@ internal sealed class Scenarios(BenchSettings settings, Action<string> log)
             var room = NewRoom("bytes");
             var sender = await service.ConnectAsync(0, NewUser());
             var token = await service.TokenAsync(service.Nodes[0], NewUser());
-            await using var reader = await RawHubSocket.ConnectAsync(RawHubSocket.WebSocketUri(service.Nodes[0], service.HubPath, token), CancellationToken.None, service.Protocol);
+            var query = omitFinalText && service == chat ? $"{ChatProtocol.Query.FinalText}={ChatProtocol.Query.Omit}" : null;
+            await using var reader = await RawHubSocket.ConnectAsync(RawHubSocket.WebSocketUri(service.Nodes[0], service.HubPath, token, query), CancellationToken.None, service.Protocol);
             try
             {
                 using var timeout = new CancellationTokenSource(ReplyTimeout);
@@ -272,14 +275,16 @@ internal sealed class Scenarios(BenchSettings settings, Action<string> log)
 
         var c = results[chat.Name];
         var b = results[baseline.Name];
-        var over = chat.Protocol == WireProtocol.MessagePack ? ", MessagePack" : string.Empty;
+        var over = (chat.Protocol == WireProtocol.MessagePack ? ", MessagePack" : string.Empty) + (omitFinalText ? ", finalText=omit" : string.Empty);
         var label = $"bytes per reply{over} ({settings.BytesTokens} tokens, {text} bytes of text)";
         Figures.Add(new Figure(label, "bytes received / text bytes", "×", (double)c.Bytes / text, (double)b.Bytes / text, "—", null,
             $"chat {c.Bytes} bytes in {c.Events} events, baseline {b.Bytes} bytes in {b.Events} events"));
         Figures.Add(new Figure(label, "framing per event", "bytes", (double)(c.Bytes - c.Carried) / c.Events, (double)(b.Bytes - b.Carried) / b.Events, "—", null,
             "everything but the text: SignalR invocation, event fields, WebSocket header"));
         Figures.Add(new Figure(label, "text carried / text", "×", (double)c.Carried / text, (double)b.Carried / text, "≤ 1.2×", (double)c.Carried / text <= 1.2,
-            "the contract's final status repeats the whole reply (status.text), so the chat service carries the text twice"));
+            omitFinalText
+                ? "the reader asked for finalText=omit: the final status comes without the text, which the client already has from the deltas"
+                : "the contract's final status repeats the whole reply (status.text), so the chat service carries the text twice"));
     }
 
     /// <summary>Memory of a server process (a child, so the clients' memory is not counted) per idle connection.</summary>

@@ -38,6 +38,8 @@ public sealed class BenchSmokeTests
 
             Assert.Contains(scenarios, s => s.StartsWith("bytes per reply (", StringComparison.Ordinal));
             Assert.Contains(scenarios, s => s.StartsWith("bytes per reply, MessagePack (", StringComparison.Ordinal));
+            Assert.Contains(scenarios, s => s.StartsWith("bytes per reply, finalText=omit (", StringComparison.Ordinal));
+            Assert.Contains(scenarios, s => s.StartsWith("bytes per reply, MessagePack, finalText=omit (", StringComparison.Ordinal));
         }
         finally
         {
