@@ -36,6 +36,39 @@ public sealed class ScaleOutTests
     }
 
     [Fact]
+    public async Task A_model_faster_than_Redis_round_trips_is_not_held_to_one_delta_per_write_and_nothing_is_lost()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var settings = new Dictionary<string, string?>(redis.NodeSettings()) { ["Chat:Offline:TokenDelayMs"] = "0", ["Chat:Offline:ReplyTokens"] = "2000" };
+        await using var nodeA = await ChatServer.StartAsync(settings);
+        await using var nodeB = await ChatServer.StartAsync(settings);
+        var alice = await nodeA.ConnectAsync("alice");
+        var bob = await nodeB.ConnectAsync("bob");
+        var aliceLog = new EventLog(alice);
+        var bobLog = new EventLog(bob);
+        var aliceFrom = (await alice.JoinRoomAsync("fast")).LastSeq;
+        var bobFrom = (await bob.JoinRoomAsync("fast")).LastSeq;
+
+        var reply = await alice.AskAsync("fast", "as fast as the model can");
+        var aliceFinal = await aliceLog.WaitForFinalAsync(reply.GenerationId, TimeSpan.FromSeconds(60));
+        var bobFinal = await bobLog.WaitForFinalAsync(reply.GenerationId, TimeSpan.FromSeconds(60));
+
+        // The whole reply, on both nodes, in order, with every seq accounted for.
+        Assert.Equal(GenerationStates.Completed, aliceFinal.State);
+        Assert.Equal(aliceFinal.Text, aliceLog.TextOf(reply.GenerationId));
+        Assert.Equal(aliceFinal.Text, bobLog.TextOf(reply.GenerationId));
+        Assert.Equal(aliceFinal.Text, bobFinal.Text);
+        StreamingTests.AssertContiguous(aliceLog.Events, aliceFrom);
+        StreamingTests.AssertContiguous(bobLog.Events, bobFrom);
+
+        // Deltas that came while a write was under way went out together: fewer events than the model's 2000 deltas.
+        var written = bobLog.TokenCount(reply.GenerationId);
+        Assert.True(written < 2000, $"{written} token events for 2000 deltas: every delta waited for its own round trip");
+        var history = (await bob.JoinRoomAsync("fast")).Messages.Single(m => m.MessageId == aliceFinal.MessageId);
+        Assert.Equal(aliceFinal.Text, history.Text);
+    }
+
+    [Fact]
     public async Task Stop_on_one_node_stops_a_reply_running_on_the_other_for_everyone()
     {
         await using var redis = await RedisServer.StartAsync();

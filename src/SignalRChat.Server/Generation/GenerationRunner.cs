@@ -62,7 +62,8 @@ internal sealed class GenerationRunner(
     {
         var started = time.GetTimestamp();
         var cancellation = generation.Cancellation.Token;
-        var events = new GenerationEvents(store, generation);
+        var batcher = new TokenBatcher(store, generation.RoomId, generation.Id);
+        var events = new GenerationEvents(store, generation, batcher);
         var text = new StringBuilder();
         long? firstTokenAt = null;
         var tokens = 0;
@@ -99,7 +100,7 @@ internal sealed class GenerationRunner(
                                 text.Append(delta.Text);
                                 tokens++;
                                 metrics.Token();
-                                await store.AppendAsync(new TokenEvent(generation.RoomId, generation.Id, delta.Text), CancellationToken.None);
+                                batcher.Add(delta.Text);
                                 break;
                             case UsageContent reported:
                                 usage ??= new UsageDetails();
@@ -109,6 +110,8 @@ internal sealed class GenerationRunner(
                     }
                 }
             }
+
+            await batcher.FlushAsync();
         }
         catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
         {
@@ -132,6 +135,16 @@ internal sealed class GenerationRunner(
         if (generation.Finish() && state == GenerationStates.Completed)
         {
             state = GenerationStates.Cancelled;
+        }
+
+        try
+        {
+            // Every delta of the final text is in the room before the final status.
+            await batcher.FlushAsync();
+        }
+        catch (Exception ex) when (state != GenerationStates.Completed)
+        {
+            GenerationLog.Failed(logger, generation.RoomId, generation.Id, "its last deltas could not be written", ex);
         }
 
         // The reply counts against the budget of whoever asked for it: reported output tokens, else the deltas seen.
@@ -181,7 +194,7 @@ internal sealed class GenerationRunner(
     }
 
     /// <summary>Appends the generation's status and tool events in the order they happen.</summary>
-    private sealed class GenerationEvents(IRoomStore store, Generation generation) : IToolEvents
+    private sealed class GenerationEvents(IRoomStore store, Generation generation, TokenBatcher tokens) : IToolEvents
     {
         private string? _state;
 
@@ -195,6 +208,7 @@ internal sealed class GenerationRunner(
             }
 
             _state = state;
+            await tokens.FlushAsync();
             await store.AppendAsync(new StatusEvent(generation.RoomId, generation.Id, state) { MessageId = generation.AssistantMessageId }, CancellationToken.None);
         }
 
@@ -219,8 +233,11 @@ internal sealed class GenerationRunner(
             await SetStateAsync(GenerationStates.Thinking);
         }
 
-        private async ValueTask AppendAsync(string callId, string tool, string phase, double? progress, string? detail) =>
+        private async ValueTask AppendAsync(string callId, string tool, string phase, double? progress, string? detail)
+        {
+            await tokens.FlushAsync();
             await store.AppendAsync(new ToolProgressEvent(generation.RoomId, generation.Id, callId, tool, phase, progress, detail), CancellationToken.None);
+        }
 
         private static string Shorten(string text) => text.Length <= 200 ? text : text[..200] + "…";
     }
