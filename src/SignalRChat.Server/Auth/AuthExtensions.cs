@@ -40,6 +40,9 @@ internal static class AuthExtensions
             .Configure<TokenService>((jwt, tokens) =>
             {
                 jwt.MapInboundClaims = false;
+
+                // The token is read again by nothing; a saved copy would stay with every open hub connection.
+                jwt.SaveToken = false;
                 jwt.TokenValidationParameters = tokens.ValidationParameters();
                 jwt.Events = new JwtBearerEvents { OnMessageReceived = ReadToken, OnTokenValidated = KeepOnlyUserClaims };
             });
@@ -55,6 +58,7 @@ internal static class AuthExtensions
                     jwt.Audience = settings.Audience;
                     jwt.RequireHttpsMetadata = settings.RequireHttpsMetadata;
                     jwt.MapInboundClaims = false;
+                    jwt.SaveToken = false;
                     jwt.TokenValidationParameters.ValidateIssuer = true;
                     jwt.TokenValidationParameters.ValidateAudience = true;
                     jwt.TokenValidationParameters.ValidateLifetime = true;

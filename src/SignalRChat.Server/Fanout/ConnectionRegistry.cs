@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Microsoft.AspNetCore.Http.Features.Authentication;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.Extensions.Options;
 using SignalRChat.Contracts;
@@ -26,7 +27,16 @@ internal sealed class ConnectionRegistry
 
     public void Add(HubConnectionContext connection)
     {
-        var omitFinalText = connection.GetHttpContext()?.Request.Query[ChatProtocol.Query.FinalText].ToString() == ChatProtocol.Query.Omit;
+        var http = connection.GetHttpContext();
+        var omitFinalText = http?.Request.Query[ChatProtocol.Query.FinalText].ToString() == ChatProtocol.Query.Omit;
+
+        // The request of a hub connection lives as long as the connection. Its user stays; the
+        // authentication result behind it (ticket, properties) is let go.
+        if (http?.Features.Get<IHttpAuthenticationFeature>() is { User: { } user } authentication)
+        {
+            authentication.User = user;
+        }
+
         _connections[connection.ConnectionId] = new ConnectionSender(connection, _options.Value.MaxQueuedEventsPerConnection, omitFinalText, _metrics, _logger);
     }
 
