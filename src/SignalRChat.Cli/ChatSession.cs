@@ -35,7 +35,8 @@ internal sealed class ChatSession(CliOptions options, IAnsiConsole console)
         Console.CancelKeyPress += OnCancelKeyPress;
         try
         {
-            await using var client = await ChatClient.ConnectAsGuestAsync(options.Server, name);
+            // Replies are printed from their deltas, so the final status need not repeat the text.
+            await using var client = await ChatClient.ConnectAsGuestAsync(options.Server, name, omitFinalText: true);
             _client = client;
             return options.Message is { } message
                 ? await AskOnceAsync(client, message)
