@@ -58,7 +58,9 @@ export class RoomTracker {
     if (named.event.seq <= this.lastSeq) {
       return "duplicate";
     }
-    if (this.joined && firstSeqOf(named.event) > this.lastSeq + 1) {
+    // A joined run that starts at or before the last seq seen cannot be applied in part: like a
+    // hole, it waits, and Resume re-sends the deltas one by one (the run is then a duplicate).
+    if (this.joined && firstSeqOf(named.event) !== this.lastSeq + 1) {
       this.held.push(named);
       return "gap";
     }
@@ -79,7 +81,7 @@ export class RoomTracker {
       if (named.event.seq <= this.lastSeq) {
         continue;
       }
-      if (firstSeqOf(named.event) <= this.lastSeq + 1) {
+      if (firstSeqOf(named.event) === this.lastSeq + 1) {
         this.lastSeq = named.event.seq;
         ready.push(named);
       } else {

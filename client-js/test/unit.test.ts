@@ -52,6 +52,20 @@ describe("RoomTracker", () => {
     expect(room.accept(token(10, "xy", 9))).toBe("gap");
   });
 
+  it("does not apply a joined run that starts before the position: it waits until Resume re-sends the deltas", () => {
+    const room = new RoomTracker();
+    room.beginJoin();
+    room.completeJoin(5);
+    expect(room.accept(token(8, "cdef", 4))).toBe("gap");
+    expect(room.lastSeq).toBe(5);
+    expect(room.drain()).toEqual([]);
+    for (const seq of [6, 7, 8]) {
+      expect(room.accept(token(seq, "x"))).toBe("new");
+    }
+    expect(room.drain()).toEqual([]);
+    expect(room.hasGap).toBe(false);
+  });
+
   it("starts over from a fresh snapshot even when its lastSeq is lower (a restarted server)", () => {
     const room = new RoomTracker();
     room.beginJoin();

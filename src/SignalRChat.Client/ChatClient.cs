@@ -309,15 +309,25 @@ public sealed class ChatClient : IAsyncDisposable
             throw;
         }
 
-        if (snapshot.ActiveGeneration is { } active)
+        bool gap;
+        lock (room.Applying)
         {
-            // The reply so far, up to the snapshot's seq; the deltas after it follow.
-            Reply(active.GenerationId).Restart(active.Text);
+            if (snapshot.ActiveGeneration is { } active)
+            {
+                // The reply so far, up to the snapshot's seq; the deltas after it were held and follow.
+                Reply(active.GenerationId).Restart(active.Text);
+            }
+
+            (var ready, gap) = room.CompleteJoin(snapshot.LastSeq);
+            foreach (var held in ready)
+            {
+                Dispatch(held);
+            }
         }
 
-        foreach (var held in room.CompleteJoin(snapshot.LastSeq))
+        if (gap)
         {
-            Dispatch(held);
+            _ = ResumeAfterGapAsync(roomId, room.LastSeq);
         }
 
         return snapshot;
@@ -326,14 +336,17 @@ public sealed class ChatClient : IAsyncDisposable
     private void Receive(RoomEvent roomEvent)
     {
         var room = _rooms.GetOrAdd(roomEvent.RoomId, _ => new RoomTracker());
-        switch (room.Accept(roomEvent))
+        lock (room.Applying)
         {
-            case Arrival.New:
-                Dispatch(roomEvent);
-                break;
-            case Arrival.Gap:
-                _ = ResumeAfterGapAsync(roomEvent.RoomId, room.LastSeq);
-                break;
+            switch (room.Accept(roomEvent))
+            {
+                case Arrival.New:
+                    Dispatch(roomEvent);
+                    break;
+                case Arrival.Gap:
+                    _ = ResumeAfterGapAsync(roomEvent.RoomId, room.LastSeq);
+                    break;
+            }
         }
     }
 

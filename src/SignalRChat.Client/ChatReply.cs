@@ -23,7 +23,11 @@ public sealed class ChatReply
 
     public string GenerationId { get; }
 
-    /// <summary>The final status (completed, cancelled or failed); its <c>Text</c> is the whole reply.</summary>
+    /// <summary>
+    /// The final status (completed, cancelled or failed); its <c>Text</c> is the whole reply (with
+    /// <c>omitFinalText</c>, put back from what the client received; null only for a reply it took up
+    /// mid-way by a bare <c>Resume</c>, without a snapshot).
+    /// </summary>
     public Task<StatusEvent> Completion => _state.Completion.Task;
 
     /// <summary>The reply's text deltas in order, ending when the reply ends. Can be read once.</summary>
@@ -43,12 +47,16 @@ internal sealed class ReplyState
 
     public TaskCompletionSource<StatusEvent> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    // True once the text holds the whole reply so far: seen from its first status, or taken from a snapshot.
+    private bool _whole;
+
     /// <summary>Takes the reply's text as a snapshot has it; later deltas add to it.</summary>
     public void Restart(string text)
     {
         lock (_lock)
         {
             _text = new StringBuilder(text);
+            _whole = true;
         }
     }
 
@@ -57,6 +65,14 @@ internal sealed class ReplyState
     {
         switch (roomEvent)
         {
+            case StatusEvent { State: GenerationStates.Queued or GenerationStates.Thinking }:
+                lock (_lock)
+                {
+                    // Its first statuses come before any delta: from here on the text is whole.
+                    _whole |= _text.Length == 0;
+                }
+
+                break;
             case TokenEvent token:
                 lock (_lock)
                 {
@@ -70,7 +86,8 @@ internal sealed class ReplyState
                 {
                     lock (_lock)
                     {
-                        status = status with { Text = _text.ToString() };
+                        // Left null when this client came in after the reply began without a snapshot of it (a bare Resume).
+                        status = _whole ? status with { Text = _text.ToString() } : status;
                     }
 
                     roomEvent = status;

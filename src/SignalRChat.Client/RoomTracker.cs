@@ -23,8 +23,14 @@ internal sealed class RoomTracker
         }
     }
 
-    /// <summary>Sets the position from a snapshot and returns the events that came in meanwhile and follow it.</summary>
-    public IReadOnlyList<RoomEvent> CompleteJoin(long lastSeq)
+    /// <summary>Taken while events of the room are applied, so events held during a join and live ones are applied one at a time, in order.</summary>
+    public Lock Applying { get; } = new();
+
+    /// <summary>
+    /// Sets the position from a snapshot and returns the events that came in meanwhile and follow it;
+    /// <c>Gap</c> when one of them did not follow on (the caller resumes from <see cref="LastSeq"/>).
+    /// </summary>
+    public (IReadOnlyList<RoomEvent> Ready, bool Gap) CompleteJoin(long lastSeq)
     {
         lock (_lock)
         {
@@ -35,16 +41,25 @@ internal sealed class RoomTracker
             var ready = new List<RoomEvent>();
             foreach (var roomEvent in pending.OrderBy(e => e.Seq))
             {
-                if (roomEvent.Seq > LastSeq)
+                if (roomEvent.Seq <= LastSeq)
                 {
-                    LastSeq = roomEvent.Seq;
-                    ready.Add(roomEvent);
+                    continue;
                 }
+
+                if (FirstSeqOf(roomEvent) != LastSeq + 1)
+                {
+                    return (ready, true);
+                }
+
+                LastSeq = roomEvent.Seq;
+                ready.Add(roomEvent);
             }
 
-            return ready;
+            return (ready, false);
         }
     }
+
+    private static long FirstSeqOf(RoomEvent roomEvent) => roomEvent is TokenEvent { FirstSeq: { } firstSeq } ? firstSeq : roomEvent.Seq;
 
     /// <summary>Takes up a room at <paramref name="afterSeq"/> unless this connection already follows it.</summary>
     public void ResumeFrom(long afterSeq)
@@ -72,7 +87,8 @@ internal sealed class RoomTracker
     {
         lock (_lock)
         {
-            if (_pending is not null && !Joined)
+            // While a join is in flight (the first, or a rejoin after a reset) events wait for its snapshot.
+            if (_pending is not null)
             {
                 _pending.Add(roomEvent);
                 return Arrival.Held;
@@ -83,9 +99,9 @@ internal sealed class RoomTracker
                 return Arrival.Duplicate;
             }
 
-            // A joined run of token deltas covers FirstSeq..Seq.
-            var first = roomEvent is TokenEvent { FirstSeq: { } firstSeq } ? firstSeq : roomEvent.Seq;
-            if (Joined && first > LastSeq + 1)
+            // A joined run of token deltas covers FirstSeq..Seq. One that starts at or before the last
+            // seq seen cannot be applied in part: it is treated as a gap, and Resume re-sends the rest.
+            if (Joined && FirstSeqOf(roomEvent) != LastSeq + 1)
             {
                 return Arrival.Gap;
             }

@@ -52,6 +52,28 @@ public sealed class TokenRunTests
     }
 
     [Fact]
+    public void A_waiting_reader_joins_only_the_delta_right_after_its_run_and_nothing_across_a_seal()
+    {
+        var queue = new OutboundQueue();
+        Assert.False(queue.Enqueue(new OutgoingEvent(Token(5, "e"))));
+        Assert.True(queue.Enqueue(new OutgoingEvent(Token(6, "f"))));
+
+        // A resume re-sends earlier deltas: they queue on their own instead of joining out of order.
+        Assert.False(queue.Enqueue(new OutgoingEvent(Token(3, "c"))));
+        Assert.True(queue.Enqueue(new OutgoingEvent(Token(4, "d"))));
+        queue.Seal();
+        Assert.False(queue.Enqueue(new OutgoingEvent(Token(5, "e"))));
+
+        var sent = new List<TokenEvent>();
+        while (queue.Count > 0)
+        {
+            sent.Add((TokenEvent)queue.Dequeue().Event);
+        }
+
+        Assert.Equal([("ef", 5L, 6L), ("cd", 3L, 4L), ("e", 5L, 5L)], sent.Select(t => (t.Text, t.FirstSeq ?? t.Seq, t.Seq)));
+    }
+
+    [Fact]
     public async Task A_model_faster_than_the_room_reaches_every_member_joined_whole_and_in_order()
     {
         await using var server = await ChatServer.StartAsync(new Dictionary<string, string?> { ["Chat:Offline:TokenDelayMs"] = "0", ["Chat:Offline:ReplyTokens"] = "5000" });

@@ -116,6 +116,14 @@ internal sealed class ConnectionSender(HubConnectionContext connection, int maxQ
         _ = DrainAsync(write);
     }
 
+    public void Seal()
+    {
+        lock (_lock)
+        {
+            _queue.Seal();
+        }
+    }
+
     private SerializedHubMessage MessageOf(OutgoingEvent outgoing) => omitFinalText ? outgoing.HubMessageWithoutFinalText : outgoing.HubMessage;
 
     private bool FinishedWriting()

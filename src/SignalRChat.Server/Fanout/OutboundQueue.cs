@@ -48,6 +48,9 @@ internal sealed class OutboundQueue
         _tail = null;
     }
 
+    /// <summary>Nothing joins what is waiting now: the reader's position was set anew (a rejoin or a resume).</summary>
+    public void Seal() => _tail = null;
+
     private sealed class Entry(OutgoingEvent first)
     {
         private StringBuilder? _text;
@@ -55,7 +58,9 @@ internal sealed class OutboundQueue
 
         public bool TryJoin(TokenEvent next)
         {
-            if (first.Event is not TokenEvent token || token.RoomId != next.RoomId || token.GenerationId != next.GenerationId)
+            // Only the delta right after the run joins it, so a run always covers firstSeq..seq in order.
+            if (first.Event is not TokenEvent token || token.RoomId != next.RoomId || token.GenerationId != next.GenerationId
+                || (next.FirstSeq ?? next.Seq) != (_last ?? token).Seq + 1)
             {
                 return false;
             }
@@ -141,6 +146,14 @@ internal sealed class QueuedSubscriber(string id, int maxQueued, ChatMetrics met
             {
                 return (QueuedRead.Idle, null);
             }
+        }
+    }
+
+    public void Seal()
+    {
+        lock (_lock)
+        {
+            _queue.Seal();
         }
     }
 

@@ -37,4 +37,7 @@ internal interface IRoomSubscriber
 
     /// <summary>Hands the event over without waiting for the reader; slow readers buffer or coalesce on their own.</summary>
     void Deliver(OutgoingEvent outgoing);
+
+    /// <summary>The reader's position in the room was set anew (a rejoin, a resume): later deltas must not join what already waits.</summary>
+    void Seal();
 }

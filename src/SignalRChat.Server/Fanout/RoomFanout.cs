@@ -224,6 +224,7 @@ internal sealed class RoomFanout
             if (_subscriptions.TryGetValue(id, out var existing))
             {
                 existing.DeliveredSeq = Math.Max(existing.DeliveredSeq, snapshot.LastSeq);
+                existing.Subscriber.Seal();
             }
             else
             {
@@ -252,6 +253,7 @@ internal sealed class RoomFanout
             {
                 // Events already sent to this subscriber after afterSeq are sent again: it asked for them.
                 subscription.DeliveredSeq = resume.AfterSeq;
+                subscription.Subscriber.Seal();
             }
 
             foreach (var roomEvent in range.Events)

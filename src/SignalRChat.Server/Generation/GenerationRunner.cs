@@ -64,7 +64,6 @@ internal sealed class GenerationRunner(
         var cancellation = generation.Cancellation.Token;
         var batcher = new TokenBatcher(store, generation.RoomId, generation.Id);
         var events = new GenerationEvents(store, generation, batcher);
-        var text = new StringBuilder();
         long? firstTokenAt = null;
         var tokens = 0;
         UsageDetails? usage = null;
@@ -97,7 +96,6 @@ internal sealed class GenerationRunner(
                                 }
 
                                 await events.SetStateAsync(GenerationStates.Generating);
-                                text.Append(delta.Text);
                                 tokens++;
                                 metrics.Token();
                                 batcher.Add(delta.Text);
@@ -166,7 +164,8 @@ internal sealed class GenerationRunner(
         GenerationLog.Finished(logger, generation.RoomId, generation.Id, state, tokens,
             firstTokenAt is { } first ? (long)time.GetElapsedTime(started, first).TotalMilliseconds : -1, (long)elapsed.TotalMilliseconds);
         var usageInfo = usage is null ? null : new UsageInfo(usage.InputTokenCount ?? 0, usage.OutputTokenCount ?? 0);
-        return new StatusEvent(generation.RoomId, generation.Id, state, text.ToString(), error, usageInfo) { MessageId = generation.AssistantMessageId };
+        // The final text is what reached the room (the same as the model's text unless a write failed).
+        return new StatusEvent(generation.RoomId, generation.Id, state, batcher.Written, error, usageInfo) { MessageId = generation.AssistantMessageId };
     }
 
     private async Task<List<AiChatMessage>> BuildPromptAsync(Generation generation)

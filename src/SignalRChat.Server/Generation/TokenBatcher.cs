@@ -16,6 +16,7 @@ internal sealed class TokenBatcher(IRoomStore store, string roomId, string gener
 {
     private readonly Lock _lock = new();
     private readonly StringBuilder _pending = new();
+    private readonly StringBuilder _written = new();
     private bool _writing;
     private TaskCompletionSource? _idle;
     private Exception? _failure;
@@ -36,6 +37,18 @@ internal sealed class TokenBatcher(IRoomStore store, string roomId, string gener
         }
 
         _ = WriteAsync();
+    }
+
+    /// <summary>The text of the deltas written to the room so far: after a flush, the reply as members have it.</summary>
+    public string Written
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _written.ToString();
+            }
+        }
     }
 
     /// <summary>Waits until every delta added so far is in the room, so the next event (a status, a tool's progress) follows them.</summary>
@@ -83,6 +96,10 @@ internal sealed class TokenBatcher(IRoomStore store, string roomId, string gener
                 }
 
                 await store.AppendAsync(new TokenEvent(roomId, generationId, text), CancellationToken.None);
+                lock (_lock)
+                {
+                    _written.Append(text);
+                }
             }
         }
         catch (Exception ex)
