@@ -33,7 +33,9 @@ internal static class AuthExtensions
         services.AddSingleton<IUserIdProvider, SubjectUserIdProvider>();
 
         var authority = builder.Configuration[$"{AuthOptions.Section}:{nameof(AuthOptions.Authority)}"];
-        var authentication = services.AddAuthentication(ChatScheme)
+        // Without an external authority there is one scheme to pick, so none is picked per request
+        // (a hub connection keeps every handler its request created for as long as it is open).
+        var authentication = services.AddAuthentication(string.IsNullOrEmpty(authority) ? LocalScheme : ChatScheme)
             .AddPolicyScheme(ChatScheme, "this service's tokens or the configured authority's", policy => policy.ForwardDefaultSelector = SelectScheme)
             .AddJwtBearer(LocalScheme);
         services.AddOptions<JwtBearerOptions>(LocalScheme)

@@ -13,8 +13,9 @@ namespace SignalRChat.Server.Fanout;
 internal sealed class ConnectionSender(HubConnectionContext connection, int maxQueued, bool omitFinalText, ChatMetrics metrics, ILogger logger) : IRoomSubscriber
 {
     private readonly Lock _lock = new();
-    private readonly OutboundQueue _queue = new();
-    private readonly HashSet<string> _rooms = new(StringComparer.Ordinal);
+    // Made when first needed: most connections are idle most of the time, and many never fall behind.
+    private OutboundQueue? _queue;
+    private HashSet<string>? _rooms;
     private bool _writing;
     private bool _aborted;
 
@@ -26,6 +27,7 @@ internal sealed class ConnectionSender(HubConnectionContext connection, int maxQ
     {
         lock (_lock)
         {
+            _rooms ??= new HashSet<string>(StringComparer.Ordinal);
             if (_rooms.Contains(roomId))
             {
                 added = false;
@@ -47,7 +49,7 @@ internal sealed class ConnectionSender(HubConnectionContext connection, int maxQ
     {
         lock (_lock)
         {
-            return _rooms.Remove(roomId);
+            return _rooms?.Remove(roomId) == true;
         }
     }
 
@@ -55,7 +57,7 @@ internal sealed class ConnectionSender(HubConnectionContext connection, int maxQ
     {
         lock (_lock)
         {
-            return _rooms.Contains(roomId);
+            return _rooms?.Contains(roomId) == true;
         }
     }
 
@@ -63,8 +65,8 @@ internal sealed class ConnectionSender(HubConnectionContext connection, int maxQ
     {
         lock (_lock)
         {
-            var rooms = _rooms.ToArray();
-            _rooms.Clear();
+            var rooms = _rooms?.ToArray() ?? [];
+            _rooms?.Clear();
             return rooms;
         }
     }
@@ -80,6 +82,7 @@ internal sealed class ConnectionSender(HubConnectionContext connection, int maxQ
 
             if (_writing)
             {
+                _queue ??= new OutboundQueue();
                 if (_queue.Count >= maxQueued)
                 {
                     _aborted = true;
@@ -120,7 +123,7 @@ internal sealed class ConnectionSender(HubConnectionContext connection, int maxQ
     {
         lock (_lock)
         {
-            _queue.Seal();
+            _queue?.Seal();
         }
     }
 
@@ -130,7 +133,7 @@ internal sealed class ConnectionSender(HubConnectionContext connection, int maxQ
     {
         lock (_lock)
         {
-            if (_queue.Count == 0 || _aborted)
+            if (_queue is not { Count: > 0 } || _aborted)
             {
                 _writing = false;
                 return true;
@@ -150,7 +153,7 @@ internal sealed class ConnectionSender(HubConnectionContext connection, int maxQ
                 OutgoingEvent next;
                 lock (_lock)
                 {
-                    if (_queue.Count == 0 || _aborted)
+                    if (_queue is not { Count: > 0 } || _aborted)
                     {
                         _writing = false;
                         return;
@@ -168,7 +171,7 @@ internal sealed class ConnectionSender(HubConnectionContext connection, int maxQ
             lock (_lock)
             {
                 _writing = false;
-                _queue.Clear();
+                _queue?.Clear();
             }
         }
     }
