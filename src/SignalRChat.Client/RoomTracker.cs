@@ -46,7 +46,7 @@ internal sealed class RoomTracker
                     continue;
                 }
 
-                if (FirstSeqOf(roomEvent) != LastSeq + 1)
+                if (roomEvent.FirstCoveredSeq != LastSeq + 1)
                 {
                     return (ready, true);
                 }
@@ -58,8 +58,6 @@ internal sealed class RoomTracker
             return (ready, false);
         }
     }
-
-    private static long FirstSeqOf(RoomEvent roomEvent) => roomEvent is TokenEvent { FirstSeq: { } firstSeq } ? firstSeq : roomEvent.Seq;
 
     /// <summary>Takes up a room at <paramref name="afterSeq"/> unless this connection already follows it.</summary>
     public void ResumeFrom(long afterSeq)
@@ -101,7 +99,7 @@ internal sealed class RoomTracker
 
             // A joined run of token deltas covers FirstSeq..Seq. One that starts at or before the last
             // seq seen cannot be applied in part: it is treated as a gap, and Resume re-sends the rest.
-            if (Joined && FirstSeqOf(roomEvent) != LastSeq + 1)
+            if (Joined && roomEvent.FirstCoveredSeq != LastSeq + 1)
             {
                 return Arrival.Gap;
             }

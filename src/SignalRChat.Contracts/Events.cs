@@ -8,6 +8,10 @@ public abstract record RoomEvent(string RoomId)
     /// <summary>The room's sequence number of this event, assigned when it is appended.</summary>
     public long Seq { get; init; }
 
+    /// <summary>The first seq this event stands for: its own, or for joined token deltas the first of them (<c>firstSeq</c>).</summary>
+    [JsonIgnore]
+    public long FirstCoveredSeq => this is TokenEvent { FirstSeq: { } first } ? first : Seq;
+
     /// <summary>The event name on the wire (<c>message</c>, <c>token</c>, ...).</summary>
     [JsonIgnore]
     public string Kind => this switch

@@ -90,7 +90,7 @@ public sealed class HttpStreamTests
         foreach (var frame in frames)
         {
             var id = long.Parse(frame.Id!);
-            var first = frame.Event == "token" ? JsonSerializer.Deserialize<TokenEvent>(frame.Data!, Json)!.FirstSeq ?? id : id;
+            var first = frame.Event == "token" ? JsonSerializer.Deserialize<TokenEvent>(frame.Data!, Json)!.FirstCoveredSeq : id;
             Assert.Equal(expected, first);
             expected = id + 1;
         }

@@ -332,7 +332,7 @@ public sealed class StreamingTests
         var expected = afterSeq + 1;
         foreach (var roomEvent in events)
         {
-            Assert.Equal(expected, roomEvent is TokenEvent { FirstSeq: { } first } ? first : roomEvent.Seq);
+            Assert.Equal(expected, roomEvent.FirstCoveredSeq);
             expected = roomEvent.Seq + 1;
         }
     }

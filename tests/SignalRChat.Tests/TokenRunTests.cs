@@ -70,7 +70,7 @@ public sealed class TokenRunTests
             sent.Add((TokenEvent)queue.Dequeue().Event);
         }
 
-        Assert.Equal([("ef", 5L, 6L), ("cd", 3L, 4L), ("e", 5L, 5L)], sent.Select(t => (t.Text, t.FirstSeq ?? t.Seq, t.Seq)));
+        Assert.Equal([("ef", 5L, 6L), ("cd", 3L, 4L), ("e", 5L, 5L)], sent.Select(t => (t.Text, t.FirstCoveredSeq, t.Seq)));
     }
 
     [Fact]

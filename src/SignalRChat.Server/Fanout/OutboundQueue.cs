@@ -59,8 +59,7 @@ internal sealed class OutboundQueue
         public bool TryJoin(TokenEvent next)
         {
             // Only the delta right after the run joins it, so a run always covers firstSeq..seq in order.
-            if (first.Event is not TokenEvent token || token.RoomId != next.RoomId || token.GenerationId != next.GenerationId
-                || (next.FirstSeq ?? next.Seq) != (_last ?? token).Seq + 1)
+            if (first.Event is not TokenEvent token || !TokenRun.Continues(_last ?? token, next))
             {
                 return false;
             }
@@ -78,7 +77,7 @@ internal sealed class OutboundQueue
                 return first;
             }
 
-            return new OutgoingEvent(_last with { Text = _text!.ToString(), FirstSeq = token.FirstSeq ?? token.Seq });
+            return new OutgoingEvent(TokenRun.Spanning(token, _last, _text!.ToString()));
         }
     }
 }

@@ -310,12 +310,12 @@ internal sealed class TokenRun
 
     public int Count => _tokens.Count;
 
-    public long FirstSeq => _tokens[0].FirstSeq ?? _tokens[0].Seq;
+    public long FirstSeq => _tokens[0].FirstCoveredSeq;
 
     public long LastSeq => _tokens[^1].Seq;
 
     public static bool Continues(TokenEvent token, object next) =>
-        next is TokenEvent following && following.GenerationId == token.GenerationId && (following.FirstSeq ?? following.Seq) == token.Seq + 1;
+        next is TokenEvent following && following.GenerationId == token.GenerationId && following.FirstCoveredSeq == token.Seq + 1;
 
     /// <summary>Takes <paramref name="first"/> and the deltas right behind it in <paramref name="reader"/>.</summary>
     public static TokenRun Take(TokenEvent first, System.Threading.Channels.ChannelReader<object> reader)
@@ -330,6 +330,9 @@ internal sealed class TokenRun
     }
 
     public TokenEvent Joined() => Join(0);
+
+    /// <summary>One event for the deltas <paramref name="first"/>..<paramref name="last"/>, whose texts joined are <paramref name="text"/>.</summary>
+    public static TokenEvent Spanning(TokenEvent first, TokenEvent last, string text) => last with { Text = text, FirstSeq = first.FirstCoveredSeq };
 
     /// <summary>The part of the run after <paramref name="deliveredSeq"/>.</summary>
     public TokenEvent After(long deliveredSeq) => Join(_tokens.FindIndex(t => t.Seq > deliveredSeq));
@@ -347,6 +350,6 @@ internal sealed class TokenRun
             text.Append(_tokens[i].Text);
         }
 
-        return _tokens[^1] with { Text = text.ToString(), FirstSeq = _tokens[from].FirstSeq ?? _tokens[from].Seq };
+        return Spanning(_tokens[from], _tokens[^1], text.ToString());
     }
 }

@@ -62,7 +62,7 @@ public sealed class EventLog
     public int TokenCount(string? generationId = null) =>
         (int)Events.OfType<TokenEvent>().Where(t => generationId is null || t.GenerationId == generationId).Sum(Covered);
 
-    private static long Covered(TokenEvent token) => token.Seq - (token.FirstSeq ?? token.Seq) + 1;
+    private static long Covered(TokenEvent token) => token.Seq - token.FirstCoveredSeq + 1;
 
     private void Add(RoomEvent roomEvent)
     {
