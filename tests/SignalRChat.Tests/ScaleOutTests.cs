@@ -82,23 +82,12 @@ public sealed class ScaleOutTests
         await alice.JoinRoomAsync("stop-anywhere");
         await bob.JoinRoomAsync("stop-anywhere");
 
-        var reply = await alice.AskAsync("stop-anywhere", "a long reply");
-        await bobLog.WaitForTokensAsync(reply.GenerationId, 5);
-        Assert.True(await bob.CancelGenerationAsync(reply.GenerationId));
-        Assert.False(await bob.CancelGenerationAsync(reply.GenerationId));
-
-        var aliceFinal = await aliceLog.WaitForFinalAsync(reply.GenerationId);
-        var bobFinal = await bobLog.WaitForFinalAsync(reply.GenerationId);
-        Assert.Equal(GenerationStates.Cancelled, aliceFinal.State);
-        Assert.Equal(aliceFinal.Seq, bobFinal.Seq);
-        Assert.Equal(aliceFinal.Text, bobLog.TextOf(reply.GenerationId));
+        var (reply, _) = await StreamingTests.BobStopsAlicesReplyAsync(alice, aliceLog, bob, bobLog, "stop-anywhere");
 
         // The room moves on, and nothing of the stopped reply follows its final status.
         var next = await bob.AskAsync("stop-anywhere", "next one");
         await aliceLog.WaitForTokensAsync(next.GenerationId, 1);
-        var events = aliceLog.Events.ToList();
-        var end = events.FindIndex(e => e.Seq == aliceFinal.Seq);
-        Assert.DoesNotContain(events.Skip(end + 1), e => e is TokenEvent t && t.GenerationId == reply.GenerationId);
+        StreamingTests.AssertNothingFollowsTheFinal(aliceLog, reply.GenerationId);
         Assert.True(await next.StopAsync());
         Assert.False(await alice.CancelGenerationAsync("g-unknown"));
     }

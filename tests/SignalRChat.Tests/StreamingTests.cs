@@ -1,3 +1,4 @@
+using SignalRChat.Client;
 using SignalRChat.Contracts;
 using SignalRChat.Server.Model;
 using SignalRChat.Tests.Infrastructure;
@@ -80,31 +81,17 @@ public sealed class StreamingTests
         await alice.JoinRoomAsync("stop");
         await bob.JoinRoomAsync("stop");
 
-        var reply = await alice.AskAsync("stop", "write a long essay");
-        await bobLog.WaitForTokensAsync(reply.GenerationId, 5);
-
-        Assert.True(await bob.CancelGenerationAsync(reply.GenerationId));
-        Assert.False(await bob.CancelGenerationAsync(reply.GenerationId));
-
-        var aliceFinal = await aliceLog.WaitForFinalAsync(reply.GenerationId);
-        var bobFinal = await bobLog.WaitForFinalAsync(reply.GenerationId);
-        Assert.Equal(GenerationStates.Cancelled, aliceFinal.State);
-        Assert.Equal(aliceFinal.Seq, bobFinal.Seq);
+        var (reply, aliceFinal) = await BobStopsAlicesReplyAsync(alice, aliceLog, bob, bobLog, "stop");
         Assert.False(string.IsNullOrEmpty(aliceFinal.Text));
         Assert.True(aliceFinal.Text!.Length < 3000);
         Assert.Equal(aliceFinal.Text, aliceLog.TextOf(reply.GenerationId));
-        Assert.Equal(aliceFinal.Text, bobLog.TextOf(reply.GenerationId));
 
         // Nothing of that generation follows its final status, and a later reply still runs.
         var next = await alice.AskAsync("stop", "are you still there?");
         await aliceLog.WaitForTokensAsync(next.GenerationId, 1);
         await bobLog.WaitForTokensAsync(next.GenerationId, 1);
-        foreach (var log in new[] { aliceLog, bobLog })
-        {
-            var events = log.Events;
-            var finalIndex = events.ToList().FindIndex(e => e is StatusEvent { IsFinal: true } s && s.GenerationId == reply.GenerationId);
-            Assert.DoesNotContain(events.Skip(finalIndex + 1), e => e is TokenEvent t && t.GenerationId == reply.GenerationId);
-        }
+        AssertNothingFollowsTheFinal(aliceLog, reply.GenerationId);
+        AssertNothingFollowsTheFinal(bobLog, reply.GenerationId);
 
         Assert.False(await alice.CancelGenerationAsync(reply.GenerationId));
 
@@ -325,6 +312,30 @@ public sealed class StreamingTests
         var again = await phone.SendMessageAsync("devices", "still here");
         Assert.Equal(GenerationStates.Completed, (await phoneLog.WaitForFinalAsync(again.GenerationId)).State);
         Assert.Empty(phoneLog.Events.OfType<PresenceEvent>());
+    }
+
+    /// <summary>Alice asks for a long reply in <paramref name="room"/> and Bob stops it: both get the same cancelled final status, and Bob's deltas are its text.</summary>
+    internal static async Task<(ChatReply Reply, StatusEvent AliceFinal)> BobStopsAlicesReplyAsync(ChatClient alice, EventLog aliceLog, ChatClient bob, EventLog bobLog, string room)
+    {
+        var reply = await alice.AskAsync(room, "write a long reply");
+        await bobLog.WaitForTokensAsync(reply.GenerationId, 5);
+        Assert.True(await bob.CancelGenerationAsync(reply.GenerationId));
+        Assert.False(await bob.CancelGenerationAsync(reply.GenerationId));
+
+        var aliceFinal = await aliceLog.WaitForFinalAsync(reply.GenerationId);
+        var bobFinal = await bobLog.WaitForFinalAsync(reply.GenerationId);
+        Assert.Equal(GenerationStates.Cancelled, aliceFinal.State);
+        Assert.Equal(aliceFinal.Seq, bobFinal.Seq);
+        Assert.Equal(aliceFinal.Text, bobLog.TextOf(reply.GenerationId));
+        return (reply, aliceFinal);
+    }
+
+    /// <summary>No delta of the generation comes after its final status in this member's view.</summary>
+    internal static void AssertNothingFollowsTheFinal(EventLog log, string generationId)
+    {
+        var events = log.Events.ToList();
+        var finalIndex = events.FindIndex(e => e is StatusEvent { IsFinal: true } s && s.GenerationId == generationId);
+        Assert.DoesNotContain(events.Skip(finalIndex + 1), e => e is TokenEvent t && t.GenerationId == generationId);
     }
 
     internal static void AssertContiguous(IReadOnlyList<RoomEvent> events, long afterSeq)
