@@ -60,7 +60,7 @@ internal sealed class ChildServer : IAsyncDisposable
     {
         var app = kind == "chat" ? ChatNode.Build(null, "http://127.0.0.1:0", stats: true) : BaselineNode.Build(null, "http://127.0.0.1:0", stats: true);
         await app.StartAsync();
-        Console.WriteLine(ReadyLine + ChatNode.Address(app));
+        Console.WriteLine(ReadyLine + RunningNode.Address(app));
         await app.WaitForShutdownAsync();
         return 0;
     }

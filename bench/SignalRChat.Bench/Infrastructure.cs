@@ -96,7 +96,7 @@ internal sealed class WireServer : IAsyncDisposable
         var server = new WireServer(app);
         app.MapPost("/v1/chat/completions", server.StreamAsync);
         await app.StartAsync();
-        server.Url = ChatNode.Address(app);
+        server.Url = RunningNode.Address(app);
         return server;
     }
 

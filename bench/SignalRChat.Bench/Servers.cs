@@ -10,27 +10,46 @@ using StackExchange.Redis;
 
 namespace SignalRChat.Bench;
 
-/// <summary>A node of the chat service in this process, on a free loopback port, with the bench model unless told otherwise.</summary>
-internal sealed class ChatNode : IAsyncDisposable
+/// <summary>A server started in this process (a chat node, the baseline), on its loopback address, stopped when disposed.</summary>
+internal sealed class RunningNode : IAsyncDisposable
 {
-    public const string SigningKey = "a-bench-signing-key-of-more-than-32-bytes";
-
     private readonly WebApplication _app;
 
-    private ChatNode(WebApplication app, Uri url)
+    private RunningNode(WebApplication app)
     {
         _app = app;
-        Url = url;
+        Url = Address(app);
     }
 
     public Uri Url { get; }
 
-    public static async Task<ChatNode> StartAsync(IReadOnlyDictionary<string, string?>? settings = null, string urls = "http://127.0.0.1:0")
+    public static async Task<RunningNode> StartAsync(WebApplication app)
     {
-        var app = Build(settings, urls);
         await app.StartAsync();
-        return new ChatNode(app, Address(app));
+        return new RunningNode(app);
     }
+
+    /// <summary>The address a started app listens on (with a trailing slash).</summary>
+    public static Uri Address(WebApplication app)
+    {
+        var address = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
+        return new Uri(address.EndsWith('/') ? address : address + "/");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}
+
+/// <summary>A node of the chat service in this process, on a free loopback port, with the bench model unless told otherwise.</summary>
+internal static class ChatNode
+{
+    public const string SigningKey = "a-bench-signing-key-of-more-than-32-bytes";
+
+    public static Task<RunningNode> StartAsync(IReadOnlyDictionary<string, string?>? settings = null, string urls = "http://127.0.0.1:0") =>
+        RunningNode.StartAsync(Build(settings, urls));
 
     public static WebApplication Build(IReadOnlyDictionary<string, string?>? settings, string urls, bool stats = false)
     {
@@ -63,17 +82,6 @@ internal sealed class ChatNode : IAsyncDisposable
         });
     }
 
-    public static Uri Address(WebApplication app)
-    {
-        var address = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
-        return new Uri(address.EndsWith('/') ? address : address + "/");
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
-    }
 }
 
 /// <summary>
@@ -82,26 +90,12 @@ internal sealed class ChatNode : IAsyncDisposable
 /// seq, history, queue or generation bookkeeping. With Redis it uses the same backplane and
 /// passes a Stop to the node running the stream over one pub/sub channel.
 /// </summary>
-internal sealed class BaselineNode : IAsyncDisposable
+internal static class BaselineNode
 {
     public const string HubPath = "/hubs/baseline";
 
-    private readonly WebApplication _app;
-
-    private BaselineNode(WebApplication app, Uri url)
-    {
-        _app = app;
-        Url = url;
-    }
-
-    public Uri Url { get; }
-
-    public static async Task<BaselineNode> StartAsync(string? redis = null, string urls = "http://127.0.0.1:0")
-    {
-        var app = Build(redis, urls);
-        await app.StartAsync();
-        return new BaselineNode(app, ChatNode.Address(app));
-    }
+    public static Task<RunningNode> StartAsync(string? redis = null, string urls = "http://127.0.0.1:0") =>
+        RunningNode.StartAsync(Build(redis, urls));
 
     public static WebApplication Build(string? redis, string urls, bool stats = false)
     {
@@ -127,12 +121,6 @@ internal sealed class BaselineNode : IAsyncDisposable
         app.MapHub<BaselineHub>(HubPath);
         app.Services.GetRequiredService<BaselineRuns>();
         return app;
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
     }
 }
 
