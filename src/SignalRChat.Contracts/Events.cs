@@ -69,6 +69,13 @@ public sealed record StatusEvent(
     /// <summary>True when this status ends its generation.</summary>
     [JsonIgnore]
     public bool IsFinal => GenerationStates.IsFinal(State);
+
+    /// <summary>On a <c>cancelled</c> status: the member who stopped the reply, or null when the server stopped it (written as null, never left out).</summary>
+    public RoomMember? CancelledBy { get; init; }
+
+    /// <summary>On a <c>cancelled</c> status: why it stopped, one of <see cref="CancelReasons"/>.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Reason { get; init; }
 }
 
 /// <summary>A user came into or went out of a room.</summary>

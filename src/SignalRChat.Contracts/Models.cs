@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace SignalRChat.Contracts;
 
 /// <summary>A message in a room's history.</summary>
@@ -9,7 +11,16 @@ public sealed record ChatMessage(
     string Role,
     string Text,
     string State,
-    DateTimeOffset CreatedAt);
+    DateTimeOffset CreatedAt)
+{
+    /// <summary>For a regenerated reply: the id of the reply it replaces.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Regenerates { get; init; }
+
+    /// <summary>For a cancelled reply stopped by a member: who stopped it.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public RoomMember? CancelledBy { get; init; }
+}
 
 /// <summary>A user present in a room.</summary>
 public sealed record RoomMember(string UserId, string Name);

@@ -76,6 +76,22 @@ public static class GenerationStates
     public static bool IsFinal(string state) => state is Completed or Cancelled or Failed;
 }
 
+/// <summary>Values of a <c>cancelled</c> status's <c>reason</c>.</summary>
+public static class CancelReasons
+{
+    /// <summary>A member pressed Stop.</summary>
+    public const string Stopped = "stopped";
+
+    /// <summary>A member's new message interrupted it (room setting <c>onBusy: "interrupt"</c>).</summary>
+    public const string Interrupted = "interrupted";
+
+    /// <summary>The server shut down before it finished.</summary>
+    public const string Shutdown = "shutdown";
+
+    /// <summary>A limit ended it (the longest reply, the daily budget).</summary>
+    public const string Limit = "limit";
+}
+
 /// <summary>Values of <c>toolProgress.phase</c>.</summary>
 public static class ToolPhases
 {

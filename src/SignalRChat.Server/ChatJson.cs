@@ -6,7 +6,7 @@ namespace SignalRChat.Server;
 /// <summary>The JSON of the plain HTTP endpoints: camelCase, like the hub's JSON protocol.</summary>
 internal static class ChatJson
 {
-    public static JsonSerializerOptions Options { get; } = new(JsonSerializerDefaults.Web);
+    public static JsonSerializerOptions Options { get; } = ContractJson.Apply(new(JsonSerializerDefaults.Web));
 
     public static byte[] Serialize(RoomEvent roomEvent) => JsonSerializer.SerializeToUtf8Bytes(roomEvent, roomEvent.GetType(), Options);
 

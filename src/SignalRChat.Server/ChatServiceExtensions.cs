@@ -48,7 +48,9 @@ internal static class ChatServiceExtensions
         services.AddSingleton<RoomFanout>();
         services.AddSingleton<GenerationRegistry>();
         services.AddSingleton<GenerationRunner>();
-        services.AddSingleton<IGenerationQueue, GenerationQueue>();
+        services.AddSingleton<InMemoryGenerationBackend>();
+        services.AddSingleton<IGenerationBackend>(sp => sp.GetRequiredService<InMemoryGenerationBackend>());
+        services.AddSingleton<GenerationHost>();
         services.AddHostedService<GenerationDrain>();
         services.AddSingleton<RoomService>();
 
@@ -58,7 +60,7 @@ internal static class ChatServiceExtensions
                 hub.MaximumReceiveMessageSize = 512 * 1024;
                 hub.AddFilter<ChatRequestHubFilter>();
             })
-            .AddJsonProtocol()
+            .AddJsonProtocol(json => ContractJson.Apply(json.PayloadSerializerOptions))
             .AddMessagePackProtocol(options => options.SerializerOptions = ContractMessagePack.Options);
         foreach (var stock in services.Where(d => d.ServiceType == typeof(IHubProtocol) && d.ImplementationType == typeof(JsonHubProtocol)).ToList())
         {

@@ -69,11 +69,14 @@ public sealed class LimitTests
         Assert.Equal("r", (await fourth.JoinRoomAsync("r")).RoomId);
     }
 
-    [Fact]
-    public async Task A_node_generates_only_so_many_replies_at_once_and_rooms_with_a_running_reply_still_queue()
+    [Theory]
+    [InlineData(BackendNode.Memory)]
+    [InlineData(BackendNode.Redis)]
+    public async Task A_node_generates_only_so_many_replies_at_once_and_rooms_with_a_running_reply_still_queue(string backend)
     {
-        await using var server = await ChatServer.StartAsync(With(("Chat:Limits:MaxConcurrentGenerationsPerNode", "1"),
+        await using var node = await BackendNode.StartAsync(backend, With(("Chat:Limits:MaxConcurrentGenerationsPerNode", "1"),
             ("Chat:Offline:TokenDelayMs", "10"), ("Chat:Offline:ReplyTokens", "100")));
+        var server = node.Server;
         var alice = await server.ConnectAsync("alice");
         var bob = await server.ConnectAsync("bob");
         var log = new EventLog(alice);

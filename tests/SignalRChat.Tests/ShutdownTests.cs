@@ -37,6 +37,8 @@ public sealed class ShutdownTests
         if (expected == GenerationStates.Cancelled)
         {
             Assert.Equal("the server shut down before the reply finished", final.Error);
+            Assert.Equal(CancelReasons.Shutdown, final.Reason);
+            Assert.Null(final.CancelledBy);
         }
 
         // The room is not left waiting on the node that went away.

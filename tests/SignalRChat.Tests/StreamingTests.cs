@@ -70,10 +70,13 @@ public sealed class StreamingTests
         Assert.True(await reply.StopAsync());
     }
 
-    [Fact]
-    public async Task Stop_from_another_member_stops_the_reply_for_everyone_and_keeps_the_partial_text()
+    [Theory]
+    [InlineData(BackendNode.Memory)]
+    [InlineData(BackendNode.Redis)]
+    public async Task Stop_from_another_member_stops_the_reply_for_everyone_and_keeps_the_partial_text(string backend)
     {
-        await using var server = await ChatServer.StartAsync(LongReplies);
+        await using var node = await BackendNode.StartAsync(backend, LongReplies);
+        var server = node.Server;
         var alice = await server.ConnectAsync("alice");
         var bob = await server.ConnectAsync("bob");
         var aliceLog = new EventLog(alice);
@@ -100,14 +103,18 @@ public sealed class StreamingTests
         var snapshot = await carol.JoinRoomAsync("stop");
         var kept = snapshot.Messages.Single(m => m.MessageId == aliceFinal.MessageId);
         Assert.Equal(MessageStates.Cancelled, kept.State);
+        Assert.Equal(aliceFinal.CancelledBy, kept.CancelledBy);
         Assert.Equal(aliceFinal.Text, kept.Text);
         Assert.Equal(MessageRoles.Assistant, kept.Role);
     }
 
-    [Fact]
-    public async Task Messages_sent_while_a_reply_runs_are_queued_and_answered_in_order()
+    [Theory]
+    [InlineData(BackendNode.Memory)]
+    [InlineData(BackendNode.Redis)]
+    public async Task Messages_sent_while_a_reply_runs_are_queued_and_answered_in_order(string backend)
     {
-        await using var server = await ChatServer.StartAsync(new Dictionary<string, string?> { ["Chat:Offline:ReplyTokens"] = "30" });
+        await using var node = await BackendNode.StartAsync(backend, new Dictionary<string, string?> { ["Chat:Offline:ReplyTokens"] = "30" });
+        var server = node.Server;
         var alice = await server.ConnectAsync("alice");
         var log = new EventLog(alice);
         await alice.JoinRoomAsync("queue");
@@ -138,10 +145,13 @@ public sealed class StreamingTests
         }
     }
 
-    [Fact]
-    public async Task A_queued_reply_can_be_stopped_before_it_starts()
+    [Theory]
+    [InlineData(BackendNode.Memory)]
+    [InlineData(BackendNode.Redis)]
+    public async Task A_queued_reply_can_be_stopped_before_it_starts(string backend)
     {
-        await using var server = await ChatServer.StartAsync(LongReplies);
+        await using var node = await BackendNode.StartAsync(backend, LongReplies);
+        var server = node.Server;
         var alice = await server.ConnectAsync("alice");
         var log = new EventLog(alice);
         await alice.JoinRoomAsync("queue-stop");
@@ -151,7 +161,9 @@ public sealed class StreamingTests
         await log.WaitForAsync(e => e is StatusEvent { State: GenerationStates.Queued } s && s.GenerationId == waiting.GenerationId);
 
         Assert.True(await alice.CancelGenerationAsync(waiting.GenerationId));
-        Assert.Equal(GenerationStates.Cancelled, (await log.WaitForFinalAsync(waiting.GenerationId)).State);
+        var stopped = await log.WaitForFinalAsync(waiting.GenerationId);
+        Assert.Equal(GenerationStates.Cancelled, stopped.State);
+        Assert.Equal(("alice", CancelReasons.Stopped), (stopped.CancelledBy?.Name, stopped.Reason));
         Assert.True(await running.StopAsync());
         await log.WaitForFinalAsync(running.GenerationId);
         Assert.DoesNotContain(log.Events, e => e is StatusEvent { State: GenerationStates.Thinking } s && s.GenerationId == waiting.GenerationId);
@@ -325,7 +337,10 @@ public sealed class StreamingTests
         var aliceFinal = await aliceLog.WaitForFinalAsync(reply.GenerationId);
         var bobFinal = await bobLog.WaitForFinalAsync(reply.GenerationId);
         Assert.Equal(GenerationStates.Cancelled, aliceFinal.State);
+        Assert.Equal("bob", aliceFinal.CancelledBy?.Name);
+        Assert.Equal(CancelReasons.Stopped, aliceFinal.Reason);
         Assert.Equal(aliceFinal.Seq, bobFinal.Seq);
+        Assert.Equal(aliceFinal.CancelledBy, bobFinal.CancelledBy);
         Assert.Equal(aliceFinal.Text, bobLog.TextOf(reply.GenerationId));
         return (reply, aliceFinal);
     }

@@ -4,7 +4,7 @@ using SignalRChat.Server.Auth;
 namespace SignalRChat.Server.Generation;
 
 /// <summary>One assistant reply: queued, then running, then finished. Owns the token that Stop trips.</summary>
-internal sealed class Generation(string roomId, ChatUser requestedBy, string userMessageId, long userMessageSeq, string? id = null, string? assistantMessageId = null) : IDisposable
+internal sealed class Generation(string roomId, ChatUser requestedBy, string userMessageId, long userMessageSeq = 0, string? id = null, string? assistantMessageId = null) : IDisposable
 {
     private readonly Lock _lock = new();
     private bool _cancelRequested;
@@ -18,7 +18,8 @@ internal sealed class Generation(string roomId, ChatUser requestedBy, string use
 
     public string UserMessageId { get; } = userMessageId;
 
-    public long UserMessageSeq { get; } = userMessageSeq;
+    /// <summary>The seq of the user message this replies to (known once that message is appended).</summary>
+    public long UserMessageSeq { get; set; } = userMessageSeq;
 
     public string AssistantMessageId { get; } = assistantMessageId ?? "m-" + Guid.NewGuid().ToString("N")[..16];
 
@@ -34,11 +35,11 @@ internal sealed class Generation(string roomId, ChatUser requestedBy, string use
     /// <summary>When a Stop reached this generation (a <see cref="Stopwatch"/> timestamp), or 0.</summary>
     public long CancelRequestedAt { get; private set; }
 
-    /// <summary>Why the generation was stopped, when it was not a member's Stop (a shutdown).</summary>
-    public string? CancelReason { get; private set; }
+    /// <summary>Who or what stopped the generation, once it was stopped.</summary>
+    public StopRequest? Stop { get; private set; }
 
     /// <summary>True when this call is the one that stopped the generation.</summary>
-    public bool TryCancel(string? reason = null)
+    public bool TryCancel(StopRequest stop)
     {
         lock (_lock)
         {
@@ -48,7 +49,7 @@ internal sealed class Generation(string roomId, ChatUser requestedBy, string use
             }
 
             _cancelRequested = true;
-            CancelReason = reason;
+            Stop = stop;
             CancelRequestedAt = Stopwatch.GetTimestamp();
         }
 
@@ -56,7 +57,7 @@ internal sealed class Generation(string roomId, ChatUser requestedBy, string use
         return true;
     }
 
-    /// <summary>Marks the generation finished; true when a cancel got in first.</summary>
+    /// <summary>Marks the generation finished: later Stops return false. True when a Stop got in first.</summary>
     public bool Finish()
     {
         lock (_lock)

@@ -16,7 +16,7 @@ public sealed class GenerationOptions
 /// a clear status. The drain starts as soon as shutdown is asked for, alongside the web server's
 /// own shutdown, and the host waits for it.
 /// </summary>
-internal sealed class GenerationDrain(IGenerationQueue queue, IHostApplicationLifetime lifetime, IOptions<GenerationOptions> options, ILogger<GenerationDrain> logger)
+internal sealed class GenerationDrain(GenerationHost host, IHostApplicationLifetime lifetime, IOptions<GenerationOptions> options, ILogger<GenerationDrain> logger)
     : IHostedService
 {
     private Task? _drain;
@@ -32,6 +32,6 @@ internal sealed class GenerationDrain(IGenerationQueue queue, IHostApplicationLi
     private Task DrainAsync()
     {
         GenerationLog.Draining(logger, options.Value.DrainTime.TotalSeconds);
-        return queue.DrainAsync(options.Value.DrainTime, CancellationToken.None);
+        return host.DrainAsync(options.Value.DrainTime, CancellationToken.None);
     }
 }

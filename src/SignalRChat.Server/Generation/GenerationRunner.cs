@@ -31,7 +31,11 @@ internal sealed class GenerationRunner(
     public const string AssistantId = "assistant";
     public const string AssistantName = "Assistant";
 
-    /// <summary>Streams the reply and returns its final status, which the queue appends (so it can move on in the same step).</summary>
+    /// <summary>
+    /// Streams the reply and returns what the model loop ended with: completed, failed, or cancelled
+    /// because its token was tripped. The generation host decides the final status from it (a Stop
+    /// that got in after the model finished still ends it as cancelled) and appends it.
+    /// </summary>
     public async Task<StatusEvent> RunAsync(Generation generation)
     {
         // The reply's trace continues the call that asked for it, not whatever ran before on this loop.
@@ -114,7 +118,6 @@ internal sealed class GenerationRunner(
         catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
         {
             state = GenerationStates.Cancelled;
-            error = generation.CancelReason;
         }
         catch (ModelServerException ex)
         {
@@ -128,11 +131,6 @@ internal sealed class GenerationRunner(
             state = GenerationStates.Failed;
             error = ModelErrors.Describe(ex);
             GenerationLog.Failed(logger, generation.RoomId, generation.Id, error, ex);
-        }
-
-        if (generation.Finish() && state == GenerationStates.Completed)
-        {
-            state = GenerationStates.Cancelled;
         }
 
         try

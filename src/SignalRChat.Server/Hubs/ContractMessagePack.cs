@@ -119,7 +119,7 @@ internal static class ContractMessagePack
     private sealed class JsonShapeFormatter<T> : IMessagePackFormatter<T?>
     {
         private const int MaxDepth = 64;
-        private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+        private static readonly JsonSerializerOptions Json = ContractJson.Apply(new(JsonSerializerDefaults.Web));
 
         public void Serialize(ref MessagePackWriter writer, T? value, MessagePackSerializerOptions options)
         {

@@ -28,7 +28,7 @@ internal static class EventCodec
         {
             MessageEvent m => new { message = JsonSerializer.Serialize(m.Message with { Seq = -1 }, ChatJson.Options) },
             TokenEvent t => new { gen = t.GenerationId, token = t.Text },
-            StatusEvent s => new StatusHint(s.GenerationId, s.MessageId, s.State, s.IsFinal, s.IsFinal ? s.Text : null, s.IsFinal ? MessageStates.AfterGeneration(s.State) : null),
+            StatusEvent s => new StatusHint(s.GenerationId, s.MessageId, s.State, s.IsFinal, s.IsFinal ? s.Text : null, s.IsFinal ? MessageStates.AfterGeneration(s.State) : null, s.CancelledBy),
             _ => new { },
         };
         return JsonSerializer.Serialize(hint, HintOptions);
@@ -52,5 +52,5 @@ internal static class EventCodec
         } ?? throw new InvalidDataException($"unknown room event '{kind}' in Redis");
     }
 
-    private sealed record StatusHint(string Gen, string? Msg, string State, bool Final, string? Text, string? MessageState);
+    private sealed record StatusHint(string Gen, string? Msg, string State, bool Final, string? Text, string? MessageState, RoomMember? CancelledBy = null);
 }

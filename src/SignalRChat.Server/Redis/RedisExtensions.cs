@@ -73,9 +73,9 @@ internal static class RedisExtensions
         services.AddSingleton<IRoomStore>(sp => sp.GetRequiredService<RedisRoomStore>());
         services.AddSingleton<IRoomEventBus>(sp => sp.GetRequiredService<RedisRoomStore>());
         services.AddSingleton<IUserLimiter, RedisUserLimiter>();
-        services.AddSingleton<RedisGenerationQueue>();
-        services.AddSingleton<IGenerationQueue>(sp => sp.GetRequiredService<RedisGenerationQueue>());
-        services.AddHostedService(sp => sp.GetRequiredService<RedisGenerationQueue>());
+        services.AddSingleton<RedisGenerationBackend>();
+        services.AddSingleton<IGenerationBackend>(sp => sp.GetRequiredService<RedisGenerationBackend>());
+        services.AddHostedService<RedisLeaseSweeper>();
 
         // The SignalR backplane, on the same connection.
         services.AddSignalR().AddStackExchangeRedis();

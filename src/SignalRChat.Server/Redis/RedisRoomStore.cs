@@ -401,7 +401,8 @@ internal sealed class RedisRoomStore(IConnectionMultiplexer redis, IOptions<Room
         }
     }
 
-    internal static bool IsUnreachable(Exception ex) => ex is RedisConnectionException or RedisTimeoutException or TimeoutException
+    // A TaskCanceledException here is the multiplexer giving a command up (no caller token is passed to Redis calls).
+    internal static bool IsUnreachable(Exception ex) => ex is RedisConnectionException or RedisTimeoutException or TimeoutException or TaskCanceledException
         || ex is RedisServerException { Message: var message } && (message.StartsWith("LOADING", StringComparison.Ordinal) || message.StartsWith("BUSY", StringComparison.Ordinal));
 
     internal static ChatRequestException Unavailable(Exception? _ = null) =>

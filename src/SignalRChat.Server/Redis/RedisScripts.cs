@@ -23,13 +23,14 @@ internal static class RedisScripts
         local function kGen(id) return room .. ':gen:' .. id end
         local function kGenRoom(id) return global .. ':genroom:' .. id end
 
-        local function finishMessage(msgId, text, state)
+        local function finishMessage(msgId, text, state, cancelledBy)
           local items = redis.call('LRANGE', kHist, 0, -1)
           for i = #items, 1, -1 do
             local m = cjson.decode(items[i])
             if m.messageId == msgId then
               m.text = text
               m.state = state
+              if cancelledBy then m.cancelledBy = cancelledBy end
               redis.call('LSET', kHist, i - 1, cjson.encode(m))
               return
             end
@@ -50,7 +51,7 @@ internal static class RedisScripts
               if redis.call('HGET', kActive, 'gen') == h.gen then
                 local text = h.text
                 if text == nil then text = redis.call('GET', kActiveText) or '' end
-                finishMessage(redis.call('HGET', kActive, 'msg'), text, h.messageState)
+                finishMessage(redis.call('HGET', kActive, 'msg'), text, h.messageState, h.cancelledBy)
                 redis.call('DEL', kActive, kActiveText)
               end
             elseif h.msg then
@@ -194,9 +195,11 @@ internal static class RedisScripts
           if after < 0 or not first[2] or tonumber(first[2]) > after + 1 then return {last, 1, {}} end
           return {last, 0, redis.call('ZRANGEBYSCORE', kLog, '(' .. after, '+inf')}
         elseif op == 'submit' then
-          local gen, maxWaiting, leaseMs = args[1], tonumber(args[2]), tonumber(args[3])
+          local gen, maxWaiting, leaseMs, mayStart = args[1], tonumber(args[2]), tonumber(args[3]), args[11] == '1'
           local running = redis.call('GET', kRunning)
           if running and redis.call('LLEN', kQueue) >= maxWaiting then return {'full'} end
+          -- This node has no free slot for a reply that would start now: refused before anything is written.
+          if not running and redis.call('LLEN', kQueue) == 0 and not mayStart then return {'busy'} end
           local seq = append('message', args[4], cjson.decode(args[5]))
           redis.call('HSET', kGen(gen), 'user', args[6], 'name', args[7], 'umid', args[8], 'useq', seq, 'amid', args[9], 'state', 'queued')
           redis.call('SET', kGenRoom(gen), roomId, 'EX', 86400)
@@ -210,18 +213,17 @@ internal static class RedisScripts
           append('status', args[10], {gen = gen})
           return {'queued', seq}
         elseif op == 'finish' then
+          -- The final status was decided by the node's generation host; this only writes it and moves the queue on.
           local gen, leaseMs = args[1], tonumber(args[2])
-          if redis.call('HGET', kGen(gen), 'state') ~= 'running' then return {'gone'} end
+          local state = redis.call('HGET', kGen(gen), 'state')
+          if state ~= 'running' and state ~= 'closing' then return {'gone'} end
           if expectation('status', args[3]) == 'dup' then return {'gone'} end
-          if redis.call('HGET', kGen(gen), 'cancel') == '1' and args[5] ~= '' then
-            append('status', args[5], cjson.decode(args[6]))
-          else
-            append('status', args[3], cjson.decode(args[4]))
-          end
+          append('status', args[3], cjson.decode(args[4]))
           redis.call('HSET', kGen(gen), 'state', 'done')
-          redis.call('EXPIRE', kGen(gen), 86400)
+          redis.call('EXPIRE', kGen(gen), 3600)
+          redis.call('EXPIRE', kGenRoom(gen), 3600)
           if redis.call('GET', kRunning) ~= gen then return {'done'} end
-          if args[7] == '1' then
+          if args[5] == '1' then
             -- This node is shutting down: free the room and let another node's sweep start the next one now.
             redis.call('DEL', kRunning)
             if redis.call('LLEN', kQueue) > 0 then redis.call('ZADD', kLeases, now - 1, roomId) else redis.call('ZREM', kLeases, roomId) end
@@ -229,30 +231,42 @@ internal static class RedisScripts
           end
           return runNext(leaseMs)
         elseif op == 'cancel' then
+          -- args: generation, its cancelled status (for a waiting one), hint, reason, stopper id, stopper name.
           local gen = args[1]
           local state = redis.call('HGET', kGen(gen), 'state')
           if state == 'queued' then
             redis.call('LREM', kQueue, 0, gen)
             redis.call('HSET', kGen(gen), 'state', 'done')
+            redis.call('EXPIRE', kGen(gen), 3600)
             append('status', args[2], cjson.decode(args[3]))
             return 'stopped'
           elseif state == 'running' then
+            -- Recorded where the owner's 'close' reads it, so a Stop that wins here ends the reply as cancelled even if the message below is lost.
             if redis.call('HSETNX', kGen(gen), 'cancel', '1') == 1 then
-              redis.call('PUBLISH', kCancel, gen)
+              redis.call('HSET', kGen(gen), 'cancelReason', args[4], 'cancelUser', args[5], 'cancelName', args[6])
+              redis.call('PUBLISH', kCancel, gen .. '\n' .. args[4] .. '\n' .. args[5] .. '\n' .. args[6])
               return 'signalled'
             end
           end
           return 'no'
+        elseif op == 'close' then
+          -- The owner is about to write the final status: from here on a Stop finds nothing to stop.
+          local gen = args[1]
+          if redis.call('HGET', kGen(gen), 'state') == 'running' then redis.call('HSET', kGen(gen), 'state', 'closing') end
+          local c = redis.call('HMGET', kGen(gen), 'cancel', 'cancelReason', 'cancelUser', 'cancelName')
+          return {c[1] or '', c[2] or '', c[3] or '', c[4] or ''}
         elseif op == 'renew' then
           if redis.call('GET', kRunning) ~= args[1] then return 0 end
           redis.call('ZADD', kLeases, now + tonumber(args[2]), roomId)
           return 1
         elseif op == 'reap' then
-          local leaseMs = tonumber(args[1])
+          -- args: lease, the failed status's error, '1' when the reaping node has a free slot for the next reply.
+          local leaseMs, mayStart = tonumber(args[1]), args[3] == '1'
           local expiry = redis.call('ZSCORE', kLeases, roomId)
           if expiry and tonumber(expiry) > now then return {''} end
           local gen = redis.call('GET', kRunning)
           if not gen then
+            if not mayStart then return {''} end
             local started = runNext(leaseMs)
             table.insert(started, 1, '')
             return started
@@ -262,6 +276,13 @@ internal static class RedisScripts
           if redis.call('HGET', kActive, 'gen') == gen then text = redis.call('GET', kActiveText) or '' end
           append('status', failedStatus(gen, msgId, text, args[2]), {final = true, gen = gen, text = text, messageState = 'failed'})
           redis.call('HSET', kGen(gen), 'state', 'done')
+          redis.call('EXPIRE', kGen(gen), 3600)
+          if not mayStart then
+            -- Left for a node with a free slot: the room's lease stays expired so the next sweep finds it.
+            redis.call('DEL', kRunning)
+            if redis.call('LLEN', kQueue) > 0 then redis.call('ZADD', kLeases, now - 1, roomId) else redis.call('ZREM', kLeases, roomId) end
+            return {gen}
+          end
           local started = runNext(leaseMs)
           table.insert(started, 1, gen)
           return started

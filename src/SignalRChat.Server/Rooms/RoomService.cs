@@ -16,12 +16,12 @@ internal sealed class RoomService
     private readonly IRoomStore _store;
     private readonly RoomFanout _fanout;
     private readonly ConnectionRegistry _connections;
-    private readonly IGenerationQueue _queue;
+    private readonly GenerationHost _generations;
     private readonly IOptions<LimitOptions> _limits;
     private readonly IUserLimiter _userLimits;
     private readonly TimeProvider _time;
 
-    public RoomService(IRoomStore store, RoomFanout fanout, ConnectionRegistry connections, IGenerationQueue queue, IOptions<LimitOptions> limits,
+    public RoomService(IRoomStore store, RoomFanout fanout, ConnectionRegistry connections, GenerationHost generations, IOptions<LimitOptions> limits,
         IUserLimiter userLimits, TimeProvider time)
     {
         _userLimits = userLimits;
@@ -29,7 +29,7 @@ internal sealed class RoomService
         _store = store;
         _fanout = fanout;
         _connections = connections;
-        _queue = queue;
+        _generations = generations;
         _limits = limits;
         connections.Disconnected += DisconnectAsync;
     }
@@ -172,7 +172,7 @@ internal sealed class RoomService
         await RequireMemberAsync(user, room, "send to");
         await RequireTokenBudgetAsync(user);
         await TakeMessageAsync(user);
-        return await _queue.SubmitAsync(user, room, text!, cancellationToken);
+        return await _generations.SubmitAsync(user, room, text!, cancellationToken);
     }
 
     public async Task<bool> CancelAsync(ChatUser user, string? generationId)
@@ -182,14 +182,14 @@ internal sealed class RoomService
             throw new ChatRequestException(ChatRefusal.BadRequest, "generationId is required");
         }
 
-        var room = await _queue.FindRoomAsync(generationId);
+        var room = await _generations.FindRoomAsync(generationId);
         if (room is null)
         {
             return false;
         }
 
         await RequireMemberAsync(user, room, "stop replies in");
-        return await _queue.CancelAsync(generationId);
+        return await _generations.CancelAsync(room, generationId, StopRequest.ByMember(new RoomMember(user.UserId, user.Name)));
     }
 
     public async Task<ResumeResult> ResumeAsync(ChatUser user, string connectionId, string? roomId, long afterSeq)

@@ -99,7 +99,7 @@ internal sealed class RoomState(string roomId, string visibility, string? creato
             case StatusEvent { IsFinal: true } s:
                 if (_active is not null && _active.GenerationId == s.GenerationId)
                 {
-                    FinishMessage(_active.MessageId, s.Text ?? _active.Text.ToString(), MessageStates.AfterGeneration(s.State));
+                    FinishMessage(_active.MessageId, s.Text ?? _active.Text.ToString(), MessageStates.AfterGeneration(s.State), s.CancelledBy);
                     _active = null;
                 }
 
@@ -122,13 +122,13 @@ internal sealed class RoomState(string roomId, string visibility, string? creato
         }
     }
 
-    private void FinishMessage(string messageId, string text, string state)
+    private void FinishMessage(string messageId, string text, string state, RoomMember? cancelledBy)
     {
         for (var node = _history.Last; node is not null; node = node.Previous)
         {
             if (node.Value.MessageId == messageId)
             {
-                node.Value = node.Value with { Text = text, State = state };
+                node.Value = node.Value with { Text = text, State = state, CancelledBy = cancelledBy };
                 return;
             }
         }

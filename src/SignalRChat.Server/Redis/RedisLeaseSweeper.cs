@@ -1,0 +1,104 @@
+using Microsoft.Extensions.Options;
+using SignalRChat.Server.Generation;
+using StackExchange.Redis;
+
+namespace SignalRChat.Server.Redis;
+
+/// <summary>
+/// Keeps this node's leases alive and looks for rooms whose node died: their reply is failed with a
+/// clear status and the next one starts here when this node has a free slot. Also hears Stops for
+/// replies running here. Runs until the drain on shutdown is over, so leases hold while replies finish.
+/// </summary>
+internal sealed class RedisLeaseSweeper(
+    IConnectionMultiplexer redis,
+    RedisGenerationBackend backend,
+    GenerationHost host,
+    IOptions<RedisGenerationOptions> options,
+    TimeProvider time,
+    ILogger<RedisLeaseSweeper> logger) : BackgroundService
+{
+    private long _lastTroubleAt;
+
+    public override async Task StartAsync(CancellationToken cancellationToken)
+    {
+        redis.ConnectionFailed += (_, _) => Interlocked.Exchange(ref _lastTroubleAt, time.GetTimestamp());
+        redis.ConnectionRestored += (_, _) => Interlocked.Exchange(ref _lastTroubleAt, time.GetTimestamp());
+        var cancels = await redis.GetSubscriber().SubscribeAsync(RedisKeys.CancelChannel);
+        cancels.OnMessage(message =>
+        {
+            if (RedisGenerationBackend.ParseCancel((string)message.Message!) is { } stop)
+            {
+                host.StopHere(stop.GenerationId, stop.Stop);
+            }
+        });
+        await base.StartAsync(cancellationToken);
+    }
+
+    // The stopping token is not this loop's end: leases are renewed until the drain (which began when shutdown was asked for) is over.
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(options.Value.SweepInterval, time);
+        while (!host.Drained.IsCompleted)
+        {
+            await Task.WhenAny(timer.WaitForNextTickAsync().AsTask(), host.Drained);
+            if (host.Drained.IsCompleted)
+            {
+                return;
+            }
+
+            try
+            {
+                await RenewAsync();
+
+                // After Redis was unreachable, every node's leases look expired: give their owners a
+                // full lease to renew before treating any of them as dead.
+                var settings = options.Value;
+                var calm = time.GetElapsedTime(Interlocked.Read(ref _lastTroubleAt)) > settings.Lease + settings.SweepInterval + settings.SweepInterval;
+                if (!host.Draining && calm)
+                {
+                    await ReapAsync();
+                }
+            }
+            catch (Exception ex)
+            {
+                Interlocked.Exchange(ref _lastTroubleAt, time.GetTimestamp());
+                RedisLog.SweepFailed(logger, ex);
+            }
+        }
+    }
+
+    private async Task RenewAsync()
+    {
+        foreach (var generation in host.Live)
+        {
+            if (!await backend.RenewAsync(generation) && generation.Started)
+            {
+                // Another node already gave up on it: stop here too, so nothing follows its final status.
+                RedisLog.LeaseLost(logger, generation.RoomId, generation.Id);
+                generation.TryCancel(StopRequest.LeaseLost);
+            }
+        }
+    }
+
+    private async Task ReapAsync()
+    {
+        foreach (var roomId in await backend.ExpiredRoomsAsync(time.GetUtcNow().ToUnixTimeMilliseconds()))
+        {
+            var slot = host.TryTakeSlot();
+            var (failed, next) = await backend.ReapAsync(roomId, slot);
+            if (failed is not null)
+            {
+                RedisLog.Reaped(logger, roomId, failed);
+            }
+
+            if (next is not null)
+            {
+                host.StartDequeued(next);
+            }
+            else if (slot)
+            {
+                host.ReleaseSlot();
+            }
+        }
+    }
+}
