@@ -42,9 +42,9 @@ internal sealed class ChatRequestHubFilter : IHubFilter
         {
             throw new HubException(ex.Message);
         }
-        catch (Exception ex) when (Redis.RedisRoomStore.IsUnreachable(ex))
+        catch (Exception ex) when (Redis.RedisScriptInvoker.IsUnreachable(ex))
         {
-            throw new HubException(Redis.RedisRoomStore.Unavailable().Message);
+            throw new HubException(Redis.RedisScriptInvoker.Unavailable().Message);
         }
     }
 

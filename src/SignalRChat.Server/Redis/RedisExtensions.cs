@@ -69,6 +69,8 @@ internal static class RedisExtensions
             .Validate(o => o.Lease > o.SweepInterval && o.SweepInterval > TimeSpan.Zero, "Chat:Redis:Lease must be longer than Chat:Redis:SweepInterval, both positive")
             .ValidateOnStart();
 
+        services.AddSingleton<RedisNode>();
+        services.AddSingleton<RedisScriptInvoker>();
         services.AddSingleton<RedisRoomStore>();
         services.AddSingleton<IRoomStore>(sp => sp.GetRequiredService<RedisRoomStore>());
         services.AddSingleton<IRoomEventBus>(sp => sp.GetRequiredService<RedisRoomStore>());

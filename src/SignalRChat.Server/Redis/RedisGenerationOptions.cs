@@ -10,4 +10,7 @@ public sealed class RedisGenerationOptions
 
     /// <summary>How often leases are renewed and expired ones looked for.</summary>
     public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long a room's hot state (seq, log window, history cache, members) stays in Redis with nothing happening in it; 0 keeps it.</summary>
+    public TimeSpan IdleRoomTtl { get; set; } = TimeSpan.FromDays(7);
 }

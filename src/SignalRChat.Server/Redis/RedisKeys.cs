@@ -1,21 +1,33 @@
+using System.IO.Hashing;
+using System.Text;
 using StackExchange.Redis;
 
 namespace SignalRChat.Server.Redis;
 
-/// <summary>Every Redis key and channel name the service uses, built in one place.</summary>
+/// <summary>
+/// Every Redis key and channel name the service uses, built in one place. Every key of a room carries
+/// the hash tag <c>{room:ID}</c>, so a room lives in one hash slot of a Redis Cluster and its scripts
+/// touch one shard; nothing a room script touches is global.
+/// </summary>
 internal static class RedisKeys
 {
-    public const string Global = "chat";
+    /// <summary>Lease index buckets: rooms spread over them, so no single shard carries every node's renewals.</summary>
+    public const int LeaseBuckets = 16;
 
     /// <summary>The prefix of a room's keys; the hash tag keeps them in one slot.</summary>
-    public static RedisKey Room(string roomId) => $"chat:{{room:{roomId}}}";
+    public static string Room(string roomId) => $"chat:{{room:{roomId}}}";
 
-    public static RedisChannel RoomChannel(string roomId) => RedisChannel.Literal($"chat:room:{roomId}");
+    /// <summary>A room's events, on sharded pub/sub: the channel lives in the room's slot, so rooms spread over a cluster's shards.</summary>
+    public static RedisChannel RoomChannel(string roomId) => RedisChannel.Sharded($"chat:{{room:{roomId}}}:events");
 
-    /// <summary>Cancel requests for generations, heard by every node; the one running it stops it.</summary>
-    public static RedisChannel CancelChannel { get; } = RedisChannel.Literal("chat:cancel");
+    /// <summary>Stops for the replies one node runs, heard only by that node (sharded: each node's channel on one shard).</summary>
+    public static RedisChannel NodeCancelChannel(string nodeId) => RedisChannel.Sharded($"chat:{{node:{nodeId}}}:cancel");
 
-    public static RedisKey Leases => "chat:leases";
+    /// <summary>The room of a generation, for a Stop that names only the generation.</summary>
+    public static RedisKey GenerationRoom(string generationId) => $"chat:{{gen:{generationId}}}:room";
 
-    public static RedisKey GenerationRoom(string generationId) => $"chat:genroom:{generationId}";
+    /// <summary>The lease index bucket a room's running reply is listed in, by a stable hash of the room id.</summary>
+    public static RedisKey LeaseBucketOf(string roomId) => LeaseBucket((int)(Crc32.HashToUInt32(Encoding.UTF8.GetBytes(roomId)) % LeaseBuckets));
+
+    public static RedisKey LeaseBucket(int bucket) => $"chat:{{leases:{bucket}}}";
 }

@@ -12,6 +12,7 @@ namespace SignalRChat.Server.Redis;
 internal sealed class RedisLeaseSweeper(
     IConnectionMultiplexer redis,
     RedisGenerationBackend backend,
+    RedisNode node,
     GenerationHost host,
     IOptions<RedisGenerationOptions> options,
     TimeProvider time,
@@ -23,7 +24,7 @@ internal sealed class RedisLeaseSweeper(
     {
         redis.ConnectionFailed += (_, _) => Interlocked.Exchange(ref _lastTroubleAt, time.GetTimestamp());
         redis.ConnectionRestored += (_, _) => Interlocked.Exchange(ref _lastTroubleAt, time.GetTimestamp());
-        var cancels = await redis.GetSubscriber().SubscribeAsync(RedisKeys.CancelChannel);
+        var cancels = await redis.GetSubscriber().SubscribeAsync(RedisKeys.NodeCancelChannel(node.Id));
         cancels.OnMessage(message =>
         {
             if (RedisGenerationBackend.ParseCancel((string)message.Message!) is { } stop)
@@ -82,7 +83,7 @@ internal sealed class RedisLeaseSweeper(
 
     private async Task ReapAsync()
     {
-        foreach (var roomId in await backend.ExpiredRoomsAsync(time.GetUtcNow().ToUnixTimeMilliseconds()))
+        foreach (var roomId in await backend.ExpiredRoomsAsync())
         {
             var slot = host.TryTakeSlot();
             var (failed, next) = await backend.ReapAsync(roomId, slot);

@@ -1,0 +1,101 @@
+namespace SignalRChat.Server.Redis;
+
+/// <summary>
+/// The Lua that every room and queue script starts with: the room's keys and settings by name
+/// (see <see cref="RoomScriptArgs"/>), and the one way an event is appended. Appending takes the next
+/// seq, applies the event to the room's state, keeps it in the log and publishes it, in one atomic
+/// step, so no two nodes hand out the same seq or leave a gap.
+/// </summary>
+internal static class RedisLua
+{
+    public const string Prelude = """
+        local kSeq, kLog, kHist, kActive, kActiveText = @Seq, @Log, @History, @Active, @ActiveText
+        local kMeta, kMembers, kPresence, kConns, kInvited = @Meta, @Members, @Presence, @Conns, @Invited
+        local kQueue, kRunning, kLease, kGens = @Queue, @Running, @Lease, @Gens
+        local roomId, channel, expect = @RoomId, @Channel, @Expect
+        local now, logMax, logAge, histMax, ttl = tonumber(@Now), tonumber(@LogMax), tonumber(@LogAge), tonumber(@HistMax), tonumber(@Ttl)
+
+        local function finishMessage(msgId, text, state, cancelledBy)
+          local items = redis.call('LRANGE', kHist, 0, -1)
+          for i = #items, 1, -1 do
+            local m = cjson.decode(items[i])
+            if m.messageId == msgId then
+              m.text = text
+              m.state = state
+              if cancelledBy then m.cancelledBy = cancelledBy end
+              redis.call('LSET', kHist, i - 1, cjson.encode(m))
+              return
+            end
+          end
+        end
+
+        local function append(kind, json, h)
+          local seq = redis.call('INCR', kSeq)
+          local s = tostring(seq)
+          json = (string.gsub(json, '"seq":%-1', '"seq":' .. s))
+          if kind == 'message' then
+            redis.call('RPUSH', kHist, (string.gsub(h.message, '"seq":%-1', '"seq":' .. s)))
+            redis.call('LTRIM', kHist, -histMax, -1)
+          elseif kind == 'token' then
+            if redis.call('HGET', kActive, 'gen') == h.gen then redis.call('APPEND', kActiveText, h.token) end
+          elseif kind == 'status' then
+            if h.final then
+              if redis.call('HGET', kActive, 'gen') == h.gen then
+                local text = h.text
+                if text == nil then text = redis.call('GET', kActiveText) or '' end
+                finishMessage(redis.call('HGET', kActive, 'msg'), text, h.messageState, h.cancelledBy)
+                redis.call('DEL', kActive, kActiveText)
+              end
+            elseif h.msg then
+              if redis.call('HGET', kActive, 'gen') ~= h.gen then
+                redis.call('DEL', kActiveText)
+                redis.call('HSET', kActive, 'gen', h.gen, 'msg', h.msg, 'state', h.state)
+              else
+                redis.call('HSET', kActive, 'state', h.state)
+              end
+            end
+          end
+          redis.call('ZADD', kLog, seq, now .. '|' .. kind .. '|' .. json)
+          local excess = redis.call('ZCARD', kLog) - logMax
+          if excess > 0 then redis.call('ZREMRANGEBYRANK', kLog, 0, excess - 1) end
+          for _ = 1, 100 do
+            local first = redis.call('ZRANGE', kLog, 0, 0)[1]
+            if not first or now - tonumber(string.match(first, '^(%d+)|')) <= logAge then break end
+            redis.call('ZREMRANGEBYRANK', kLog, 0, 0)
+          end
+          redis.call('SPUBLISH', channel, kind .. '|' .. json)
+          return seq
+        end
+
+        -- A write held back while Redis was unreachable carries the seq it was given then. 'ok': it takes
+        -- that seq; 'dup': it already did (the call that timed out had in fact run); 'moved': another
+        -- node wrote meanwhile, so it takes the next seq instead.
+        local function expectation(kind, json)
+          if expect == '' then return 'ok' end
+          local want = tonumber(expect)
+          local current = tonumber(redis.call('GET', kSeq) or '0')
+          if current == want - 1 then return 'ok' end
+          if current >= want then
+            local existing = redis.call('ZRANGEBYSCORE', kLog, want, want)[1]
+            local wanted = kind .. '|' .. (string.gsub(json, '"seq":%-1', '"seq":' .. expect))
+            if existing and string.sub(existing, -#wanted) == wanted then return 'dup' end
+          end
+          return 'moved'
+        end
+
+        -- A room's hot state expires when nothing happens in it for the TTL; each membership change and reply renews it.
+        local function touch()
+          if ttl <= 0 then return end
+          for _, k in ipairs({kSeq, kLog, kHist, kMeta, kMembers, kPresence, kConns, kInvited, kQueue, kGens}) do redis.call('EXPIRE', k, ttl) end
+        end
+
+        local function getGen(id)
+          local json = redis.call('HGET', kGens, id)
+          if json then return cjson.decode(json) end
+          return nil
+        end
+
+        local function putGen(id, g) redis.call('HSET', kGens, id, cjson.encode(g)) end
+
+        """;
+}

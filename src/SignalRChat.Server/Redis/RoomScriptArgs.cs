@@ -1,0 +1,134 @@
+using SignalRChat.Server.Rooms;
+using StackExchange.Redis;
+
+namespace SignalRChat.Server.Redis;
+
+/// <summary>
+/// The named parameters of the room and queue scripts (<see cref="RoomScripts"/>, <see cref="QueueScripts"/>):
+/// every key of the room, passed in <c>KEYS</c> (all in the room's hash slot), the settings every
+/// write needs, and the arguments of each operation by name.
+/// </summary>
+internal sealed class RoomScriptArgs
+{
+    public RoomScriptArgs(string roomId, long nowMs, RoomOptions options, TimeSpan hotStateTtl)
+    {
+        var room = RedisKeys.Room(roomId);
+        Seq = room + ":seq";
+        Log = room + ":log";
+        History = room + ":history";
+        Active = room + ":active";
+        ActiveText = room + ":active:text";
+        Meta = room + ":meta";
+        Members = room + ":members";
+        Presence = room + ":presence";
+        Conns = room + ":conns";
+        Invited = room + ":invited";
+        Queue = room + ":queue";
+        Running = room + ":running";
+        Lease = room + ":lease";
+        Gens = room + ":gens";
+        RoomId = roomId;
+        Channel = RedisKeys.RoomChannel(roomId).ToString();
+        Now = nowMs;
+        LogMax = options.EventLogSize;
+        LogAge = (long)options.EventLogMaxAge.TotalMilliseconds;
+        HistMax = options.MaxHistoryMessages;
+        Ttl = (long)hotStateTtl.TotalSeconds;
+    }
+
+    public RedisKey Seq { get; }
+    public RedisKey Log { get; }
+    public RedisKey History { get; }
+    public RedisKey Active { get; }
+    public RedisKey ActiveText { get; }
+    public RedisKey Meta { get; }
+    public RedisKey Members { get; }
+    public RedisKey Presence { get; }
+    public RedisKey Conns { get; }
+    public RedisKey Invited { get; }
+    public RedisKey Queue { get; }
+    public RedisKey Running { get; }
+    public RedisKey Lease { get; }
+    public RedisKey Gens { get; }
+
+    public RedisValue RoomId { get; }
+    public RedisValue Channel { get; }
+    /// <summary>Unix ms; set again when a held-back write is finally sent, so leases and log ages count from then.</summary>
+    public RedisValue Now { get; set; }
+    public RedisValue LogMax { get; }
+    public RedisValue LogAge { get; }
+    public RedisValue HistMax { get; }
+    public RedisValue Ttl { get; }
+
+    /// <summary>The seq a write held back during an outage must take ('' for any: see <see cref="RedisWriteBehind"/>).</summary>
+    public RedisValue Expect { get; set; } = string.Empty;
+
+    // Arguments of the operations, by name.
+    public RedisValue Kind { get; set; } = string.Empty;
+    public RedisValue Json { get; set; } = string.Empty;
+    public RedisValue Hint { get; set; } = "{}";
+    public RedisValue User { get; set; } = string.Empty;
+    public RedisValue Name { get; set; } = string.Empty;
+    public RedisValue Conn { get; set; } = string.Empty;
+    public RedisValue EndMembership { get; set; } = "0";
+    public RedisValue Visibility { get; set; } = string.Empty;
+    public RedisValue Count { get; set; } = 0;
+    public RedisValue After { get; set; } = 0;
+    public RedisValue Gen { get; set; } = string.Empty;
+    public RedisValue MaxWaiting { get; set; } = 0;
+    public RedisValue LeaseMs { get; set; } = 0;
+    public RedisValue MayStart { get; set; } = "0";
+    public RedisValue UserJson { get; set; } = string.Empty;
+    public RedisValue UserHint { get; set; } = "{}";
+    public RedisValue UserMessageId { get; set; } = string.Empty;
+    public RedisValue AssistantMessageId { get; set; } = string.Empty;
+    public RedisValue QueuedJson { get; set; } = string.Empty;
+    public RedisValue Reason { get; set; } = string.Empty;
+    public RedisValue StopUser { get; set; } = string.Empty;
+    public RedisValue StopName { get; set; } = string.Empty;
+    public RedisValue Error { get; set; } = string.Empty;
+    public RedisValue Draining { get; set; } = "0";
+    public RedisValue Node { get; set; } = string.Empty;
+
+    /// <summary>Sets the arguments of a room operation.</summary>
+    public RoomScriptArgs With(string? user = null, string? name = null, string? conn = null, bool? endMembership = null, string? visibility = null,
+        long? after = null, int? count = null)
+    {
+        if (user is not null)
+        {
+            User = user;
+        }
+
+        if (name is not null)
+        {
+            Name = name;
+        }
+
+        if (conn is not null)
+        {
+            Conn = conn;
+        }
+
+        if (endMembership is { } end)
+        {
+            EndMembership = end ? "1" : "0";
+        }
+
+        if (visibility is not null)
+        {
+            Visibility = visibility;
+        }
+
+        if (after is { } afterSeq)
+        {
+            After = afterSeq;
+        }
+
+        if (count is { } max)
+        {
+            Count = max;
+        }
+
+        return this;
+    }
+}

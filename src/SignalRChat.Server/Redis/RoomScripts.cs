@@ -1,0 +1,115 @@
+using StackExchange.Redis;
+
+namespace SignalRChat.Server.Redis;
+
+/// <summary>The room's operations in Redis: one prepared script each, with named parameters (<see cref="RoomScriptArgs"/>).</summary>
+internal static class RoomScripts
+{
+    private const string Rules = """
+        local function exists() return redis.call('EXISTS', kMeta) == 1 or redis.call('EXISTS', kSeq) == 1 end
+
+        local function mayEnter(user)
+          local visibility = redis.call('HGET', kMeta, 'visibility')
+          if not visibility or visibility == 'public' then return true end
+          if redis.call('HGET', kMeta, 'creator') == user then return true end
+          return redis.call('SISMEMBER', kInvited, user) == 1 or redis.call('HEXISTS', kMembers, user) == 1
+        end
+
+        local function presence(user, name, state)
+          return '{"roomId":' .. cjson.encode(roomId) .. ',"userId":' .. cjson.encode(user) .. ',"name":' .. cjson.encode(name) .. ',"state":"' .. state .. '","seq":-1}'
+        end
+
+        """;
+
+    /// <summary>Appends one event (<c>@Kind</c>, <c>@Json</c> with <c>"seq":-1</c>, <c>@Hint</c>); returns its seq.</summary>
+    public static readonly LuaScript Append = Prepare("""
+        if expectation(@Kind, @Json) == 'dup' then return tonumber(expect) end
+        return append(@Kind, @Json, cjson.decode(@Hint))
+        """);
+
+    /// <summary>Adds connection <c>@Conn</c> of <c>@User</c> (<c>@Name</c>); presence <c>joined</c> on the user's first. 0 when not invited.</summary>
+    public static readonly LuaScript Enter = Prepare("""
+        local user, name, conn = @User, @Name, @Conn
+        if not mayEnter(user) then return 0 end
+        redis.call('HSET', kMembers, user, name)
+        if redis.call('HSETNX', kConns, conn, user) == 1 and redis.call('HINCRBY', kPresence, user, 1) == 1 then
+          append('presence', presence(user, name, 'joined'), {})
+        end
+        touch()
+        return 1
+        """);
+
+    public static readonly LuaScript Exit = Prepare("""
+        local user, conn, endMembership = @User, @Conn, @EndMembership == '1'
+        local name = redis.call('HGET', kMembers, user) or user
+        local online = tonumber(redis.call('HGET', kPresence, user) or '0')
+        if redis.call('HDEL', kConns, conn) == 1 then
+          online = redis.call('HINCRBY', kPresence, user, -1)
+          if online <= 0 then
+            redis.call('HDEL', kPresence, user)
+            append('presence', presence(user, name, 'left'), {})
+          end
+        end
+        if endMembership and online <= 0 then redis.call('HDEL', kMembers, user) end
+        return 1
+        """);
+
+    public static readonly LuaScript Ensure = Prepare("""
+        if not mayEnter(@User) then return 0 end
+        redis.call('HSETNX', kMembers, @User, @Name)
+        touch()
+        return 1
+        """);
+
+    public static readonly LuaScript Create = Prepare("""
+        local user, visibility = @User, @Visibility
+        if exists() then
+          if redis.call('HGET', kMeta, 'creator') == user or redis.call('HEXISTS', kMembers, user) == 1 then return 'yours' end
+          return 'taken'
+        end
+        redis.call('HSET', kMeta, 'visibility', visibility, 'creator', user)
+        touch()
+        return 'created'
+        """);
+
+    public static readonly LuaScript Invite = Prepare("""
+        if not exists() then return 0 end
+        redis.call('SADD', kInvited, @User)
+        touch()
+        return 1
+        """);
+
+    public static readonly LuaScript IsMember = Prepare("return redis.call('HEXISTS', kMembers, @User)");
+
+    public static readonly LuaScript MayEnter = Prepare("""
+        if mayEnter(@User) then return 1 end
+        return 0
+        """);
+
+    /// <summary>[lastSeq, the last <c>@Count</c> messages, active gen, msg, state, text, online users and names].</summary>
+    public static readonly LuaScript Snapshot = Prepare("""
+        local count = tonumber(@Count)
+        local active = redis.call('HMGET', kActive, 'gen', 'msg', 'state')
+        local online = {}
+        local presenceList = redis.call('HGETALL', kPresence)
+        for i = 1, #presenceList, 2 do
+          if tonumber(presenceList[i + 1]) > 0 then
+            table.insert(online, presenceList[i])
+            table.insert(online, redis.call('HGET', kMembers, presenceList[i]) or presenceList[i])
+          end
+        end
+        return {redis.call('GET', kSeq) or '0', redis.call('LRANGE', kHist, -count, -1), active[1] or '', active[2] or '', active[3] or '', redis.call('GET', kActiveText) or '', online}
+        """);
+
+    /// <summary>[lastSeq, 1 when <c>@After</c> is older than the log keeps, at most <c>@Count</c> logged events after it].</summary>
+    public static readonly LuaScript Read = Prepare("""
+        local after = tonumber(@After)
+        local last = tonumber(redis.call('GET', kSeq) or '0')
+        if after >= last then return {last, 0, {}} end
+        local first = redis.call('ZRANGE', kLog, 0, 0, 'WITHSCORES')
+        if after < 0 or not first[2] or tonumber(first[2]) > after + 1 then return {last, 1, {}} end
+        return {last, 0, redis.call('ZRANGEBYSCORE', kLog, '(' .. after, '+inf', 'LIMIT', 0, tonumber(@Count))}
+        """);
+
+    private static LuaScript Prepare(string body) => LuaScript.Prepare(RedisLua.Prelude + Rules + body);
+}
