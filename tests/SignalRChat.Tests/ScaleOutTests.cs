@@ -4,13 +4,15 @@ using SignalRChat.Tests.Infrastructure;
 
 namespace SignalRChat.Tests;
 
-/// <summary>Several nodes share rooms through a real redis-server: one stream, one queue, Stop from anywhere.</summary>
+/// <summary>Several nodes share rooms through a real redis-server, or a real three-master Redis Cluster: one stream, one queue, Stop from anywhere.</summary>
 public sealed class ScaleOutTests
 {
-    [Fact]
-    public async Task Members_on_different_nodes_see_identical_ordered_streams_with_contiguous_seq()
+    [Theory]
+    [InlineData(IRedisDeployment.Single)]
+    [InlineData(IRedisDeployment.Cluster)]
+    public async Task Members_on_different_nodes_see_identical_ordered_streams_with_contiguous_seq(string deployment)
     {
-        await using var redis = await RedisServer.StartAsync();
+        await using var redis = await IRedisDeployment.StartAsync(deployment);
         await using var nodeA = await ChatServer.StartAsync(redis.NodeSettings());
         await using var nodeB = await ChatServer.StartAsync(redis.NodeSettings());
         var alice = await nodeA.ConnectAsync("alice");
@@ -68,10 +70,12 @@ public sealed class ScaleOutTests
         Assert.Equal(aliceFinal.Text, history.Text);
     }
 
-    [Fact]
-    public async Task Stop_on_one_node_stops_a_reply_running_on_the_other_for_everyone()
+    [Theory]
+    [InlineData(IRedisDeployment.Single)]
+    [InlineData(IRedisDeployment.Cluster)]
+    public async Task Stop_on_one_node_stops_a_reply_running_on_the_other_for_everyone(string deployment)
     {
-        await using var redis = await RedisServer.StartAsync();
+        await using var redis = await IRedisDeployment.StartAsync(deployment);
         var slow = new Dictionary<string, string?>(redis.NodeSettings()) { ["Chat:Offline:TokenDelayMs"] = "10", ["Chat:Offline:ReplyTokens"] = "3000" };
         await using var nodeA = await ChatServer.StartAsync(slow);
         await using var nodeB = await ChatServer.StartAsync(slow);
@@ -92,10 +96,12 @@ public sealed class ScaleOutTests
         Assert.False(await alice.CancelGenerationAsync("g-unknown"));
     }
 
-    [Fact]
-    public async Task Messages_sent_to_both_nodes_at_once_run_one_at_a_time_in_order()
+    [Theory]
+    [InlineData(IRedisDeployment.Single)]
+    [InlineData(IRedisDeployment.Cluster)]
+    public async Task Messages_sent_to_both_nodes_at_once_run_one_at_a_time_in_order(string deployment)
     {
-        await using var redis = await RedisServer.StartAsync();
+        await using var redis = await IRedisDeployment.StartAsync(deployment);
         await using var nodeA = await ChatServer.StartAsync(redis.NodeSettings());
         await using var nodeB = await ChatServer.StartAsync(redis.NodeSettings());
         var alice = await nodeA.ConnectAsync("alice");
@@ -136,10 +142,12 @@ public sealed class ScaleOutTests
         StreamingTests.AssertContiguous(events.Where(e => e.Seq > events[0].Seq - 1).ToList(), events[0].Seq - 1);
     }
 
-    [Fact]
-    public async Task When_the_node_running_a_reply_is_killed_another_node_fails_it_and_the_queue_moves_on()
+    [Theory]
+    [InlineData(IRedisDeployment.Single)]
+    [InlineData(IRedisDeployment.Cluster)]
+    public async Task When_the_node_running_a_reply_is_killed_another_node_fails_it_and_the_queue_moves_on(string deployment)
     {
-        await using var redis = await RedisServer.StartAsync();
+        await using var redis = await IRedisDeployment.StartAsync(deployment);
         var settings = new Dictionary<string, string?>(redis.NodeSettings()) { ["Chat:Offline:TokenDelayMs"] = "10", ["Chat:Offline:ReplyTokens"] = "3000" };
         await using var doomed = await ServerProcess.StartAsync(settings);
         await using var survivor = await ChatServer.StartAsync(new Dictionary<string, string?>(redis.NodeSettings()));
@@ -168,10 +176,12 @@ public sealed class ScaleOutTests
         Assert.DoesNotContain(snapshot.Messages, m => m.State == MessageStates.Generating);
     }
 
-    [Fact]
-    public async Task A_restarted_node_loses_no_history_and_a_member_can_resume_on_another_node()
+    [Theory]
+    [InlineData(IRedisDeployment.Single)]
+    [InlineData(IRedisDeployment.Cluster)]
+    public async Task A_restarted_node_loses_no_history_and_a_member_can_resume_on_another_node(string deployment)
     {
-        await using var redis = await RedisServer.StartAsync();
+        await using var redis = await IRedisDeployment.StartAsync(deployment);
         var settings = new Dictionary<string, string?>(redis.NodeSettings()) { ["Chat:Offline:TokenDelayMs"] = "5", ["Chat:Offline:ReplyTokens"] = "200" };
         var nodeA = await ChatServer.StartAsync(settings);
         await using var nodeB = await ChatServer.StartAsync(settings);

@@ -5,7 +5,7 @@ using System.Net.Sockets;
 namespace SignalRChat.Tests.Infrastructure;
 
 /// <summary>A real redis-server (Debian's package) on a free loopback port, started for one test and stopped after it.</summary>
-public sealed class RedisServer : IAsyncDisposable
+public sealed class RedisServer : IRedisDeployment
 {
     private readonly string? _dataDirectory;
     private Process _process;
@@ -81,9 +81,13 @@ public sealed class RedisServer : IAsyncDisposable
         return process;
     }
 
-    public Dictionary<string, string?> NodeSettings(string signingKey = "a-shared-signing-key-of-more-than-32-bytes") => new()
+    public const string SharedSigningKey = "a-shared-signing-key-of-more-than-32-bytes";
+
+    public Dictionary<string, string?> NodeSettings(string signingKey = SharedSigningKey) => SettingsFor(ConnectionString, signingKey);
+
+    internal static Dictionary<string, string?> SettingsFor(string connectionString, string signingKey) => new()
     {
-        ["ConnectionStrings:Redis"] = ConnectionString,
+        ["ConnectionStrings:Redis"] = connectionString,
         ["Chat:Auth:SigningKey"] = signingKey,
         ["Chat:Redis:Lease"] = "00:00:02",
         ["Chat:Redis:SweepInterval"] = "00:00:00.5",
