@@ -1,5 +1,4 @@
 using Microsoft.AspNetCore.SignalR;
-using Microsoft.AspNetCore.SignalR.StackExchangeRedis;
 using SignalRChat.Server.Fanout;
 using SignalRChat.Server.Generation;
 using SignalRChat.Server.Hubs;
@@ -79,16 +78,12 @@ internal static class RedisExtensions
         services.AddSingleton<IGenerationBackend>(sp => sp.GetRequiredService<RedisGenerationBackend>());
         services.AddHostedService<RedisLeaseSweeper>();
 
-        // The SignalR backplane, on the same connection.
-        services.AddSignalR().AddStackExchangeRedis();
-        services.AddOptions<RedisOptions>().Configure<IServiceProvider>((redis, sp) =>
-        {
-            // No channel prefix: the connection is shared, and the room scripts publish on the raw channel names.
-            redis.Configuration = configuration;
-            redis.ConnectionFactory = _ => Task.FromResult(sp.GetRequiredService<IConnectionMultiplexer>());
-        });
+        // Messages to a user reach every node (UserBackplane); room events go on the rooms' own channels.
+        services.AddSingleton<UserBackplane<ChatHub>>(sp =>
+            new UserBackplane<ChatHub>(ActivatorUtilities.CreateInstance<DefaultHubLifetimeManager<ChatHub>>(sp), sp.GetRequiredService<IConnectionMultiplexer>(),
+                sp.GetRequiredService<ILogger<UserBackplane<ChatHub>>>()));
         services.AddSingleton<HubLifetimeManager<ChatHub>>(sp =>
-            new TrackingHubLifetimeManager<ChatHub>(ActivatorUtilities.CreateInstance<RedisHubLifetimeManager<ChatHub>>(sp), sp.GetRequiredService<ConnectionRegistry>()));
+            new TrackingHubLifetimeManager<ChatHub>(sp.GetRequiredService<UserBackplane<ChatHub>>(), sp.GetRequiredService<ConnectionRegistry>()));
         return builder;
     }
 }

@@ -34,4 +34,10 @@ internal static partial class RedisLog
 
     [LoggerMessage(5, LogLevel.Information, "Rooms, history, the event log and the SignalR backplane are in Redis ({Endpoints})")]
     public static partial void Using(ILogger logger, string endpoints);
+
+    [LoggerMessage(12, LogLevel.Warning, "Redis did not take the user message {Method} ({Reason}); sent to this node's connections only")]
+    public static partial void UserMessageLocalOnly(ILogger logger, string method, string reason);
+
+    [LoggerMessage(13, LogLevel.Error, "A user message from another node could not be read")]
+    public static partial void BadUserMessage(ILogger logger, Exception exception);
 }

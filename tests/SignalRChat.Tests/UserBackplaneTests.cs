@@ -1,0 +1,102 @@
+using Microsoft.AspNetCore.Http.Connections;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.AspNetCore.SignalR.Client;
+using Microsoft.Extensions.DependencyInjection;
+using SignalRChat.Client;
+using SignalRChat.Contracts;
+using SignalRChat.Server.Hubs;
+using SignalRChat.Tests.Infrastructure;
+using StackExchange.Redis;
+
+namespace SignalRChat.Tests;
+
+/// <summary>A message to a person reaches every one of their connections on every node, for one subscription per person on a node, not one per connection.</summary>
+public sealed class UserBackplaneTests
+{
+    [Theory]
+    [InlineData(IRedisDeployment.Single)]
+    [InlineData(IRedisDeployment.Cluster)]
+    public async Task A_message_to_a_user_reaches_their_devices_on_both_nodes_over_JSON_and_MessagePack(string deployment)
+    {
+        await using var redis = await IRedisDeployment.StartAsync(deployment);
+        await using var nodeA = await ChatServer.StartAsync(redis.NodeSettings());
+        await using var nodeB = await ChatServer.StartAsync(redis.NodeSettings());
+        var session = await ChatClient.SignInAsGuestAsync(nodeA.Url, "alice");
+        await using var laptop = await ConnectAsync(nodeA, session.Token, messagePack: false);
+        await using var phone = await ConnectAsync(nodeB, session.Token, messagePack: true);
+
+        await nodeA.Services.GetRequiredService<IHubContext<ChatHub>>().Clients.User(session.UserId).SendAsync("probe", new RoomMember("someone", "Someone"));
+
+        Assert.Equal(new RoomMember("someone", "Someone"), await laptop.Received.Task.WaitAsync(TimeSpan.FromSeconds(20)));
+        Assert.Equal(new RoomMember("someone", "Someone"), await phone.Received.Task.WaitAsync(TimeSpan.FromSeconds(20)));
+    }
+
+    [Fact]
+    public async Task Many_connections_of_one_user_cost_one_subscription_on_a_node_and_none_once_they_close()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var node = await ChatServer.StartAsync(redis.NodeSettings());
+        await using var probe = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var server = probe.GetServer(probe.GetEndPoints()[0]);
+        var session = await ChatClient.SignInAsGuestAsync(node.Url, "alice");
+        var before = await ChannelsAsync(server);
+
+        var devices = new List<Listener>();
+        for (var i = 0; i < 5; i++)
+        {
+            devices.Add(await ConnectAsync(node, session.Token, messagePack: i % 2 == 0));
+        }
+
+        var open = await ChannelsAsync(server);
+        // One channel for the user, and none per connection.
+        Assert.Single(open.Except(before));
+        Assert.Contains(session.UserId, open.Except(before).Single(), StringComparison.Ordinal);
+
+        foreach (var device in devices)
+        {
+            await device.DisposeAsync();
+        }
+
+        // The last connection's close is handled on the server after the client's close returns: wait for it.
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        while ((await ChannelsAsync(server)).Except(before).Any())
+        {
+            await Task.Delay(50, deadline.Token);
+        }
+    }
+
+    private static async Task<HashSet<string>> ChannelsAsync(IServer server)
+    {
+        var plain = (RedisResult[])(await server.ExecuteAsync("PUBSUB", "CHANNELS"))!;
+        var sharded = (RedisResult[])(await server.ExecuteAsync("PUBSUB", "SHARDCHANNELS"))!;
+        return plain.Concat(sharded).Select(c => (string)c!).ToHashSet(StringComparer.Ordinal);
+    }
+
+    private static async Task<Listener> ConnectAsync(ChatServer server, string token, bool messagePack)
+    {
+        var builder = new HubConnectionBuilder().WithUrl(new Uri(server.Url, ChatProtocol.HubPath), options =>
+        {
+            options.AccessTokenProvider = () => Task.FromResult<string?>(token);
+            options.Transports = HttpTransportType.WebSockets;
+            options.SkipNegotiation = true;
+        });
+        if (messagePack)
+        {
+            builder.AddMessagePackProtocol(options => options.SerializerOptions = ContractMessagePack.Options);
+        }
+
+        var listener = new Listener(builder.Build());
+        listener.Connection.On<RoomMember>("probe", member => listener.Received.TrySetResult(member));
+        await listener.Connection.StartAsync();
+        return listener;
+    }
+
+    private sealed class Listener(HubConnection connection) : IAsyncDisposable
+    {
+        public HubConnection Connection { get; } = connection;
+
+        public TaskCompletionSource<RoomMember> Received { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public ValueTask DisposeAsync() => Connection.DisposeAsync();
+    }
+}
