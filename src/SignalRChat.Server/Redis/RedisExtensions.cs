@@ -66,6 +66,7 @@ internal static class RedisExtensions
         });
         services.AddOptions<RedisGenerationOptions>().BindConfiguration(RedisGenerationOptions.Section)
             .Validate(o => o.Lease > o.SweepInterval && o.SweepInterval > TimeSpan.Zero, "Chat:Redis:Lease must be longer than Chat:Redis:SweepInterval, both positive")
+            .Validate(o => o.IdleRoomTtl >= TimeSpan.Zero, "Chat:Redis:IdleRoomTtl must be 0 (kept) or more")
             .ValidateOnStart();
 
         services.AddSingleton<RedisNode>();
