@@ -32,7 +32,9 @@ internal static class ChatServiceExtensions
             .Validate(o => o.GuestSignInsPerMinute is null or >= 0, "Chat:Limits:GuestSignInsPerMinute must be 0 (no limit) or more")
             .ValidateOnStart();
         services.AddSingleton<IUserLimiter, InMemoryUserLimiter>();
-        services.AddOptions<FanoutOptions>().BindConfiguration(FanoutOptions.Section);
+        services.AddOptions<FanoutOptions>().BindConfiguration(FanoutOptions.Section)
+            .Validate(o => o.DeliveryWindow >= TimeSpan.Zero && o.DeliveryWindow <= TimeSpan.FromSeconds(1), "Chat:Fanout:DeliveryWindow must be between 0 and 00:00:01")
+            .ValidateOnStart();
         services.AddOptions<GenerationOptions>().BindConfiguration(GenerationOptions.Section)
             .Validate(o => o.DrainTime >= TimeSpan.Zero, "Chat:Generation:DrainTime must not be negative")
             .ValidateOnStart();

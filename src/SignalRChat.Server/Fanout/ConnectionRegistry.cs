@@ -66,6 +66,13 @@ public sealed class FanoutOptions
 
     /// <summary>Events that may wait for a slow reader (after joining token deltas) before it is disconnected.</summary>
     public int MaxQueuedEventsPerConnection { get; set; } = 5_000;
+
+    /// <summary>
+    /// Token deltas of one reply that arrive within this window go out as one event (for the room, and
+    /// so for every member and reader); <c>0</c> sends each delta at once. A model slower than the
+    /// window is never held back.
+    /// </summary>
+    public TimeSpan DeliveryWindow { get; set; } = TimeSpan.Zero;
 }
 
 /// <summary>

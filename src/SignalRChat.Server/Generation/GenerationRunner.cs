@@ -23,6 +23,7 @@ internal sealed class GenerationRunner(
     IChatClient chatClient,
     ToolRegistry tools,
     IOptions<ModelOptions> modelOptions,
+    IOptions<Fanout.FanoutOptions> fanoutOptions,
     IUserLimiter userLimits,
     ChatMetrics metrics,
     TimeProvider time,
@@ -66,7 +67,7 @@ internal sealed class GenerationRunner(
     {
         var started = time.GetTimestamp();
         var cancellation = generation.Cancellation.Token;
-        var batcher = new TokenBatcher(store, generation.RoomId, generation.Id);
+        var batcher = new TokenBatcher(store, generation.RoomId, generation.Id, fanoutOptions.Value.DeliveryWindow, time);
         var events = new GenerationEvents(store, generation, batcher);
         long? firstTokenAt = null;
         var tokens = 0;

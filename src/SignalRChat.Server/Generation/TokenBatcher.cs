@@ -12,9 +12,12 @@ namespace SignalRChat.Server.Generation;
 /// in-memory store), every delta is its own event, as the model yielded it. Nothing waits for more
 /// text to arrive: a gathered delta is written as soon as the write before it is done.
 /// </summary>
-internal sealed class TokenBatcher(IRoomStore store, string roomId, string generationId)
+internal sealed class TokenBatcher(IRoomStore store, string roomId, string generationId, TimeSpan deliveryWindow = default, TimeProvider? time = null)
 {
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly Lock _lock = new();
+    private long _lastWriteAt;
+    private TaskCompletionSource? _wake;
     private readonly StringBuilder _pending = new();
     private readonly StringBuilder _written = new();
     private bool _writing;
@@ -65,6 +68,9 @@ internal sealed class TokenBatcher(IRoomStore store, string roomId, string gener
 
             _idle ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             idle = _idle.Task;
+
+            // What waits for the delivery window goes out now: the next event must follow it.
+            _wake?.TrySetResult();
         }
 
         await idle;
@@ -80,6 +86,7 @@ internal sealed class TokenBatcher(IRoomStore store, string roomId, string gener
         {
             while (true)
             {
+                await WaitOutWindowAsync();
                 string text;
                 lock (_lock)
                 {
@@ -95,6 +102,7 @@ internal sealed class TokenBatcher(IRoomStore store, string roomId, string gener
                     _pending.Clear();
                 }
 
+                _lastWriteAt = _time.GetTimestamp();
                 await store.AppendAsync(new TokenEvent(roomId, generationId, text), CancellationToken.None);
                 lock (_lock)
                 {
@@ -112,6 +120,43 @@ internal sealed class TokenBatcher(IRoomStore store, string roomId, string gener
                 _idle?.TrySetResult();
                 _idle = null;
             }
+        }
+    }
+
+    /// <summary>
+    /// With a delivery window (<c>Chat:Fanout:DeliveryWindow</c>), at most one token event a window:
+    /// the deltas that arrive meanwhile go out joined as the next one. A model slower than the window
+    /// is not held at all; a flush (a status or tool event comes next, or the end) does not wait.
+    /// </summary>
+    private async Task WaitOutWindowAsync()
+    {
+        if (deliveryWindow <= TimeSpan.Zero || _lastWriteAt == 0)
+        {
+            return;
+        }
+
+        var rest = deliveryWindow - _time.GetElapsedTime(_lastWriteAt);
+        if (rest <= TimeSpan.Zero)
+        {
+            return;
+        }
+
+        Task wake;
+        lock (_lock)
+        {
+            if (_idle is not null)
+            {
+                return;
+            }
+
+            _wake = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            wake = _wake.Task;
+        }
+
+        await Task.WhenAny(Task.Delay(rest, _time), wake);
+        lock (_lock)
+        {
+            _wake = null;
         }
     }
 
