@@ -84,34 +84,11 @@ public sealed class RedisCluster : IRedisDeployment
         }
     }
 
-    private static async Task<Process> LaunchAsync(int port, string directory)
-    {
-        var start = new ProcessStartInfo("redis-server") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in new[]
-                 {
-                     "--port", port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", directory,
-                     "--cluster-enabled", "yes", "--cluster-config-file", $"nodes-{port}.conf", "--cluster-node-timeout", "5000", "--loglevel", "notice",
-                 })
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        var process = Process.Start(start)!;
-        var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        process.OutputDataReceived += (_, e) =>
-        {
-            if (e.Data?.Contains("Ready to accept connections", StringComparison.Ordinal) == true)
-            {
-                ready.TrySetResult();
-            }
-        };
-        process.Exited += (_, _) => ready.TrySetException(new InvalidOperationException("redis-server exited"));
-        process.EnableRaisingEvents = true;
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        await ready.Task.WaitAsync(TimeSpan.FromSeconds(20));
-        return process;
-    }
+    private static Task<Process> LaunchAsync(int port, string directory) => RedisServer.LaunchAsync(
+    [
+        "--port", port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", directory,
+        "--cluster-enabled", "yes", "--cluster-config-file", $"nodes-{port}.conf", "--cluster-node-timeout", "5000", "--loglevel", "notice",
+    ]);
 
     public Dictionary<string, string?> NodeSettings(string signingKey = RedisServer.SharedSigningKey) => RedisServer.SettingsFor(ConnectionString, signingKey);
 

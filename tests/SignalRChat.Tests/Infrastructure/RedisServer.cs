@@ -43,13 +43,15 @@ public sealed class RedisServer : IRedisDeployment
         _process = await LaunchAsync(Port, _dataDirectory);
     }
 
-    private static async Task<Process> LaunchAsync(int port, string? dataDirectory)
+    private static Task<Process> LaunchAsync(int port, string? dataDirectory) =>
+        LaunchAsync(dataDirectory is null
+            ? ["--port", port.ToString(), "--bind", "127.0.0.1", "--save", "", "--loglevel", "notice", "--appendonly", "no"]
+            : ["--port", port.ToString(), "--bind", "127.0.0.1", "--save", "", "--loglevel", "notice", "--appendonly", "yes", "--appendfsync", "always", "--dir", dataDirectory]);
+
+    /// <summary>Starts redis-server with <paramref name="arguments"/> and waits until it accepts connections.</summary>
+    internal static async Task<Process> LaunchAsync(IEnumerable<string> arguments)
     {
         var start = new ProcessStartInfo("redis-server") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        var arguments = new List<string> { "--port", port.ToString(), "--bind", "127.0.0.1", "--save", "", "--loglevel", "notice" };
-        arguments.AddRange(dataDirectory is null
-            ? ["--appendonly", "no"]
-            : ["--appendonly", "yes", "--appendfsync", "always", "--dir", dataDirectory]);
         foreach (var argument in arguments)
         {
             start.ArgumentList.Add(argument);
