@@ -15,27 +15,88 @@ namespace SignalRChat.Bench;
 /// <summary>A real redis-server on a free loopback port, for the two-node scenarios.</summary>
 internal sealed class RedisServer : IAsyncDisposable
 {
-    private readonly Process _process;
+    private readonly List<Process> _processes;
+    private readonly string? _directory;
 
-    private RedisServer(Process process, int port)
+    private RedisServer(List<Process> processes, IEnumerable<int> ports, string? directory)
     {
-        _process = process;
-        ConnectionString = $"127.0.0.1:{port}";
+        _processes = processes;
+        _directory = directory;
+        ConnectionString = string.Join(",", ports.Select(p => $"127.0.0.1:{p}"));
     }
 
     public string ConnectionString { get; }
 
+    /// <summary>One redis-server on a free loopback port.</summary>
     public static async Task<RedisServer> StartAsync()
     {
-        int port;
-        using (var listener = new TcpListener(IPAddress.Loopback, 0))
+        var port = FreePort();
+        return new RedisServer([await LaunchAsync(["--port", Text(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])], [port], null);
+    }
+
+    /// <summary>A three-master Redis Cluster on free loopback ports, joined with <c>redis-cli --cluster create</c>.</summary>
+    public static async Task<RedisServer> StartClusterAsync()
+    {
+        var directory = Directory.CreateTempSubdirectory("signalrchat-bench-cluster-").FullName;
+        var ports = new List<int>();
+        while (ports.Count < 3)
         {
-            listener.Start();
-            port = ((IPEndPoint)listener.LocalEndpoint).Port;
+            var port = FreePort();
+            if (!ports.Contains(port))
+            {
+                ports.Add(port);
+            }
         }
 
+        var processes = new List<Process>();
+        var cluster = new RedisServer(processes, ports, directory);
+        foreach (var port in ports)
+        {
+            processes.Add(await LaunchAsync(["--port", Text(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", directory,
+                "--cluster-enabled", "yes", "--cluster-config-file", $"nodes-{port}.conf", "--cluster-node-timeout", "5000"]));
+        }
+
+        var create = new ProcessStartInfo("redis-cli") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var argument in (string[])["--cluster", "create", .. ports.Select(p => $"127.0.0.1:{p}"), "--cluster-replicas", "0", "--cluster-yes"])
+        {
+            create.ArgumentList.Add(argument);
+        }
+
+        using (var run = Process.Start(create) ?? throw new InvalidOperationException("redis-cli did not start"))
+        {
+            var output = await run.StandardOutput.ReadToEndAsync();
+            await run.WaitForExitAsync();
+            if (run.ExitCode != 0)
+            {
+                await cluster.DisposeAsync();
+                throw new InvalidOperationException($"redis-cli --cluster create failed: {output}");
+            }
+        }
+
+        await using var connection = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(cluster.ConnectionString);
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (!(await Task.WhenAll(ports.Select(async p => (string?)await connection.GetServer("127.0.0.1", p).ExecuteAsync("CLUSTER", "INFO"))))
+                   .All(info => info?.Contains("cluster_state:ok", StringComparison.Ordinal) == true))
+        {
+            await Task.Delay(100, deadline.Token);
+        }
+
+        return cluster;
+    }
+
+    private static string Text(int port) => port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static async Task<Process> LaunchAsync(string[] arguments)
+    {
         var start = new ProcessStartInfo("redis-server") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in new[] { "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no" })
+        foreach (var argument in arguments)
         {
             start.ArgumentList.Add(argument);
         }
@@ -54,18 +115,26 @@ internal sealed class RedisServer : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         await ready.Task.WaitAsync(TimeSpan.FromSeconds(20));
-        return new RedisServer(process, port);
+        return process;
     }
 
     public async ValueTask DisposeAsync()
     {
-        if (!_process.HasExited)
+        foreach (var process in _processes)
         {
-            _process.Kill();
-            await _process.WaitForExitAsync();
+            if (!process.HasExited)
+            {
+                process.Kill();
+                await process.WaitForExitAsync();
+            }
+
+            process.Dispose();
         }
 
-        _process.Dispose();
+        if (_directory is not null)
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
     }
 }
 

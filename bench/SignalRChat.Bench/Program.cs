@@ -129,6 +129,24 @@ namespace SignalRChat.Bench
                 }
             }
 
+            if (Run("Redis Cluster"))
+            {
+                log("two nodes with a three-master Redis Cluster");
+                await using (var cluster = await RedisServer.StartClusterAsync())
+                {
+                    var nodeSettings = new Dictionary<string, string?> { ["ConnectionStrings:Redis"] = cluster.ConnectionString };
+                    await using var chatA = await ChatNode.StartAsync(nodeSettings);
+                    await using var chatB = await ChatNode.StartAsync(nodeSettings);
+                    await using var baselineA = await BaselineNode.StartAsync(cluster.ConnectionString);
+                    await using var baselineB = await BaselineNode.StartAsync(cluster.ConnectionString);
+                    var chat = new ChatService([chatA.Url, chatB.Url]);
+                    var baseline = new BaselineService([baselineA.Url, baselineB.Url]);
+                    var members = settings.TwoNodeMembers;
+                    await scenarios.FanOutAsync(chat, baseline, 1, members, $"fan-out 1×{members}, two nodes + Redis Cluster", members == 100 ? 5 : null);
+                    await scenarios.CancelAsync(chat, baseline, "cancel, two nodes + Redis Cluster", 30);
+                }
+            }
+
             if (Run("idle"))
             {
                 log($"idle connections ({idle})");
