@@ -68,17 +68,22 @@ internal static class RedisLua
         end
 
         -- A write held back while Redis was unreachable carries the seq it was given then. 'ok': it takes
-        -- that seq; 'dup': it already did (the call that timed out had in fact run); 'moved': another
-        -- node wrote meanwhile, so it takes the next seq instead.
+        -- that seq; 'dup': it is already in the log, at the seq returned second (the call that timed out
+        -- had in fact run, maybe after another node's writes); 'moved': another node wrote meanwhile,
+        -- so it takes the next seq instead. Only the first write of a hold-back can have run, so the
+        -- search covers the few seqs written since the one it was given.
         local function expectation(kind, json)
           if expect == '' then return 'ok' end
           local want = tonumber(expect)
           local current = tonumber(redis.call('GET', kSeq) or '0')
           if current == want - 1 then return 'ok' end
           if current >= want then
-            local existing = redis.call('ZRANGEBYSCORE', kLog, want, want)[1]
-            local wanted = kind .. '|' .. (string.gsub(json, '"seq":%-1', '"seq":' .. expect))
-            if existing and string.sub(existing, -#wanted) == wanted then return 'dup' end
+            local entries = redis.call('ZRANGEBYSCORE', kLog, want, math.min(current, want + 200), 'WITHSCORES')
+            for i = 1, #entries, 2 do
+              local at = entries[i + 1]
+              local wanted = kind .. '|' .. (string.gsub(json, '"seq":%-1', '"seq":' .. at))
+              if string.sub(entries[i], -#wanted) == wanted then return 'dup', tonumber(at) end
+            end
           end
           return 'moved'
         end

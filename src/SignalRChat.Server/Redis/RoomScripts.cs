@@ -23,7 +23,8 @@ internal static class RoomScripts
 
     /// <summary>Appends one event (<c>@Kind</c>, <c>@Json</c> with <c>"seq":-1</c>, <c>@Hint</c>); returns its seq.</summary>
     public static readonly LuaScript Append = Prepare("""
-        if expectation(@Kind, @Json) == 'dup' then return tonumber(expect) end
+        local check, at = expectation(@Kind, @Json)
+        if check == 'dup' then return at end
         return append(@Kind, @Json, cjson.decode(@Hint))
         """);
 
