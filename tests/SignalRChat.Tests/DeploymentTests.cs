@@ -89,7 +89,9 @@ public sealed class DeploymentTests
 
             Assert.Equal(GenerationStates.Completed, final.State);
             Assert.Equal(final.Text, string.Concat(tokens));
-            Assert.Equal(20, tokens.Count);
+
+            // 20 model deltas; those that come during one Redis round trip go out joined, so a loaded machine sends fewer events.
+            Assert.InRange(tokens.Count, 1, 20);
         }
 
         await cluster.TerminateAsync();
