@@ -15,7 +15,7 @@ import type {
 import { isFinal, roomEventNames } from "./contract";
 import { ObservableValue, type Observable } from "./observable";
 import { ReplyState } from "./reply";
-import { RoomTracker, type NamedEvent } from "./room-tracker";
+import { RoomTracker, type NamedEvent, type TrackerAction } from "./room-tracker";
 
 export const hubPath = "/hubs/chat";
 
@@ -88,8 +88,10 @@ export function errorText(error: unknown): string {
  * A connection to the chat service: the contract's hub methods and events, typed. Events reach
  * handlers in each room's seq order, once: duplicates are dropped, events that arrive during
  * JoinRoom wait for its snapshot, a hole is filled with Resume. After a reconnect every joined room
- * resumes from its last seq; when the server no longer has what was missed the room is joined
- * afresh and `onRoomReset` handlers get the new snapshot.
+ * resumes from its last seq; when the server no longer has what was missed (Resume answers reset,
+ * is refused because a restarted server does not know the connection's rooms, or shows the room's
+ * seq went backwards) the room is joined afresh and `onSnapshot` and `onRoomReset` handlers get the
+ * new snapshot before the events that follow it.
  */
 export class ChatClient {
   readonly connection: signalR.HubConnection;
@@ -98,7 +100,6 @@ export class ChatClient {
   private readonly replies = new Map<string, ReplyState>();
   private readonly generationRooms = new Map<string, string>();
   private readonly finishedReplies: string[] = [];
-  private readonly resuming = new Set<string>();
   private readonly handlers = new Map<RoomEventName, Set<(event: RoomEvent) => void>>();
   private readonly anyHandlers = new Set<(named: AnyRoomEvent) => void>();
   private readonly resetHandlers = new Set<(snapshot: RoomSnapshot) => void>();
@@ -247,13 +248,13 @@ export class ChatClient {
     return () => this.resetHandlers.delete(handler);
   }
 
-  /** Called when catching up a room failed; the client tries again on the next reconnect. */
+  /** Called when joining a room afresh failed; the client tries again on the next reconnect. */
   onError(handler: (error: Error) => void): () => void {
     this.errorHandlers.add(handler);
     return () => this.errorHandlers.delete(handler);
   }
 
-  private async enter(roomId: string, call: () => Promise<RoomSnapshot>, reset = false): Promise<RoomSnapshot> {
+  private async enter(roomId: string, call: () => Promise<RoomSnapshot>): Promise<RoomSnapshot> {
     let room = this.rooms.get(roomId);
     if (!room) {
       room = new RoomTracker();
@@ -265,11 +266,19 @@ export class ChatClient {
       snapshot = await call();
     } catch (error) {
       room.abortJoin();
-      if (!room.joined) {
+      if (!room.joined && this.rooms.get(roomId) === room) {
         this.rooms.delete(roomId);
       }
+      void this.perform(roomId, room, room.nextAction());
       throw error;
     }
+    void this.perform(roomId, room, this.applySnapshot(room, snapshot));
+    return snapshot;
+  }
+
+  // The snapshot first (to onSnapshot, and to onRoomReset when the tracker asked for this join), then the held events after it.
+  private applySnapshot(room: RoomTracker, snapshot: RoomSnapshot): TrackerAction {
+    const reset = room.rejoining;
     this.catchUpReplies(snapshot);
     for (const handler of this.snapshotHandlers) {
       handler(snapshot);
@@ -279,12 +288,10 @@ export class ChatClient {
         handler(snapshot);
       }
     }
-    const held = room.completeJoin(snapshot.lastSeq);
-    for (const named of held) {
+    for (const named of room.completeJoin(snapshot.lastSeq)) {
       this.dispatch(named);
     }
-    this.afterApply(roomId, room);
-    return snapshot;
+    return room.nextAction();
   }
 
   // Replies being read continue from the snapshot: missed deltas are added as one, ended ones end.
@@ -322,29 +329,15 @@ export class ChatClient {
   private readonly replyMessageIds = new Map<string, string>();
 
   private receive(named: NamedEvent): void {
+    // Only rooms this client follows: what still arrives for a room it left is dropped.
     const room = this.rooms.get(named.event.roomId);
     if (!room) {
       return;
     }
-    const arrival = room.accept(named);
-    if (arrival === "new") {
-      this.dispatch(named);
-      this.afterApply(named.event.roomId, room);
-    } else if (arrival === "gap") {
-      void this.resumeRoom(named.event.roomId);
+    for (const ready of room.receive(named)) {
+      this.dispatch(ready);
     }
-  }
-
-  private afterApply(roomId: string, room: RoomTracker): void {
-    if (!room.hasGap) {
-      return;
-    }
-    for (const next of room.drain()) {
-      this.dispatch(next);
-    }
-    if (room.hasGap) {
-      void this.resumeRoom(roomId);
-    }
+    void this.perform(named.event.roomId, room, room.nextAction());
   }
 
   private dispatch(named: NamedEvent): void {
@@ -407,33 +400,47 @@ export class ChatClient {
   }
 
   private async resumeAll(): Promise<void> {
-    await Promise.all([...this.rooms].filter(([, room]) => room.joined).map(([roomId]) => this.resumeRoom(roomId)));
+    await Promise.all(
+      [...this.rooms].map(([roomId, room]) => {
+        room.reconnected();
+        return this.perform(roomId, room, room.nextAction());
+      }),
+    );
   }
 
-  private async resumeRoom(roomId: string): Promise<void> {
-    const room = this.rooms.get(roomId);
-    if (!room || this.resuming.has(roomId)) {
-      return;
+  // Does what a room's tracker asked for, and then what it asks for next, until it asks for nothing.
+  private async perform(roomId: string, room: RoomTracker, action: TrackerAction): Promise<void> {
+    while (action.kind !== "none") {
+      action = action.kind === "resume" ? await this.catchUp(roomId, room, action.afterSeq) : await this.rejoin(roomId, room);
     }
-    this.resuming.add(roomId);
+  }
+
+  private async catchUp(roomId: string, room: RoomTracker, afterSeq: number): Promise<TrackerAction> {
     try {
-      let reset = false;
-      try {
-        const result = await this.resume(roomId, room.lastSeq);
-        reset = result.reset;
-      } catch {
-        // A server that restarted no longer knows this connection's rooms: join afresh.
-        reset = true;
-      }
-      if (reset) {
-        await this.enter(roomId, () => this.connection.invoke<RoomSnapshot>("JoinRoom", roomId), true);
-      }
+      room.resumed(await this.resume(roomId, afterSeq));
+    } catch {
+      // Refused ("join room … before you resume it" from a restarted server), or the connection went:
+      // the tracker joins afresh, or resumes again on the new connection.
+      room.resumeFailed();
+    }
+    return room.nextAction();
+  }
+
+  private async rejoin(roomId: string, room: RoomTracker): Promise<TrackerAction> {
+    let snapshot: RoomSnapshot;
+    try {
+      snapshot = await this.connection.invoke<RoomSnapshot>("JoinRoom", roomId);
     } catch (error) {
+      // Not joined again: the position stays, and the next reconnect tries again.
+      room.abortJoin();
       for (const handler of this.errorHandlers) {
         handler(error instanceof Error ? error : new Error(String(error)));
       }
-    } finally {
-      this.resuming.delete(roomId);
+      return room.nextAction();
     }
+    if (this.rooms.get(roomId) !== room) {
+      return { kind: "none" };
+    }
+    return this.applySnapshot(room, snapshot);
   }
 }

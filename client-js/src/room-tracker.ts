@@ -1,4 +1,4 @@
-import type { RoomEvent, RoomEventName } from "./contract";
+import type { ResumeResult, RoomEvent, RoomEventName } from "./contract";
 
 /** A room event with its event name, as it arrived. */
 export interface NamedEvent {
@@ -9,32 +9,55 @@ export interface NamedEvent {
 /** What the tracker decided about an event. */
 export type Arrival = "new" | "duplicate" | "held" | "gap";
 
+/** What the tracker asks its client to do next: nothing, Resume from a seq, or JoinRoom afresh. */
+export type TrackerAction = { kind: "none" } | { kind: "resume"; afterSeq: number } | { kind: "rejoin" };
+
+const none: TrackerAction = { kind: "none" };
+
 /** The first seq an event covers: a run of joined token deltas covers firstSeq..seq. */
 export function firstSeqOf(event: RoomEvent): number {
   return "firstSeq" in event && typeof event.firstSeq === "number" ? event.firstSeq : event.seq;
 }
 
 /**
- * One room's position in its event stream. Events at or below the last seen seq are duplicates;
- * events that arrive while JoinRoom is in flight wait for the snapshot; an event past a hole is a
- * gap, held until Resume fills the hole. No clock and no I/O: the client drives it.
+ * One room's position in its event stream, and what to do to keep it whole. Events at or below
+ * the last seen seq are duplicates; events that arrive while JoinRoom is in flight wait for the
+ * snapshot; an event past a hole is held and Resume is asked for. A Resume that is refused (a
+ * restarted server no longer knows the connection's rooms), that answers `reset`, or that shows
+ * the room's seq went backwards asks for a fresh JoinRoom, whose snapshot replaces the position.
+ * No clock and no I/O: the client feeds it and performs {@link nextAction}. The .NET client's
+ * `RoomTracker` is the same machine; `tests/cases/room-tracker.json` is run against both.
  */
 export class RoomTracker {
   private held: NamedEvent[] = [];
   private joining = false;
+  private rejoin = false;
+  private resumingFrom: number | undefined;
+  private wanted: "none" | "resume" | "rejoin" = "none";
+  private again = false;
   lastSeq = 0;
   joined = false;
 
   /** JoinRoom is about to be called: hold what arrives until {@link completeJoin}. */
   beginJoin(): void {
     this.joining = true;
+    // What arrived before JoinRoom was sent is in its snapshot; what arrives from now on is judged against it.
+    this.held = [];
+  }
+
+  /** True while the join in flight is one this tracker asked for: its snapshot replaces what the app shows. */
+  get rejoining(): boolean {
+    return this.joining && this.rejoin;
   }
 
   /** JoinRoom failed: forget what was held for it. */
   abortJoin(): void {
     this.joining = false;
-    if (!this.joined) {
-      this.held = [];
+    this.rejoin = false;
+    this.held = [];
+    if (this.joined && this.again) {
+      this.again = false;
+      this.wanted = "resume";
     }
   }
 
@@ -44,9 +67,15 @@ export class RoomTracker {
    */
   completeJoin(snapshotLastSeq: number): NamedEvent[] {
     this.joining = false;
+    this.rejoin = false;
     this.joined = true;
     this.lastSeq = snapshotLastSeq;
-    return this.drain();
+    const ready = this.drain();
+    if (this.again || this.held.length > 0) {
+      this.again = false;
+      this.want("resume");
+    }
+    return ready;
   }
 
   /** Judges an incoming event; "new" means the caller applies it now. */
@@ -55,17 +84,27 @@ export class RoomTracker {
       this.held.push(named);
       return "held";
     }
-    if (named.event.seq <= this.lastSeq) {
+    // A room not followed (left, or never joined) has no position: what still arrives is dropped.
+    if (!this.joined || named.event.seq <= this.lastSeq) {
       return "duplicate";
     }
     // A joined run that starts at or before the last seq seen cannot be applied in part: like a
     // hole, it waits, and Resume re-sends the deltas one by one (the run is then a duplicate).
-    if (this.joined && firstSeqOf(named.event) !== this.lastSeq + 1) {
+    if (firstSeqOf(named.event) !== this.lastSeq + 1) {
       this.held.push(named);
+      this.want("resume");
       return "gap";
     }
     this.lastSeq = named.event.seq;
     return "new";
+  }
+
+  /** An event arrived: the events to apply now, in order (it, and held ones it lets follow on). */
+  receive(named: NamedEvent): NamedEvent[] {
+    if (this.accept(named) !== "new") {
+      return [];
+    }
+    return this.held.length > 0 ? [named, ...this.drain()] : [named];
   }
 
   /** True while events past a hole wait. */
@@ -73,7 +112,7 @@ export class RoomTracker {
     return !this.joining && this.held.length > 0;
   }
 
-  /** After Resume re-sent what was missing: returns held events that now follow on, in order. */
+  /** Returns held events that now follow on, in order. */
   drain(): NamedEvent[] {
     const ready: NamedEvent[] = [];
     const rest: NamedEvent[] = [];
@@ -92,10 +131,94 @@ export class RoomTracker {
     return ready;
   }
 
+  /** The connection came back (a new one, maybe to a restarted server): catch up from the last seq seen. */
+  reconnected(): void {
+    if (!this.joined && !this.joining) {
+      return;
+    }
+    if (this.joining || this.resumingFrom !== undefined) {
+      // What is in flight went out on the old connection: once it ends, start over.
+      this.again = true;
+      return;
+    }
+    this.want("resume");
+  }
+
+  /** Resume is about to be called from `afterSeq` (by {@link nextAction}, or by the app for a room it takes up). */
+  beginResume(afterSeq: number): void {
+    if (!this.joined && !this.joining) {
+      this.joined = true;
+      this.lastSeq = afterSeq;
+    }
+    this.resumingFrom = afterSeq;
+  }
+
+  /** Resume answered. A reset, or a room whose seq is now below the one resumed from (the server lost it), is joined afresh. */
+  resumed(result: Pick<ResumeResult, "toSeq" | "reset">): void {
+    const from = this.resumingFrom ?? this.lastSeq;
+    this.resumingFrom = undefined;
+    if (!this.joined) {
+      return;
+    }
+    if (result.reset || result.toSeq < from) {
+      this.again = false;
+      this.wanted = "rejoin";
+    } else if (this.again) {
+      this.again = false;
+      this.want("resume");
+    }
+  }
+
+  /** Resume failed: refused (a restarted server answers "join room … before you resume it") means join afresh. */
+  resumeFailed(): void {
+    this.resumingFrom = undefined;
+    if (!this.joined) {
+      return;
+    }
+    if (this.again) {
+      // It failed because the connection it went out on is gone; on the new one, try Resume again.
+      this.again = false;
+      this.want("resume");
+      return;
+    }
+    this.wanted = "rejoin";
+  }
+
+  /**
+   * What the client should do now; taking it marks it in flight. `resume`: call Resume from
+   * `afterSeq`, then {@link resumed} or {@link resumeFailed}. `rejoin`: call JoinRoom (held events
+   * wait for it), then {@link completeJoin} (the snapshot is a reset) or {@link abortJoin}.
+   */
+  nextAction(): TrackerAction {
+    const wanted = this.wanted;
+    this.wanted = "none";
+    if (wanted === "resume" && this.joined && !this.joining && this.resumingFrom === undefined) {
+      this.resumingFrom = this.lastSeq;
+      return { kind: "resume", afterSeq: this.lastSeq };
+    }
+    if (wanted === "rejoin" && this.joined && !this.joining) {
+      this.beginJoin();
+      this.rejoin = true;
+      this.resumingFrom = undefined;
+      return { kind: "rejoin" };
+    }
+    return none;
+  }
+
   /** The room was left: nothing more is tracked. */
   leave(): void {
     this.joined = false;
     this.joining = false;
+    this.rejoin = false;
+    this.resumingFrom = undefined;
+    this.wanted = "none";
+    this.again = false;
     this.held = [];
+  }
+
+  private want(action: "resume"): void {
+    if (this.wanted === "none" && this.resumingFrom === undefined) {
+      this.wanted = action;
+    }
   }
 }

@@ -12,6 +12,10 @@ namespace SignalRChat.Client;
 /// A connection to the chat service: the contract's hub methods and events, typed. Events are
 /// raised in each room's seq order with duplicates dropped; after a reconnect the client resumes
 /// every room it is in from the last seq it saw, so a handler never sees a gap or a doubled token.
+/// When the server no longer has what was missed (Resume answers reset, is refused because a
+/// restarted server does not know the connection's rooms, or shows the room's seq went backwards),
+/// the room is joined afresh: <see cref="SnapshotReceived"/> and <see cref="RoomReset"/> get the new
+/// snapshot before the events that follow it.
 /// </summary>
 public sealed class ChatClient : IAsyncDisposable
 {
@@ -20,7 +24,6 @@ public sealed class ChatClient : IAsyncDisposable
     private readonly ConcurrentDictionary<string, RoomTracker> _rooms = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ReplyState> _replies = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<string> _finishedReplies = new();
-    private readonly ConcurrentDictionary<string, byte> _resuming = new(StringComparer.Ordinal);
     private readonly Uri _server;
     private readonly CancellationTokenSource _stopping = new();
     private string _accessToken;
@@ -90,8 +93,17 @@ public sealed class ChatClient : IAsyncDisposable
     /// <summary>Raised when the connection state changes (connected, reconnecting, disconnected).</summary>
     public event Action<HubConnectionState>? StateChanged;
 
-    /// <summary>Raised when a room had to be joined afresh because the server no longer kept what was missed.</summary>
+    /// <summary>
+    /// Raised when a room had to be joined afresh because the server no longer kept what was missed (a reset,
+    /// or a restarted server): render the room anew from it. Raised before the events that follow the snapshot.
+    /// </summary>
     public event Action<RoomSnapshot>? RoomReset;
+
+    /// <summary>
+    /// Raised with every snapshot (JoinRoom, CreateRoom, a rejoin after a reset) before the events that follow it
+    /// are raised, so that no event of a room lands before the snapshot it follows.
+    /// </summary>
+    public event Action<RoomSnapshot>? SnapshotReceived;
 
     /// <summary>Signs in as a guest: <c>POST /api/auth/guest</c>.</summary>
     public static async Task<GuestSession> SignInAsGuestAsync(Uri server, string name, HttpClient? http = null, CancellationToken cancellationToken = default)
@@ -220,7 +232,10 @@ public sealed class ChatClient : IAsyncDisposable
         await Connection.InvokeAsync(ChatProtocol.Methods.LeaveRoom, roomId, cancellationToken);
         if (_rooms.TryRemove(roomId, out var room))
         {
-            room.Leave();
+            lock (room.Gate)
+            {
+                room.Leave();
+            }
         }
     }
 
@@ -248,21 +263,57 @@ public sealed class ChatClient : IAsyncDisposable
     public Task<bool> CancelGenerationAsync(string generationId, CancellationToken cancellationToken = default) =>
         Connection.InvokeAsync<bool>(ChatProtocol.Methods.CancelGeneration, generationId, cancellationToken);
 
-    /// <summary>Asks the server to re-send a room's events after <paramref name="afterSeq"/>.</summary>
+    /// <summary>
+    /// Asks the server to re-send a room's events after <paramref name="afterSeq"/>. A room this client does not
+    /// follow yet (a restarted app that kept its seq) is taken up from there. When the answer is a reset, or the
+    /// room's seq is below <paramref name="afterSeq"/>, the room is joined afresh (<see cref="RoomReset"/>) before this returns.
+    /// </summary>
     public async Task<ResumeResult> ResumeAsync(string roomId, long afterSeq, CancellationToken cancellationToken = default)
     {
         var room = _rooms.GetOrAdd(roomId, _ => new RoomTracker());
-
-        // A new connection (a restarted app) resuming a room it has not joined: it continues from afterSeq,
-        // so gaps are noticed and a later reconnect resumes the room again.
-        room.ResumeFrom(afterSeq);
-        var result = await Connection.InvokeAsync<ResumeResult>(ChatProtocol.Methods.Resume, roomId, afterSeq, cancellationToken);
-        if (result.Reset)
+        bool takenUp;
+        lock (room.Gate)
         {
-            var snapshot = await JoinRoomAsync(roomId, cancellationToken);
-            RoomReset?.Invoke(snapshot);
+            takenUp = !room.Joined;
+            room.BeginResume(afterSeq);
         }
 
+        ResumeResult result;
+        try
+        {
+            result = await Connection.InvokeAsync<ResumeResult>(ChatProtocol.Methods.Resume, roomId, afterSeq, cancellationToken);
+        }
+        catch
+        {
+            TrackerAction next;
+            lock (room.Gate)
+            {
+                if (takenUp)
+                {
+                    // Refused for a room the app tried to take up: it is not followed after all.
+                    room.Leave();
+                    _rooms.TryRemove(new KeyValuePair<string, RoomTracker>(roomId, room));
+                }
+                else
+                {
+                    room.ResumeFailed();
+                }
+
+                next = room.NextAction();
+            }
+
+            _ = PerformAsync(roomId, room, next);
+            throw;
+        }
+
+        TrackerAction then;
+        lock (room.Gate)
+        {
+            room.Resumed(result);
+            then = room.NextAction();
+        }
+
+        await PerformAsync(roomId, room, then);
         return result;
     }
 
@@ -292,7 +343,11 @@ public sealed class ChatClient : IAsyncDisposable
     private async Task<RoomSnapshot> EnterAsync(string roomId, Func<Task<RoomSnapshot>> call)
     {
         var room = _rooms.GetOrAdd(roomId, _ => new RoomTracker());
-        room.BeginJoin();
+        lock (room.Gate)
+        {
+            room.BeginJoin();
+        }
+
         RoomSnapshot snapshot;
         try
         {
@@ -300,86 +355,153 @@ public sealed class ChatClient : IAsyncDisposable
         }
         catch
         {
-            room.AbortJoin();
-            if (!room.Joined)
+            TrackerAction next;
+            lock (room.Gate)
             {
-                _rooms.TryRemove(roomId, out _);
+                room.AbortJoin();
+                if (!room.Joined)
+                {
+                    _rooms.TryRemove(new KeyValuePair<string, RoomTracker>(roomId, room));
+                }
+
+                next = room.NextAction();
             }
 
+            _ = PerformAsync(roomId, room, next);
             throw;
         }
 
-        bool gap;
-        lock (room.Applying)
+        _ = PerformAsync(roomId, room, Apply(room, snapshot));
+        return snapshot;
+    }
+
+    // The snapshot first (to SnapshotReceived, and to RoomReset when the tracker asked for this join), then the held events after it.
+    private TrackerAction Apply(RoomTracker room, RoomSnapshot snapshot)
+    {
+        lock (room.Gate)
         {
+            var reset = room.Rejoining;
             if (snapshot.ActiveGeneration is { } active)
             {
                 // The reply so far, up to the snapshot's seq; the deltas after it were held and follow.
                 Reply(active.GenerationId).Restart(active.Text);
             }
 
-            (var ready, gap) = room.CompleteJoin(snapshot.LastSeq);
-            foreach (var held in ready)
+            SnapshotReceived?.Invoke(snapshot);
+            if (reset)
+            {
+                RoomReset?.Invoke(snapshot);
+            }
+
+            foreach (var held in room.CompleteJoin(snapshot.LastSeq))
             {
                 Dispatch(held);
             }
-        }
 
-        if (gap)
-        {
-            _ = ResumeAfterGapAsync(roomId, room.LastSeq);
+            return room.NextAction();
         }
-
-        return snapshot;
     }
 
     private void Receive(RoomEvent roomEvent)
     {
-        var room = _rooms.GetOrAdd(roomEvent.RoomId, _ => new RoomTracker());
-        lock (room.Applying)
-        {
-            switch (room.Accept(roomEvent))
-            {
-                case Arrival.New:
-                    Dispatch(roomEvent);
-                    break;
-                case Arrival.Gap:
-                    _ = ResumeAfterGapAsync(roomEvent.RoomId, room.LastSeq);
-                    break;
-            }
-        }
-    }
-
-    private async Task ResumeAfterGapAsync(string roomId, long afterSeq)
-    {
-        if (!_resuming.TryAdd(roomId, 0))
+        // Only rooms this client follows: what still arrives for a room it left is dropped.
+        if (!_rooms.TryGetValue(roomEvent.RoomId, out var room))
         {
             return;
         }
 
+        TrackerAction next;
+        lock (room.Gate)
+        {
+            foreach (var ready in room.Receive(roomEvent))
+            {
+                Dispatch(ready);
+            }
+
+            next = room.NextAction();
+        }
+
+        _ = PerformAsync(roomEvent.RoomId, room, next);
+    }
+
+    // Does what a room's tracker asked for, and then what it asks for next, until it asks for nothing.
+    private async Task PerformAsync(string roomId, RoomTracker room, TrackerAction action)
+    {
+        while (action.Kind != TrackerActionKind.None)
+        {
+            action = action.Kind == TrackerActionKind.Resume
+                ? await CatchUpAsync(roomId, room, action.AfterSeq)
+                : await RejoinAsync(roomId, room);
+        }
+    }
+
+    private async Task<TrackerAction> CatchUpAsync(string roomId, RoomTracker room, long afterSeq)
+    {
+        ResumeResult result;
         try
         {
-            await ResumeAsync(roomId, afterSeq);
+            result = await Connection.InvokeAsync<ResumeResult>(ChatProtocol.Methods.Resume, roomId, afterSeq, _stopping.Token);
         }
         catch (Exception)
         {
-            // The next reconnect resumes again.
+            // Refused ("join room … before you resume it" from a restarted server), or the connection went:
+            // the tracker joins afresh, or resumes again on the new connection.
+            lock (room.Gate)
+            {
+                room.ResumeFailed();
+                return _stopping.IsCancellationRequested ? default : room.NextAction();
+            }
         }
-        finally
+
+        lock (room.Gate)
         {
-            _resuming.TryRemove(roomId, out _);
+            room.Resumed(result);
+            return room.NextAction();
         }
+    }
+
+    private async Task<TrackerAction> RejoinAsync(string roomId, RoomTracker room)
+    {
+        RoomSnapshot snapshot;
+        try
+        {
+            snapshot = await Connection.InvokeAsync<RoomSnapshot>(ChatProtocol.Methods.JoinRoom, roomId, _stopping.Token);
+        }
+        catch (Exception)
+        {
+            // Not joined again: the position stays, and the next reconnect tries again.
+            lock (room.Gate)
+            {
+                room.AbortJoin();
+                return _stopping.IsCancellationRequested ? default : room.NextAction();
+            }
+        }
+
+        // Left meanwhile: the snapshot is of a room no longer followed.
+        if (!_rooms.TryGetValue(roomId, out var current) || current != room)
+        {
+            return default;
+        }
+
+        return Apply(room, snapshot);
     }
 
     private async Task ResumeRoomsAsync()
     {
+        var catchingUp = new List<Task>();
         foreach (var (roomId, room) in _rooms.ToArray())
         {
-            if (room.Joined)
+            TrackerAction next;
+            lock (room.Gate)
             {
-                await ResumeAfterGapAsync(roomId, room.LastSeq);
+                room.Reconnected();
+                next = room.NextAction();
             }
+
+            catchingUp.Add(PerformAsync(roomId, room, next));
         }
+
+        await Task.WhenAll(catchingUp);
     }
 
     private void Dispatch(RoomEvent roomEvent)
