@@ -182,7 +182,14 @@ public sealed class ScaleOutTests
     public async Task A_restarted_node_loses_no_history_and_a_member_can_resume_on_another_node(string deployment)
     {
         await using var redis = await IRedisDeployment.StartAsync(deployment);
-        var settings = new Dictionary<string, string?>(redis.NodeSettings()) { ["Chat:Offline:TokenDelayMs"] = "5", ["Chat:Offline:ReplyTokens"] = "200" };
+
+        // Node A stops as in a redeploy: a reply it runs gets the drain time to finish.
+        var settings = new Dictionary<string, string?>(redis.NodeSettings())
+        {
+            ["Chat:Offline:TokenDelayMs"] = "5",
+            ["Chat:Offline:ReplyTokens"] = "200",
+            ["Chat:Generation:DrainTime"] = "00:00:30",
+        };
         var nodeA = await ChatServer.StartAsync(settings);
         await using var nodeB = await ChatServer.StartAsync(settings);
         var alice = await nodeA.ConnectAsync("alice");

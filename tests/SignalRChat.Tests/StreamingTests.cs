@@ -97,6 +97,8 @@ public sealed class StreamingTests
         AssertNothingFollowsTheFinal(bobLog, reply.GenerationId);
 
         Assert.False(await alice.CancelGenerationAsync(reply.GenerationId));
+        Assert.True(await next.StopAsync());
+        await aliceLog.WaitForFinalAsync(next.GenerationId);
 
         // History keeps the partial reply, marked cancelled.
         var carol = await server.ConnectAsync("carol");

@@ -31,16 +31,23 @@ public sealed class ChatServer : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
-    /// <summary>Fast offline replies unless a test says otherwise.</summary>
+    /// <summary>
+    /// Fast offline replies unless a test says otherwise; no drain time on shutdown (a reply a test leaves
+    /// running is stopped at once when the server is disposed), except where a test sets one to try the drain.
+    /// </summary>
     public static readonly IReadOnlyDictionary<string, string?> Defaults = new Dictionary<string, string?>
     {
         ["Chat:Offline:TokenDelayMs"] = "2",
         ["Chat:Offline:ReplyTokens"] = "20",
+        ["Chat:Generation:DrainTime"] = "00:00:00",
     };
 
-    public static async Task<ChatServer> StartAsync(IReadOnlyDictionary<string, string?>? settings = null, string environment = "Development")
+    /// <param name="settings">Configuration over <see cref="Defaults"/>.</param>
+    /// <param name="environment">The hosting environment.</param>
+    /// <param name="port">0 for a free port; a given one to start a server again where one was stopped.</param>
+    public static async Task<ChatServer> StartAsync(IReadOnlyDictionary<string, string?>? settings = null, string environment = "Development", int port = 0)
     {
-        var args = new List<string> { "--urls", "http://127.0.0.1:0", "--environment", environment, "--contentRoot", Paths.ServerProject };
+        var args = new List<string> { "--urls", $"http://127.0.0.1:{port}", "--environment", environment, "--contentRoot", Paths.ServerProject };
         foreach (var (key, value) in Defaults.Concat(settings ?? new Dictionary<string, string?>()).GroupBy(kv => kv.Key).Select(g => g.Last()))
         {
             args.Add($"--{key}={value}");
