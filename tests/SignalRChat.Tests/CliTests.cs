@@ -88,6 +88,46 @@ public sealed class CliTests
         Assert.DoesNotContain("HubException", cli.Stderr);
     }
 
+    [Fact]
+    public async Task After_a_server_restart_the_terminal_rejoins_and_shows_another_member_s_message_and_its_reply()
+    {
+        // The same signing key on both runs, so the terminal's token stays valid across the restart.
+        var settings = new Dictionary<string, string?> { ["Chat:Auth:SigningKey"] = "a-test-signing-key-that-is-long-enough-0123456789" };
+        ChatServer? server = await ChatServer.StartAsync(settings);
+        var port = server.Url.Port;
+        using var cli = CliProcess.StartInteractive("--server", server.Url.ToString(), "--name", "terminal", "--room", "cli-restart");
+        try
+        {
+            await cli.WaitForStdoutAsync("joined cli-restart", Timeout);
+
+            var stopped = server;
+            server = null;
+            await stopped.DisposeAsync();
+            await cli.WaitForStdoutAsync("reconnecting", Timeout);
+            server = await ChatServer.StartAsync(settings, port: port);
+            await cli.WaitForStdoutAsync("caught up: joined the room afresh", Timeout);
+
+            var bob = await server.ConnectAsync("bob");
+            var log = new EventLog(bob);
+            await bob.JoinRoomAsync("cli-restart");
+            var reply = await bob.AskAsync("cli-restart", "hello after the restart");
+            var final = await log.WaitForFinalAsync(reply.GenerationId);
+            await cli.WaitForStdoutAsync("bob: hello after the restart", Timeout);
+            await cli.WaitForStdoutAsync($"Assistant: {final.Text}", Timeout);
+
+            cli.EndInput();
+            Assert.Equal(0, await cli.WaitForExitAsync(Timeout));
+            Assert.DoesNotContain("HubException", cli.Stderr);
+        }
+        finally
+        {
+            if (server is not null)
+            {
+                await server.DisposeAsync();
+            }
+        }
+    }
+
     private sealed class CliProcess : IDisposable
     {
         private static readonly string Dll = Path.Combine(Paths.Root, "src", "SignalRChat.Cli", "bin",
@@ -97,6 +137,7 @@ public sealed class CliTests
         private readonly StringBuilder _stdout = new();
         private readonly StringBuilder _stderr = new();
         private readonly Lock _lock = new();
+        private readonly List<(string Text, TaskCompletionSource Seen)> _waiters = [];
 
         private CliProcess(Process process)
         {
@@ -127,7 +168,10 @@ public sealed class CliTests
 
         public static CliProcess Start(params string[] args) => Start(args, input: null);
 
-        public static CliProcess Start(string[] args, string? input)
+        /// <summary>A conversation whose input stays open until <see cref="EndInput"/>.</summary>
+        public static CliProcess StartInteractive(params string[] args) => Start(args, input: null, keepInputOpen: true);
+
+        public static CliProcess Start(string[] args, string? input, bool keepInputOpen = false)
         {
             var info = new ProcessStartInfo("dotnet")
             {
@@ -155,8 +199,43 @@ public sealed class CliTests
                 process.StandardInput.Write(input);
             }
 
-            process.StandardInput.Close();
+            if (!keepInputOpen)
+            {
+                process.StandardInput.Close();
+            }
+
             return cli;
+        }
+
+        public void EndInput() => _process.StandardInput.Close();
+
+        /// <summary>Completes once the output holds <paramref name="text"/> (at once if it already does).</summary>
+        public Task WaitForStdoutAsync(string text, TimeSpan timeout)
+        {
+            var seen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            lock (_lock)
+            {
+                if (_stdout.ToString().Contains(text, StringComparison.Ordinal))
+                {
+                    return Task.CompletedTask;
+                }
+
+                _waiters.Add((text, seen));
+            }
+
+            return WaitAsync();
+
+            async Task WaitAsync()
+            {
+                try
+                {
+                    await seen.Task.WaitAsync(timeout);
+                }
+                catch (TimeoutException)
+                {
+                    throw new TimeoutException($"the terminal never printed '{text}'; it printed:\n{Stdout}\nand on stderr:\n{Stderr}");
+                }
+            }
         }
 
         public async Task<int> WaitForExitAsync(TimeSpan timeout)
@@ -193,6 +272,18 @@ public sealed class CliTests
             lock (_lock)
             {
                 buffer.AppendLine(line);
+                if (buffer == _stdout)
+                {
+                    var all = _stdout.ToString();
+                    for (var i = _waiters.Count - 1; i >= 0; i--)
+                    {
+                        if (all.Contains(_waiters[i].Text, StringComparison.Ordinal))
+                        {
+                            _waiters[i].Seen.TrySetResult();
+                            _waiters.RemoveAt(i);
+                        }
+                    }
+                }
             }
         }
     }

@@ -1,0 +1,77 @@
+using SignalRChat.Client;
+using SignalRChat.Contracts;
+using SignalRChat.Tests.Infrastructure;
+
+namespace SignalRChat.Tests;
+
+/// <summary>The server stopped and started again on the same port under connected clients: they rejoin their rooms and carry on.</summary>
+public sealed class RestartTests
+{
+    private static readonly TimeSpan BackTimeout = TimeSpan.FromSeconds(60);
+
+    // The same signing key on both runs, so the tokens the clients hold stay valid across the restart.
+    private static readonly Dictionary<string, string?> Settings = new()
+    {
+        ["Chat:Auth:SigningKey"] = "a-test-signing-key-that-is-long-enough-0123456789",
+    };
+
+    [Fact]
+    public async Task After_a_restart_both_members_rejoin_and_see_each_others_message_and_its_reply()
+    {
+        const string room = "restart";
+        var first = await ChatServer.StartAsync(Settings);
+        var port = first.Url.Port;
+        ChatServer? running = first;
+        await using var alice = await ChatClient.ConnectAsGuestAsync(first.Url, "alice");
+        await using var bob = await ChatClient.ConnectAsGuestAsync(first.Url, "bob");
+        try
+        {
+            var aliceLog = new EventLog(alice);
+            await alice.JoinRoomAsync(room);
+            await bob.JoinRoomAsync(room);
+            var before = await bob.AskAsync(room, "before the restart");
+            await aliceLog.WaitForFinalAsync(before.GenerationId);
+            var seqBefore = alice.LastSeq(room);
+
+            var aliceBack = Rejoined(alice, room);
+            var bobBack = Rejoined(bob, room);
+            running = null;
+            await first.DisposeAsync();
+            running = await ChatServer.StartAsync(Settings, port: port);
+
+            // In memory the room starts over: the new snapshot (seq from 1) is the position, not the higher one seen before.
+            var aliceSnapshot = await aliceBack.WaitAsync(BackTimeout);
+            await bobBack.WaitAsync(BackTimeout);
+            Assert.True(aliceSnapshot.LastSeq < seqBefore);
+            Assert.Equal(aliceSnapshot.LastSeq, alice.LastSeq(room));
+
+            var after = await bob.AskAsync(room, "after the restart");
+            var message = (MessageEvent)await aliceLog.WaitForAsync(e => e is MessageEvent m && m.Message.MessageId == after.MessageId);
+            Assert.Equal("after the restart", message.Message.Text);
+            var final = await aliceLog.WaitForFinalAsync(after.GenerationId);
+            Assert.Equal(GenerationStates.Completed, final.State);
+            Assert.Equal(final.Text, aliceLog.TextOf(after.GenerationId));
+            Assert.Equal((await after.Completion).Text, final.Text);
+        }
+        finally
+        {
+            if (running is not null)
+            {
+                await running.DisposeAsync();
+            }
+        }
+    }
+
+    private static Task<RoomSnapshot> Rejoined(ChatClient client, string room)
+    {
+        var done = new TaskCompletionSource<RoomSnapshot>(TaskCreationOptions.RunContinuationsAsynchronously);
+        client.RoomReset += snapshot =>
+        {
+            if (snapshot.RoomId == room)
+            {
+                done.TrySetResult(snapshot);
+            }
+        };
+        return done.Task;
+    }
+}
