@@ -185,6 +185,12 @@ function wire(chat: ChatClient): void {
       render(snapshot);
     }
   });
+  // A room joined afresh (a reset, or a restarted server) is caught up again: the snapshot above rendered it.
+  chat.onRoomReset((snapshot) => {
+    if (snapshot.roomId === roomId) {
+      showError("");
+    }
+  });
   chat.onError((error) => showError(`Could not catch up: ${errorText(error)}`));
 }
 

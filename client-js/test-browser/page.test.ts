@@ -3,6 +3,7 @@ import { mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { ChatClient, signInAsGuest } from "../src/client";
 import { freePort, startServer } from "../test/server";
 
 const serverUrl = inject("serverUrl");
@@ -249,7 +250,7 @@ describe("the chat page with long replies", () => {
 });
 
 describe("the chat page across a server restart", () => {
-  it("shows reconnecting, then catches up by itself", async () => {
+  it("shows reconnecting, then catches up by itself and shows another member's message and its reply", async () => {
     const port = await freePort();
     const settings = { "Chat:Auth:SigningKey": "a-browser-test-signing-key-long-enough-0123456789" };
     let server = await startServer(settings, 60_000, port);
@@ -268,6 +269,19 @@ describe("the chat page across a server restart", () => {
       await send(page, "after the restart");
       await expect.poll(() => log(page).locator('[data-role="user"] .text').last().textContent(), { timeout: 20_000 }).toBe("after the restart");
       await expect.poll(() => lastReply(page).getAttribute("data-state"), { timeout: 20_000 }).toBe("completed");
+
+      // Another member joins the room on the restarted server: the page shows their message and the reply to it.
+      const other = new ChatClient({ serverUrl: server.url, accessToken: (await signInAsGuest(server.url, "ember")).token });
+      await other.start();
+      try {
+        await other.joinRoom("web-restart");
+        const reply = await other.ask("web-restart", "from another member after the restart");
+        expect((await reply.completion).state).toBe("completed");
+        await expect.poll(() => log(page).locator('[data-role="user"] .text').last().textContent(), { timeout: 20_000 }).toBe("from another member after the restart");
+        await expect.poll(() => lastReply(page).getAttribute("data-state"), { timeout: 20_000 }).toBe("completed");
+      } finally {
+        await other.close();
+      }
     } finally {
       await close(page);
       await server.stop();
