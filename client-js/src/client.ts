@@ -279,7 +279,7 @@ export class ChatClient {
   // The snapshot first (to onSnapshot, and to onRoomReset when the tracker asked for this join), then the held events after it.
   private applySnapshot(room: RoomTracker, snapshot: RoomSnapshot): TrackerAction {
     const reset = room.rejoining;
-    this.catchUpReplies(snapshot);
+    this.catchUpReplies(snapshot, reset);
     for (const handler of this.snapshotHandlers) {
       handler(snapshot);
     }
@@ -294,8 +294,9 @@ export class ChatClient {
     return room.nextAction();
   }
 
-  // Replies being read continue from the snapshot: missed deltas are added as one, ended ones end.
-  private catchUpReplies(snapshot: RoomSnapshot): void {
+  // Replies being read continue from the snapshot: missed deltas are added as one, ended ones end. After a
+  // reset (or a restarted server) a reply neither running nor kept in the snapshot ends as failed, so no reader waits forever.
+  private catchUpReplies(snapshot: RoomSnapshot, reset: boolean): void {
     for (const [generationId, state] of this.replies) {
       if (this.generationRooms.get(generationId) !== snapshot.roomId || state.final) {
         continue;
@@ -317,6 +318,17 @@ export class ChatClient {
         }
         const final: StatusEvent["state"] = message.state === "generating" ? "completed" : message.state;
         state.end({ roomId: snapshot.roomId, generationId, seq: snapshot.lastSeq, state: final, text: message.text, messageId: message.messageId });
+      } else if (reset) {
+        state.end({
+          roomId: snapshot.roomId,
+          generationId,
+          seq: snapshot.lastSeq,
+          state: "failed",
+          text: state.text,
+          error: "the server no longer has this reply (it restarted); the room was joined afresh",
+          ...(messageId === undefined ? {} : { messageId }),
+        });
+        this.forget(generationId);
       }
     }
     // A reply this client starts following mid-way: its text so far is the snapshot's, the deltas add to it.

@@ -276,6 +276,45 @@ describe("a server restart", () => {
   });
 });
 
+describe("a server killed mid-reply", () => {
+  it("ends the reply it was streaming as failed once the room is joined afresh, and the room goes on", async () => {
+    const port = await freePort();
+    const settings = { "Chat:Auth:SigningKey": "a-test-signing-key-that-is-long-enough-0123456789", "Chat:Offline:TokenDelayMs": "10", "Chat:Offline:ReplyTokens": "3000" };
+    let server = await startServer(settings, 60_000, port);
+    const room = "ts-killed-mid-reply";
+    const alice = await connect(server.url, "killed-alice");
+    try {
+      await alice.joinRoom(room);
+      const back = rejoined(alice, room);
+      const reply = await alice.ask(room, "a long story");
+      const tokens: string[] = [];
+      const reading = (async () => {
+        for await (const token of reply) {
+          tokens.push(token);
+        }
+      })();
+      await expect.poll(() => tokens.length, { timeout: 20_000 }).toBeGreaterThan(2);
+
+      // Killed: no last status gets out; the restarted server has no such reply.
+      await server.kill();
+      server = await startServer(settings, 60_000, port);
+      await back;
+      const final = await reply.completion;
+      expect(final.state).toBe("failed");
+      expect(final.error).toMatch(/restarted/);
+      await reading;
+      expect(final.text).toBe(tokens.join(""));
+
+      const after = await alice.ask(room, "still there?");
+      expect((await after[Symbol.asyncIterator]().next()).done).toBe(false);
+      expect(await after.stop()).toBe(true);
+    } finally {
+      await alice.close();
+      await server.stop();
+    }
+  });
+});
+
 /** The next snapshot of a room that the client had to join afresh. */
 function rejoined(client: ChatClient, roomId: string, timeoutMs = 60_000): Promise<RoomSnapshot> {
   return new Promise<RoomSnapshot>((resolve, reject) => {

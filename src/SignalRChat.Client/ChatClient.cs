@@ -249,7 +249,9 @@ public sealed class ChatClient : IAsyncDisposable
     public async Task<ChatReply> AskAsync(string roomId, string text, CancellationToken cancellationToken = default)
     {
         var sent = await SendMessageAsync(roomId, text, cancellationToken);
-        return new ChatReply(this, sent, Reply(sent.GenerationId));
+        var reply = Reply(sent.GenerationId);
+        reply.RoomId ??= roomId;
+        return new ChatReply(this, sent, reply);
     }
 
     /// <summary>The token deltas of a generation (one seen in an event, or one of yours), until it ends.</summary>
@@ -384,7 +386,15 @@ public sealed class ChatClient : IAsyncDisposable
             if (snapshot.ActiveGeneration is { } active)
             {
                 // The reply so far, up to the snapshot's seq; the deltas after it were held and follow.
-                Reply(active.GenerationId).Restart(active.Text);
+                var reply = Reply(active.GenerationId);
+                reply.RoomId ??= snapshot.RoomId;
+                reply.MessageId ??= active.MessageId;
+                reply.Restart(active.Text);
+            }
+
+            if (reset)
+            {
+                EndMissedReplies(snapshot);
             }
 
             SnapshotReceived?.Invoke(snapshot);
@@ -399,6 +409,19 @@ public sealed class ChatClient : IAsyncDisposable
             }
 
             return room.NextAction();
+        }
+    }
+
+    // Replies of the room that were running when what was missed began, and are not running now: they ended meanwhile.
+    private void EndMissedReplies(RoomSnapshot snapshot)
+    {
+        foreach (var (generationId, reply) in _replies)
+        {
+            if (reply.RoomId == snapshot.RoomId && !reply.Completion.Task.IsCompleted && snapshot.ActiveGeneration?.GenerationId != generationId)
+            {
+                reply.EndFrom(snapshot, generationId);
+                Forget(generationId);
+            }
         }
     }
 
@@ -516,6 +539,12 @@ public sealed class ChatClient : IAsyncDisposable
                 _ => null!,
             };
             var reply = Reply(generationId);
+            reply.RoomId ??= roomEvent.RoomId;
+            if (roomEvent is StatusEvent { MessageId: { } messageId })
+            {
+                reply.MessageId ??= messageId;
+            }
+
             roomEvent = reply.Apply(roomEvent);
             if (roomEvent is StatusEvent { IsFinal: true })
             {

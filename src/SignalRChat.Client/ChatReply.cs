@@ -50,6 +50,27 @@ internal sealed class ReplyState
     // True once the text holds the whole reply so far: seen from its first status, or taken from a snapshot.
     private bool _whole;
 
+    /// <summary>The room of the generation, once an event or the ask named it.</summary>
+    public string? RoomId { get; set; }
+
+    /// <summary>The assistant message of the generation, once a status or a snapshot named it.</summary>
+    public string? MessageId { get; set; }
+
+    /// <summary>
+    /// The room was joined afresh (a reset, or a restarted server) and this reply is not running in it: it ends
+    /// as the snapshot keeps its message or, when the snapshot has no such message, as failed, so no reader waits forever.
+    /// </summary>
+    public void EndFrom(RoomSnapshot snapshot, string generationId)
+    {
+        var message = MessageId is null ? null : snapshot.Messages.FirstOrDefault(m => m.MessageId == MessageId && m.State != MessageStates.Generating);
+        var status = message is not null
+            ? new StatusEvent(snapshot.RoomId, generationId, message.State, Text: message.Text) { Seq = snapshot.LastSeq, MessageId = message.MessageId }
+            : new StatusEvent(snapshot.RoomId, generationId, GenerationStates.Failed,
+                Error: "the server no longer has this reply (it restarted); the room was joined afresh") { Seq = snapshot.LastSeq, MessageId = MessageId };
+        Tokens.Writer.TryComplete();
+        Completion.TrySetResult(status);
+    }
+
     /// <summary>Takes the reply's text as a snapshot has it; later deltas add to it.</summary>
     public void Restart(string text)
     {

@@ -62,6 +62,50 @@ public sealed class RestartTests
         }
     }
 
+    [Fact]
+    public async Task A_reply_running_when_the_server_restarts_ends_for_its_reader_and_the_room_goes_on()
+    {
+        const string room = "restart-mid-reply";
+        var settings = new Dictionary<string, string?>(Settings) { ["Chat:Offline:TokenDelayMs"] = "10", ["Chat:Offline:ReplyTokens"] = "3000" };
+        var first = await ChatServer.StartAsync(settings);
+        var port = first.Url.Port;
+        ChatServer? running = first;
+        await using var alice = await ChatClient.ConnectAsGuestAsync(first.Url, "alice");
+        try
+        {
+            var log = new EventLog(alice);
+            await alice.JoinRoomAsync(room);
+            var back = Rejoined(alice, room);
+            var reply = await alice.AskAsync(room, "a long story");
+            await log.WaitForTokensAsync(reply.GenerationId, 3);
+
+            running = null;
+            await first.DisposeAsync();
+            running = await ChatServer.StartAsync(settings, port: port);
+            await back.WaitAsync(BackTimeout);
+
+            // Whether the stopping server's last status got out (cancelled) or the new one no longer has the reply (failed),
+            // the reader is not left waiting, and the tokens it read end.
+            var final = await reply.Completion.WaitAsync(BackTimeout);
+            Assert.Contains(final.State, new[] { GenerationStates.Cancelled, GenerationStates.Failed });
+            Assert.False(string.IsNullOrEmpty(final.Error));
+            await foreach (var _ in reply.Tokens.WithCancellation(new CancellationTokenSource(BackTimeout).Token))
+            {
+            }
+
+            var after = await alice.AskAsync(room, "still there?");
+            await log.WaitForTokensAsync(after.GenerationId, 3);
+            Assert.True(await after.StopAsync());
+        }
+        finally
+        {
+            if (running is not null)
+            {
+                await running.DisposeAsync();
+            }
+        }
+    }
+
     private static Task<RoomSnapshot> Rejoined(ChatClient client, string room)
     {
         var done = new TaskCompletionSource<RoomSnapshot>(TaskCreationOptions.RunContinuationsAsynchronously);
