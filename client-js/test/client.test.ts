@@ -259,7 +259,8 @@ describe("a server restart", () => {
       const snapshot = await aliceBack;
       await bobBack;
       expect(snapshot.lastSeq).toBeLessThan(seqBefore);
-      expect(alice.lastSeq(room)).toBeGreaterThanOrEqual(snapshot.lastSeq);
+      // (Bob's presence may or may not have followed alice's snapshot by now; either way the position is the new room's.)
+      expect(alice.lastSeq(room)).toBeLessThan(seqBefore);
 
       const after = await bob.ask(room, "after the restart");
       const final = await alice.reply(room, after.generationId).completion;
