@@ -138,7 +138,7 @@ internal sealed class RoomService
 
         if (await _store.CreateRoomAsync(room, user.UserId, visibility) == RoomCreation.TakenByOther)
         {
-            throw new ChatRequestException(ChatRefusal.Conflict, $"room '{room}' already exists: join it, or choose another id");
+            throw new ChatRequestException(ChatRefusal.Conflict, $"room '{room}' already exists: join it, or choose another id (a room keeps the visibility it was created with)");
         }
 
         return await JoinAsync(user, connectionId, room);
