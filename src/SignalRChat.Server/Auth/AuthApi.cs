@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using Microsoft.Extensions.Options;
 using SignalRChat.Contracts;
+using SignalRChat.Server.Security;
 
 namespace SignalRChat.Server.Auth;
 
@@ -11,7 +12,7 @@ internal static class AuthApi
 
     public static IEndpointRouteBuilder MapAuthApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/api/auth");
+        var group = app.MapGroup("/api/auth").WithSmallBodies();
         group.MapPost("/guest", SignInAsGuest).AllowAnonymous().RequireRateLimiting(GuestSignInLimit.Policy);
         group.MapPost("/refresh", Refresh).RequireAuthorization().RequireRateLimiting(TokenRefreshLimit.Policy);
         return app;
@@ -30,7 +31,8 @@ internal static class AuthApi
             return Results.BadRequest(new { error });
         }
 
-        var userId = "u-" + Guid.NewGuid().ToString("N")[..12];
+        // 128 random bits: a guest id cannot be guessed, so neither can an invitation meant for it.
+        var userId = "u-" + System.Security.Cryptography.RandomNumberGenerator.GetHexString(32, lowercase: true);
         AuthLog.GuestSignedIn(logger, userId, name);
         return Results.Ok(new GuestSession(tokens.Issue(userId, name), userId, name));
     }

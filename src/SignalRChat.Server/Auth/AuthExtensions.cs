@@ -70,7 +70,7 @@ internal static class AuthExtensions
                     jwt.TokenValidationParameters.RequireSignedTokens = true;
                     jwt.TokenValidationParameters.ClockSkew = settings.ClockSkew;
                     jwt.TokenValidationParameters.NameClaimType = TokenService.NameClaim;
-                    jwt.Events = new JwtBearerEvents { OnMessageReceived = ReadToken };
+                    jwt.Events = new JwtBearerEvents { OnMessageReceived = ReadToken, OnTokenValidated = ExternalUserIds.OnTokenValidated };
                 });
         }
 

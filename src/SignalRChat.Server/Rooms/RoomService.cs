@@ -172,6 +172,8 @@ internal sealed class RoomService
         await RequireMemberAsync(user, room, "send to");
         await RequireTokenBudgetAsync(user);
         await TakeMessageAsync(user);
+        // Checked after the message allowance is spent, so a flood of over-long texts is limited like any other.
+        RequireLength(text!);
         return await _generations.SubmitAsync(user, room, text!, cancellationToken);
     }
 
@@ -182,13 +184,14 @@ internal sealed class RoomService
             throw new ChatRequestException(ChatRefusal.BadRequest, "generationId is required");
         }
 
+        // A reply in a room the caller is not in is answered as one that does not exist: neither the
+        // reply nor its room is revealed to an outsider holding its id.
         var room = await _generations.FindRoomAsync(generationId);
-        if (room is null)
+        if (room is null || !await _store.IsMemberAsync(room, user.UserId))
         {
             return false;
         }
 
-        await RequireMemberAsync(user, room, "stop replies in");
         return await _generations.CancelAsync(room, generationId, StopRequest.ByMember(new RoomMember(user.UserId, user.Name)));
     }
 
@@ -236,14 +239,23 @@ internal sealed class RoomService
     private static ChatRequestException NotInvited(string room) =>
         new(ChatRefusal.Forbidden, $"room '{room}' is private: a member has to invite you");
 
-    private void RequireText(string? text)
+    private static void RequireText(string? text)
     {
-        var maxChars = _limits.Value.MaxMessageChars;
         if (string.IsNullOrWhiteSpace(text))
         {
             throw new ChatRequestException(ChatRefusal.BadRequest, "the message is empty");
         }
 
+        if (MessageText.FirstControl(text) is { } control)
+        {
+            throw new ChatRequestException(ChatRefusal.BadRequest,
+                $"the message contains the control character U+{control:X4}; only newline and tab are allowed");
+        }
+    }
+
+    private void RequireLength(string text)
+    {
+        var maxChars = _limits.Value.MaxMessageChars;
         if (text.Length > maxChars)
         {
             throw new ChatRequestException(ChatRefusal.BadRequest,
