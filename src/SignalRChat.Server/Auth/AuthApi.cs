@@ -19,7 +19,7 @@ internal static class AuthApi
     }
 
     private static IResult SignInAsGuest(GuestRequest? request, TokenService tokens, IOptions<AuthOptions> options,
-        IHostEnvironment environment, ILogger<TokenService> logger)
+        IHostEnvironment environment, ILogger<TokenService> logger, HttpContext http)
     {
         if (!GuestsAllowed(options.Value, environment))
         {
@@ -34,7 +34,7 @@ internal static class AuthApi
         // 128 random bits: a guest id cannot be guessed, so neither can an invitation meant for it.
         var userId = "u-" + System.Security.Cryptography.RandomNumberGenerator.GetHexString(32, lowercase: true);
         AuthLog.GuestSignedIn(logger, userId, name);
-        return Results.Ok(new GuestSession(tokens.Issue(userId, name), userId, name));
+        return Results.Ok(new GuestSession(tokens.Issue(userId, name, address: ClientAddress.PartitionKey(http.Connection.RemoteIpAddress)), userId, name));
     }
 
     /// <summary>
@@ -66,7 +66,7 @@ internal static class AuthApi
         }
 
         var user = ChatUser.From(principal);
-        return Results.Ok(new GuestSession(tokens.Issue(user.UserId, user.Name, start), user.UserId, user.Name));
+        return Results.Ok(new GuestSession(tokens.Issue(user.UserId, user.Name, start, user.Address), user.UserId, user.Name));
     }
 
     private static bool GuestsAllowed(AuthOptions options, IHostEnvironment environment) => options.AllowGuests ?? environment.IsDevelopment();

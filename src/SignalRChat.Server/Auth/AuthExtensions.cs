@@ -89,7 +89,7 @@ internal static class AuthExtensions
         return Task.CompletedTask;
     }
 
-    private static readonly string[] KeptClaims = [TokenService.UserIdClaim, TokenService.NameClaim, TokenService.IssuerClaim, TokenService.SessionStartClaim, "exp"];
+    private static readonly string[] KeptClaims = [TokenService.UserIdClaim, TokenService.NameClaim, TokenService.IssuerClaim, TokenService.SessionStartClaim, TokenService.AddressClaim, "exp"];
 
     /// <summary>
     /// A hub connection keeps its user for as long as it is open; the validated identity would also keep

@@ -18,8 +18,11 @@ internal sealed class TokenService(SigningKeyProvider key, IOptions<AuthOptions>
     /// <summary>When the chain of refreshed tokens began (unix seconds): a refresh keeps it, so a session cannot outlive <see cref="AuthOptions.MaxSessionAge"/>.</summary>
     public const string SessionStartClaim = "sst";
 
+    /// <summary>The client address a guest signed in from (<see cref="ClientAddress.PartitionKey"/>), kept by refresh: guests of one address share a budget.</summary>
+    public const string AddressClaim = "sia";
+
     /// <summary>A token for a session that began at <paramref name="sessionStart"/> (a new one: now); it never outlives the session.</summary>
-    public string Issue(string userId, string name, DateTimeOffset? sessionStart = null)
+    public string Issue(string userId, string name, DateTimeOffset? sessionStart = null, string? address = null)
     {
         var now = time.GetUtcNow().UtcDateTime;
         var settings = options.Value;
@@ -39,7 +42,7 @@ internal sealed class TokenService(SigningKeyProvider key, IOptions<AuthOptions>
             NotBefore = now,
             Expires = expires,
             Subject = new ClaimsIdentity([new Claim(UserIdClaim, userId), new Claim(NameClaim, name),
-                new Claim(SessionStartClaim, startSeconds, ClaimValueTypes.Integer64)]),
+                new Claim(SessionStartClaim, startSeconds, ClaimValueTypes.Integer64), .. address is null ? [] : new[] { new Claim(AddressClaim, address) }]),
             SigningCredentials = new SigningCredentials(key.Key, SecurityAlgorithms.HmacSha256),
         });
     }

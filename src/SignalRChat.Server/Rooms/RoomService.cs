@@ -19,13 +19,13 @@ internal sealed class RoomService
     private readonly GenerationHost _generations;
     private readonly IOptions<LimitOptions> _limits;
     private readonly IUserLimiter _userLimits;
-    private readonly TimeProvider _time;
+    private readonly ReplyBudget _budget;
 
     public RoomService(IRoomStore store, RoomFanout fanout, ConnectionRegistry connections, GenerationHost generations, IOptions<LimitOptions> limits,
-        IUserLimiter userLimits, TimeProvider time)
+        IUserLimiter userLimits, ReplyBudget budget)
     {
         _userLimits = userLimits;
-        _time = time;
+        _budget = budget;
         _store = store;
         _fanout = fanout;
         _connections = connections;
@@ -170,7 +170,7 @@ internal sealed class RoomService
         var room = RequireRoomId(roomId);
         RequireText(text);
         await RequireMemberAsync(user, room, "send to");
-        await RequireTokenBudgetAsync(user);
+        await _budget.RequireAsync(user, cancellationToken);
         await TakeMessageAsync(user);
         // Checked after the message allowance is spent, so a flood of over-long texts is limited like any other.
         RequireLength(text!);
@@ -270,25 +270,6 @@ internal sealed class RoomService
         {
             throw new ChatRequestException(ChatRefusal.TooManyRequests,
                 $"rate limit: {perMinute} messages a minute, try again in {Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds))} s (Chat:Limits:MessagesPerMinute)");
-        }
-    }
-
-    private async Task RequireTokenBudgetAsync(ChatUser user)
-    {
-        var budget = _limits.Value.DailyTokensPerUser;
-        if (budget <= 0)
-        {
-            return;
-        }
-
-        var now = _time.GetUtcNow();
-        var used = await _userLimits.GetTokensUsedAsync(user.UserId, DateOnly.FromDateTime(now.UtcDateTime));
-        if (used >= budget)
-        {
-            var reset = new DateTimeOffset(now.UtcDateTime.Date.AddDays(1), TimeSpan.Zero) - now;
-            throw new ChatRequestException(ChatRefusal.TooManyRequests,
-                $"daily token budget: your replies used {used} of {budget} model tokens today (Chat:Limits:DailyTokensPerUser), " +
-                $"try again after 00:00 UTC, in {(int)reset.TotalHours} h {reset.Minutes} min");
         }
     }
 
