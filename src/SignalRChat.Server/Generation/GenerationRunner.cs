@@ -73,6 +73,7 @@ internal sealed class GenerationRunner(
         var tokens = 0;
         UsageDetails? usage = null;
         long inputEstimate = 0;
+        string? note = null;
         var cost = ReplyCost.Begin();
         var state = GenerationStates.Completed;
         string? error = null;
@@ -131,6 +132,9 @@ internal sealed class GenerationRunner(
                                 usage ??= new UsageDetails();
                                 usage.Add(reported.Details);
                                 break;
+                            case ReplyNoteContent noted:
+                                note = noted.Note;
+                                break;
                         }
                     }
                 }
@@ -188,7 +192,7 @@ internal sealed class GenerationRunner(
             firstTokenAt is { } first ? (long)time.GetElapsedTime(started, first).TotalMilliseconds : -1, (long)elapsed.TotalMilliseconds);
         var usageInfo = usage is null ? null : new UsageInfo(usage.InputTokenCount ?? 0, usage.OutputTokenCount ?? 0);
         // The final text is what reached the room (the same as the model's text unless a write failed).
-        return new StatusEvent(generation.RoomId, generation.Id, state, batcher.Written, error, usageInfo) { MessageId = generation.AssistantMessageId };
+        return new StatusEvent(generation.RoomId, generation.Id, state, batcher.Written, error, usageInfo) { MessageId = generation.AssistantMessageId, Note = note };
     }
 
     // How often (in deltas) a streaming reply reads the budget again, for the user's other replies spending it meanwhile.
@@ -211,7 +215,7 @@ internal sealed class GenerationRunner(
         foreach (var message in PromptHistory.Newest(candidates, budget))
         {
             prompt.Add(message.Role == MessageRoles.User
-                ? new AiChatMessage(ChatRole.User, PromptHistory.Render(message)) { AuthorName = SafeAuthorName(message.AuthorName) }
+                ? new AiChatMessage(ChatRole.User, PromptHistory.Render(message)) { AuthorName = SafeAuthorName(message.AuthorName), MessageId = message.MessageId }
                 : new AiChatMessage(ChatRole.Assistant, message.Text));
         }
 

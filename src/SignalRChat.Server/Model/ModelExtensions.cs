@@ -8,7 +8,7 @@ namespace SignalRChat.Server.Model;
 
 internal static class ModelExtensions
 {
-    /// <summary>The model pipeline: tool calling, then telemetry, then readable upstream errors, then retries, then the configured provider.</summary>
+    /// <summary>The model pipeline: messages the server refused left out, then tool calling, then telemetry, then readable upstream errors, then retries, then the configured provider.</summary>
     public static IHostApplicationBuilder AddChatModel(this IHostApplicationBuilder builder)
     {
         var services = builder.Services;
@@ -37,7 +37,9 @@ internal static class ModelExtensions
         services.AddSingleton<ToolRegistry>();
         services.AddSingleton<OfflineChatClient>();
 
+        services.AddSingleton<RejectedMessages>();
         services.AddChatClient(CreateProvider)
+            .Use((inner, sp) => new RejectedInputChatClient(inner, sp.GetRequiredService<RejectedMessages>()))
             .Use((inner, sp) => new FunctionInvokingChatClient(inner, sp.GetService<ILoggerFactory>(), sp)
             {
                 MaximumIterationsPerRequest = sp.GetRequiredService<IOptions<ModelOptions>>().Value.MaxToolRounds,
