@@ -20,10 +20,15 @@ internal sealed class RoomService
     private readonly IOptions<LimitOptions> _limits;
     private readonly IUserLimiter _userLimits;
     private readonly ReplyBudget _budget;
+    private readonly IOptions<InvitationOptions> _invitations;
+
+    // The invitation bucket lives next to the message bucket of the same user, under its own key.
+    private const string InvitationBucketPrefix = "invitations:";
 
     public RoomService(IRoomStore store, RoomFanout fanout, ConnectionRegistry connections, GenerationHost generations, IOptions<LimitOptions> limits,
-        IUserLimiter userLimits, ReplyBudget budget)
+        IUserLimiter userLimits, ReplyBudget budget, IOptions<InvitationOptions> invitations)
     {
+        _invitations = invitations;
         _userLimits = userLimits;
         _budget = budget;
         _store = store;
@@ -156,13 +161,20 @@ internal sealed class RoomService
     public async Task InviteAsync(ChatUser user, string? roomId, string? userId)
     {
         var room = RequireRoomId(roomId);
-        if (string.IsNullOrWhiteSpace(userId) || userId.Length > 128)
+        if (!UserIds.IsValid(userId))
         {
-            throw new ChatRequestException(ChatRefusal.BadRequest, "userId is required");
+            throw new ChatRequestException(ChatRefusal.BadRequest, $"invalid userId: {UserIds.Rule}");
         }
 
         await RequireMemberAsync(user, room, "invite people to");
-        await _store.InviteAsync(room, userId);
+        var perMinute = _invitations.Value.InvitationsPerMinute;
+        if (await _userLimits.TryTakeMessageAsync(InvitationBucketPrefix + user.UserId, perMinute) is { } wait)
+        {
+            throw new ChatRequestException(ChatRefusal.TooManyRequests,
+                $"rate limit: {perMinute} invitations a minute, try again in {Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds))} s (Chat:Limits:InvitationsPerMinute)");
+        }
+
+        await _store.InviteAsync(room, userId!);
     }
 
     public async Task<SendMessageResult> SendAsync(ChatUser user, string? roomId, string? text, CancellationToken cancellationToken = default)

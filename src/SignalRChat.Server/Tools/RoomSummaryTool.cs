@@ -19,7 +19,7 @@ internal sealed class RoomSummaryTool(IRoomStore store, IChatClient chatClient, 
     public const string ToolName = "room_summary";
 
     public const string Instructions =
-        "You summarize a chat room. The user message is the room's conversation, one message a line as 'name: text'. " +
+        "You summarize a chat room. The user message is the room's conversation, each message as 'name: text' with its further lines indented by two spaces. " +
         "Answer with only a JSON object with the properties topic (string), participants (array of names), " +
         "keyPoints (array of strings) and openQuestions (array of strings), and nothing else.";
 
