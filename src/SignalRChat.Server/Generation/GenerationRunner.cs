@@ -89,7 +89,8 @@ internal sealed class GenerationRunner(
             var settings = modelOptions.Value;
             var options = new ChatOptions { Tools = [.. tools.Functions], ToolMode = ChatToolMode.Auto, MaxOutputTokens = settings.MaxOutputTokens };
             inputEstimate = prompt.Sum(m => (long)PromptHistory.EstimateTokens(m.Text));
-            var remaining = await budget.RemainingAsync(generation.RequestedBy, CancellationToken.None);
+            var remaining = await RemainingOrNoneAsync(generation);
+            Task<long?>? reading = null;
             using (ToolEventScope.Enter(events))
             {
                 await foreach (var update in chatClient.GetStreamingResponseAsync(prompt, options, cancellation).WithCancellation(cancellation))
@@ -107,9 +108,16 @@ internal sealed class GenerationRunner(
                                     StopForLimit(generation, $"the reply reached the longest allowed, {settings.MaxOutputTokens} tokens (Chat:Model:MaxOutputTokens)");
                                 }
 
-                                if (tokens > 0 && tokens % BudgetCheckEvery == 0)
+                                // Read again now and then, without holding the stream up: a slow or frozen store must not stall the reply.
+                                if (reading is { IsCompleted: true })
                                 {
-                                    remaining = await budget.RemainingAsync(generation.RequestedBy, CancellationToken.None);
+                                    remaining = reading.IsCompletedSuccessfully ? reading.Result ?? remaining : remaining;
+                                    reading = null;
+                                }
+
+                                if (reading is null && tokens > 0 && tokens % BudgetCheckEvery == 0)
+                                {
+                                    reading = RemainingOrNoneAsync(generation);
                                 }
 
                                 if (remaining is { } left && inputEstimate + tokens + cost.ToolTokens >= left)
@@ -197,6 +205,21 @@ internal sealed class GenerationRunner(
 
     // How often (in deltas) a streaming reply reads the budget again, for the user's other replies spending it meanwhile.
     private const int BudgetCheckEvery = 200;
+
+    // The budget left, or null when it cannot be read now (it was checked when the message was accepted).
+    private async Task<long?> RemainingOrNoneAsync(Generation generation)
+    {
+        try
+        {
+            return await budget.RemainingAsync(generation.RequestedBy, CancellationToken.None).WaitAsync(BudgetReadTimeout);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            return null;
+        }
+    }
+
+    private static readonly TimeSpan BudgetReadTimeout = TimeSpan.FromSeconds(2);
 
     // Ends the reply as cancelled by the server for a limit; the next check of the token throws.
     private static void StopForLimit(Generation generation, string error)
