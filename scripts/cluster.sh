@@ -146,12 +146,18 @@ wait_until redis "${pids[0]}" redis_ready || { show_logs; exit 1; }
 
 # Every node must accept the others' tokens, so they share one key.
 signing_key=${CHAT_SIGNING_KEY:-$(head -c 48 /dev/urandom | base64 | tr -d '\n')}
+# Behind nginx (which connects from 127.0.0.1) the nodes read the client address it forwards.
+proxy_env=()
+if $use_nginx; then
+  proxy_env=(Chat__Proxy__KnownProxies__0=127.0.0.1)
+fi
 for i in "${!node_ports[@]}"; do
   spawn "node$((i + 1))" env \
     ASPNETCORE_ENVIRONMENT="${ASPNETCORE_ENVIRONMENT:-Production}" \
     ConnectionStrings__Redis="127.0.0.1:$redis_port" \
     Chat__Auth__SigningKey="$signing_key" \
     Chat__Auth__AllowGuests=true \
+    "${proxy_env[@]}" \
     dotnet "$dll" --urls "http://127.0.0.1:${node_ports[i]}" --contentRoot "$server_dir"
 done
 
@@ -183,6 +189,7 @@ if $use_nginx; then
   wait_until nginx "${pids[-1]}" healthy "$proxy_port" || { show_logs; exit 1; }
 fi
 
+echo "logs    $run_dir"
 echo "redis   127.0.0.1:$redis_port"
 for i in "${!node_ports[@]}"; do
   echo "node$((i + 1))   http://127.0.0.1:${node_ports[i]}"

@@ -101,6 +101,7 @@ for i in 0 1; do
     Chat__Auth__AllowGuests=true \
     Chat__Limits__MessagesPerMinute=100000 \
     Chat__Limits__DailyTokensPerUser=0 \
+    Chat__Limits__DailyTokensPerAddress=0 \
     Chat__Limits__GuestSignInsPerMinute=0 \
     Chat__Offline__TokenDelayMs="${SOAK_TOKEN_DELAY_MS:-5}" \
     Chat__Offline__ReplyTokens="${SOAK_REPLY_TOKENS:-80}" \

@@ -58,7 +58,7 @@ internal static class ChatNode
 
         // The abuse limits opened wide: the bench signs in hundreds of guests from one address, sends far more than people do,
         // holds thousands of idle connections on one user and starts a reply in a hundred rooms at once; the baseline has no limits.
-        args.AddRange(["--Chat:Limits:GuestSignInsPerMinute=0", "--Chat:Limits:MessagesPerMinute=1000000", "--Chat:Limits:DailyTokensPerUser=0",
+        args.AddRange(["--Chat:Limits:GuestSignInsPerMinute=0", "--Chat:Limits:MessagesPerMinute=1000000", "--Chat:Limits:DailyTokensPerUser=0", "--Chat:Limits:DailyTokensPerAddress=0",
             "--Chat:Limits:MaxConnectionsPerUser=1000000", "--Chat:Limits:MaxConcurrentGenerationsPerNode=1000", "--Chat:Limits:MaxQueuedGenerationsPerRoom=1000"]);
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {

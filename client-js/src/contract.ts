@@ -94,6 +94,8 @@ export interface StatusEvent {
   error?: string;
   usage?: Usage;
   messageId?: string;
+  /** On a final status: how the reply was made, when the room should know (e.g. written without the room's history). */
+  note?: string;
 }
 
 export interface PresenceEvent {

@@ -68,7 +68,7 @@ internal sealed class ChatSession(CliOptions options, IAnsiConsole console)
         _printer = RoomPrinter.ForGeneration(reply.GenerationId);
         await foreach (var token in reply.Tokens)
         {
-            Console.Out.Write(token);
+            Console.Out.Write(TerminalText.Visible(token));
         }
 
         Console.Out.WriteLine();
@@ -81,7 +81,7 @@ internal sealed class ChatSession(CliOptions options, IAnsiConsole console)
                 await Console.Error.WriteLineAsync("(stopped)");
                 return Stopped;
             default:
-                await Console.Error.WriteLineAsync($"(failed: {final.Error})");
+                await Console.Error.WriteLineAsync($"(failed: {TerminalText.Visible(final.Error ?? "unknown error")})");
                 return Failed;
         }
     }

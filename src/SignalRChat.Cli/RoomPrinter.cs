@@ -87,11 +87,11 @@ internal sealed class RoomPrinter(IAnsiConsole? console, string userId, bool ans
                 _running.Add(active.GenerationId);
                 _streaming = active.GenerationId;
                 Prefix();
-                Write(active.Text);
+                Write(TerminalText.Visible(active.Text));
             }
 
             NoticeLocked(notice);
-            NoticeLocked($"present: {Spectre.Console.Markup.Escape(string.Join(", ", snapshot.Members.Select(m => m.Name)))}");
+            NoticeLocked($"present: {Spectre.Console.Markup.Escape(TerminalText.Visible(string.Join(", ", snapshot.Members.Select(m => m.Name))))}");
         }
     }
 
@@ -136,10 +136,10 @@ internal sealed class RoomPrinter(IAnsiConsole? console, string userId, bool ans
                 case TokenEvent e when e.GenerationId == _streaming:
                     ClearStatus();
                     Prefix();
-                    Write(e.Text);
+                    Write(TerminalText.Visible(e.Text));
                     break;
                 case ToolProgressEvent e when e.GenerationId == _streaming:
-                    ShowStatus($"[grey]⚙ {Spectre.Console.Markup.Escape(e.Tool)}: {Spectre.Console.Markup.Escape(Describe(e))}{(e.Detail is { } d ? " " + Spectre.Console.Markup.Escape(d) : string.Empty)}[/]");
+                    ShowStatus($"[grey]⚙ {Spectre.Console.Markup.Escape(e.Tool)}: {Spectre.Console.Markup.Escape(Describe(e))}{(e.Detail is { } d ? " " + Spectre.Console.Markup.Escape(TerminalText.Visible(d)) : string.Empty)}[/]");
                     break;
                 case StatusEvent { IsFinal: true } e:
                     _running.Remove(e.GenerationId);
@@ -160,7 +160,7 @@ internal sealed class RoomPrinter(IAnsiConsole? console, string userId, bool ans
                         }
                         else if (e.State == GenerationStates.Failed)
                         {
-                            WriteMarkup($" [red](failed: {Spectre.Console.Markup.Escape(e.Error ?? "unknown error")})[/]");
+                            WriteMarkup($" [red](failed: {Spectre.Console.Markup.Escape(TerminalText.Visible(e.Error ?? "unknown error"))})[/]");
                         }
 
                         _streaming = null;
@@ -184,8 +184,8 @@ internal sealed class RoomPrinter(IAnsiConsole? console, string userId, bool ans
             MessageStates.Failed => " [red](failed)[/]",
             _ => string.Empty,
         };
-        WriteMarkup($"[bold {color}]{Spectre.Console.Markup.Escape(author)}[/]: ");
-        Write(text);
+        WriteMarkup($"[bold {color}]{Spectre.Console.Markup.Escape(TerminalText.Visible(author))}[/]: ");
+        Write(TerminalText.Visible(text));
         WriteMarkup(suffix);
         Write(Environment.NewLine);
         _lineHasText = false;

@@ -76,6 +76,10 @@ public sealed record StatusEvent(
     /// <summary>On a <c>cancelled</c> status: why it stopped, one of <see cref="CancelReasons"/>.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? Reason { get; init; }
+
+    /// <summary>On a final status: something the room should know about how the reply was made (e.g. written without the room's history).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Note { get; init; }
 }
 
 /// <summary>A user came into or went out of a room.</summary>

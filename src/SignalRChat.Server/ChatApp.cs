@@ -31,6 +31,7 @@ public static class ChatApp
         builder.RedactLogs();
 
         var app = builder.Build();
+        app.UseChatForwardedHeaders();
         app.UseSecurityHeaders();
         app.UseChatPage();
         app.UseRouting();

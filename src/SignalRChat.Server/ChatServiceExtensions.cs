@@ -32,6 +32,13 @@ internal static class ChatServiceExtensions
             .Validate(o => o.GuestSignInsPerMinute is null or >= 0, "Chat:Limits:GuestSignInsPerMinute must be 0 (no limit) or more")
             .ValidateOnStart();
         services.AddSingleton<IUserLimiter, InMemoryUserLimiter>();
+        services.AddOptions<BudgetOptions>().BindConfiguration(LimitOptions.Section)
+            .Validate(o => o.DailyTokensPerAddress is null or >= 0, "Chat:Limits:DailyTokensPerAddress must be 0 (no budget) or more")
+            .ValidateOnStart();
+        services.AddSingleton<ReplyBudget>();
+        services.AddOptions<InvitationOptions>().BindConfiguration(LimitOptions.Section)
+            .Validate(o => o.InvitationsPerMinute >= 1, "Chat:Limits:InvitationsPerMinute must be at least 1")
+            .ValidateOnStart();
         services.AddOptions<FanoutOptions>().BindConfiguration(FanoutOptions.Section)
             .Validate(o => o.DeliveryWindow >= TimeSpan.Zero && o.DeliveryWindow <= TimeSpan.FromSeconds(1), "Chat:Fanout:DeliveryWindow must be between 0 and 00:00:01")
             .ValidateOnStart();

@@ -25,6 +25,24 @@ public sealed class CliTests
     }
 
     [Fact]
+    public async Task Escape_sequences_in_other_peoples_text_are_printed_visibly_not_obeyed()
+    {
+        await using var server = await ChatServer.StartAsync();
+        var mallory = await server.ConnectAsync("mallory");
+        await mallory.JoinRoomAsync("cli-escape");
+        // C0 controls are refused by the server; C1 CSI (U+009B) and bidi overrides are text a terminal would obey.
+        await mallory.SendMessageAsync("cli-escape", "clear \u009b2J and \u202Eflipped\u007f");
+
+        using var cli = CliProcess.Start(["--server", server.Url.ToString(), "--name", "reader", "--room", "cli-escape"], input: "hello\n");
+        var exitCode = await cli.WaitForExitAsync(Timeout);
+
+        Assert.Equal(0, exitCode);
+        Assert.Contains("clear <U+009B>2J and <U+202E>flipped\u2421", cli.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain('\u009b', cli.Stdout);
+        Assert.DoesNotContain('\u202e', cli.Stdout);
+    }
+
+    [Fact]
     public async Task Lines_read_from_input_are_sent_and_the_replies_printed_before_it_exits()
     {
         await using var server = await ChatServer.StartAsync();

@@ -23,7 +23,8 @@ public sealed class PrivateRoomTests
         Assert.Contains("room 'secret' is private", (await Assert.ThrowsAsync<HubException>(() => mallory.JoinRoomAsync("secret"))).Message);
         Assert.Contains("already exists", (await Assert.ThrowsAsync<HubException>(() => mallory.CreateRoomAsync("secret", RoomVisibility.Private))).Message);
         Assert.Contains("join room 'secret'", (await Assert.ThrowsAsync<HubException>(() => mallory.SendMessageAsync("secret", "let me in"))).Message);
-        Assert.Contains("join room 'secret'", (await Assert.ThrowsAsync<HubException>(() => mallory.CancelGenerationAsync(reply.GenerationId))).Message);
+        // Stopping a reply of a room one is not in answers as for a reply that does not exist.
+        Assert.False(await mallory.CancelGenerationAsync(reply.GenerationId));
         Assert.Contains("join room 'secret'", (await Assert.ThrowsAsync<HubException>(() => mallory.ResumeAsync("secret", 0))).Message);
         Assert.Contains("join room 'secret'", (await Assert.ThrowsAsync<HubException>(() => mallory.InviteToRoomAsync("secret", mallory.Session!.UserId))).Message);
         Assert.Contains("room 'secret' is private", (await Assert.ThrowsAsync<HubException>(() => mallory.JoinRoomAsync("secret"))).Message);

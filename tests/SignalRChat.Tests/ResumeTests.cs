@@ -135,6 +135,7 @@ public sealed class ResumeTests
         {
             ["Chat:Offline:TokenDelayMs"] = "0",
             ["Chat:Offline:ReplyTokens"] = "8000",
+            ["Chat:Model:MaxOutputTokens"] = "10000",
             ["Chat:Fanout:MaxQueuedEventsPerConnection"] = "1000",
         });
         using var metrics = new MetricRecorder(server.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>());

@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using Microsoft.Extensions.Options;
 using SignalRChat.Contracts;
+using SignalRChat.Server.Security;
 
 namespace SignalRChat.Server.Auth;
 
@@ -11,16 +12,16 @@ internal static class AuthApi
 
     public static IEndpointRouteBuilder MapAuthApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/api/auth");
+        var group = app.MapGroup("/api/auth").WithSmallBodies();
         group.MapPost("/guest", SignInAsGuest).AllowAnonymous().RequireRateLimiting(GuestSignInLimit.Policy);
-        group.MapPost("/refresh", Refresh).RequireAuthorization();
+        group.MapPost("/refresh", Refresh).RequireAuthorization().RequireRateLimiting(TokenRefreshLimit.Policy);
         return app;
     }
 
     private static IResult SignInAsGuest(GuestRequest? request, TokenService tokens, IOptions<AuthOptions> options,
-        IHostEnvironment environment, ILogger<TokenService> logger)
+        IHostEnvironment environment, ILogger<TokenService> logger, HttpContext http)
     {
-        if (!(options.Value.AllowGuests ?? environment.IsDevelopment()))
+        if (!GuestsAllowed(options.Value, environment))
         {
             return Results.Json(new { error = "guest sign-in is switched off (Chat:Auth:AllowGuests)" }, statusCode: StatusCodes.Status403Forbidden);
         }
@@ -30,20 +31,43 @@ internal static class AuthApi
             return Results.BadRequest(new { error });
         }
 
-        var userId = "u-" + Guid.NewGuid().ToString("N")[..12];
+        // 128 random bits: a guest id cannot be guessed, so neither can an invitation meant for it.
+        var userId = "u-" + System.Security.Cryptography.RandomNumberGenerator.GetHexString(32, lowercase: true);
         AuthLog.GuestSignedIn(logger, userId, name);
-        return Results.Ok(new GuestSession(tokens.Issue(userId, name), userId, name));
+        return Results.Ok(new GuestSession(tokens.Issue(userId, name, address: ClientAddress.PartitionKey(http.Connection.RemoteIpAddress)), userId, name));
     }
 
-    /// <summary>A still-valid token of this service buys a new one for the same user, so clients never have to sign in again.</summary>
-    private static IResult Refresh(ClaimsPrincipal principal, TokenService tokens, IOptions<AuthOptions> options)
+    /// <summary>
+    /// A still-valid token of this service buys a new one for the same user, so clients never have to sign in
+    /// again, until the session reaches <c>Chat:Auth:MaxSessionAge</c>. This service issues only guest tokens,
+    /// so none is refreshed while guests are switched off.
+    /// </summary>
+    private static IResult Refresh(ClaimsPrincipal principal, TokenService tokens, IOptions<AuthOptions> options, IHostEnvironment environment, TimeProvider time)
     {
-        if (principal.FindFirst(TokenService.IssuerClaim)?.Value != options.Value.Issuer)
+        var settings = options.Value;
+        if (principal.FindFirst(TokenService.IssuerClaim)?.Value != settings.Issuer)
         {
             return Results.BadRequest(new { error = "only tokens of this service can be refreshed here; get a new one from your identity provider" });
         }
 
+        if (!GuestsAllowed(settings, environment))
+        {
+            return Results.Json(new { error = "guest sign-in is switched off (Chat:Auth:AllowGuests): guest tokens are not refreshed" },
+                statusCode: StatusCodes.Status403Forbidden);
+        }
+
+        // A token from before sessions had an age starts its session now.
+        var now = time.GetUtcNow();
+        var start = TokenService.SessionStartOf(principal) ?? now;
+        if (now - start >= settings.MaxSessionAge)
+        {
+            return Results.Json(new { error = $"this session is older than {settings.MaxSessionAge} (Chat:Auth:MaxSessionAge): sign in again" },
+                statusCode: StatusCodes.Status401Unauthorized);
+        }
+
         var user = ChatUser.From(principal);
-        return Results.Ok(new GuestSession(tokens.Issue(user.UserId, user.Name), user.UserId, user.Name));
+        return Results.Ok(new GuestSession(tokens.Issue(user.UserId, user.Name, start, user.Address), user.UserId, user.Name));
     }
+
+    private static bool GuestsAllowed(AuthOptions options, IHostEnvironment environment) => options.AllowGuests ?? environment.IsDevelopment();
 }

@@ -24,6 +24,8 @@ internal static class AuthExtensions
         var services = builder.Services;
         services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.Section)
             .Validate(o => o.TokenLifetime > TimeSpan.Zero, "Chat:Auth:TokenLifetime must be positive")
+            .Validate(o => o.MaxSessionAge > TimeSpan.Zero, "Chat:Auth:MaxSessionAge must be positive, e.g. 7.00:00:00")
+            .Validate(o => o.RefreshesPerHour >= 1, "Chat:Auth:RefreshesPerHour must be at least 1")
             .Validate(o => o.ClockSkew >= TimeSpan.Zero && o.ClockSkew <= TimeSpan.FromMinutes(5), "Chat:Auth:ClockSkew must be between 0 and 5 minutes")
             .Validate(o => string.IsNullOrEmpty(o.Authority) || Uri.TryCreate(o.Authority, UriKind.Absolute, out _),
                 "Chat:Auth:Authority must be an absolute URL, e.g. https://login.example.com/realms/chat")
@@ -68,12 +70,13 @@ internal static class AuthExtensions
                     jwt.TokenValidationParameters.RequireSignedTokens = true;
                     jwt.TokenValidationParameters.ClockSkew = settings.ClockSkew;
                     jwt.TokenValidationParameters.NameClaimType = TokenService.NameClaim;
-                    jwt.Events = new JwtBearerEvents { OnMessageReceived = ReadToken };
+                    jwt.Events = new JwtBearerEvents { OnMessageReceived = ReadToken, OnTokenValidated = ExternalUserIds.OnTokenValidated };
                 });
         }
 
         services.AddAuthorization();
         services.AddGuestSignInLimit();
+        services.AddRateLimiter(limiter => limiter.AddPolicy<string, TokenRefreshLimit>(TokenRefreshLimit.Policy));
 
         // Resolve the key at start-up so a missing or short key stops the server at once.
         services.AddHostedService<SigningKeyCheck>();
@@ -86,7 +89,7 @@ internal static class AuthExtensions
         return Task.CompletedTask;
     }
 
-    private static readonly string[] KeptClaims = [TokenService.UserIdClaim, TokenService.NameClaim, TokenService.IssuerClaim, "exp"];
+    private static readonly string[] KeptClaims = [TokenService.UserIdClaim, TokenService.NameClaim, TokenService.IssuerClaim, TokenService.SessionStartClaim, TokenService.AddressClaim, "exp"];
 
     /// <summary>
     /// A hub connection keeps its user for as long as it is open; the validated identity would also keep

@@ -19,6 +19,12 @@ public sealed class AuthOptions
 
     public TimeSpan TokenLifetime { get; set; } = TimeSpan.FromHours(12);
 
+    /// <summary>How long a chain of refreshed tokens may last from its guest sign-in; after it, sign in again.</summary>
+    public TimeSpan MaxSessionAge { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>Token refreshes one user may make an hour (a client refreshes once per three quarters of <see cref="TokenLifetime"/>).</summary>
+    public int RefreshesPerHour { get; set; } = 60;
+
     /// <summary>How far a token's lifetime may be off because clocks differ.</summary>
     public TimeSpan ClockSkew { get; set; } = TimeSpan.FromSeconds(30);
 

@@ -31,7 +31,8 @@ internal static class GuestSignInLimit
                     return RateLimitPartition.GetNoLimiter("unlimited");
                 }
 
-                var address = context.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+                // The peer address, or behind a configured proxy (Chat:Proxy) the address it forwarded.
+                var address = ClientAddress.PartitionKey(context.Connection.RemoteIpAddress);
                 return RateLimitPartition.GetTokenBucketLimiter(address, _ => new TokenBucketRateLimiterOptions
                 {
                     TokenLimit = perMinute,

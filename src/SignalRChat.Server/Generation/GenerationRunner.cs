@@ -24,7 +24,7 @@ internal sealed class GenerationRunner(
     ToolRegistry tools,
     IOptions<ModelOptions> modelOptions,
     IOptions<Fanout.FanoutOptions> fanoutOptions,
-    IUserLimiter userLimits,
+    ReplyBudget budget,
     ChatMetrics metrics,
     TimeProvider time,
     ILogger<GenerationRunner> logger)
@@ -72,6 +72,9 @@ internal sealed class GenerationRunner(
         long? firstTokenAt = null;
         var tokens = 0;
         UsageDetails? usage = null;
+        long inputEstimate = 0;
+        string? note = null;
+        var cost = ReplyCost.Begin();
         var state = GenerationStates.Completed;
         string? error = null;
         generation.Started = true;
@@ -83,7 +86,11 @@ internal sealed class GenerationRunner(
             await events.SetStateAsync(GenerationStates.Thinking);
 
             var prompt = await BuildPromptAsync(generation);
-            var options = new ChatOptions { Tools = [.. tools.Functions], ToolMode = ChatToolMode.Auto };
+            var settings = modelOptions.Value;
+            var options = new ChatOptions { Tools = [.. tools.Functions], ToolMode = ChatToolMode.Auto, MaxOutputTokens = settings.MaxOutputTokens };
+            inputEstimate = prompt.Sum(m => (long)PromptHistory.EstimateTokens(m.Text));
+            var remaining = await RemainingOrNoneAsync(generation);
+            Task<long?>? reading = null;
             using (ToolEventScope.Enter(events))
             {
                 await foreach (var update in chatClient.GetStreamingResponseAsync(prompt, options, cancellation).WithCancellation(cancellation))
@@ -94,6 +101,30 @@ internal sealed class GenerationRunner(
                         {
                             case TextContent { Text.Length: > 0 } delta:
                                 cancellation.ThrowIfCancellationRequested();
+
+                                // Limits hold while the reply streams, not only when the next message asks.
+                                if (tokens >= settings.MaxOutputTokens)
+                                {
+                                    StopForLimit(generation, $"the reply reached the longest allowed, {settings.MaxOutputTokens} tokens (Chat:Model:MaxOutputTokens)");
+                                }
+
+                                // Read again now and then, without holding the stream up: a slow or frozen store must not stall the reply.
+                                if (reading is { IsCompleted: true })
+                                {
+                                    remaining = reading.IsCompletedSuccessfully ? reading.Result ?? remaining : remaining;
+                                    reading = null;
+                                }
+
+                                if (reading is null && tokens > 0 && tokens % BudgetCheckEvery == 0)
+                                {
+                                    reading = RemainingOrNoneAsync(generation);
+                                }
+
+                                if (remaining is { } left && inputEstimate + tokens + cost.ToolTokens >= left)
+                                {
+                                    StopForLimit(generation, budget.StoppedMessage());
+                                }
+
                                 if (firstTokenAt is null)
                                 {
                                     firstTokenAt = time.GetTimestamp();
@@ -108,6 +139,9 @@ internal sealed class GenerationRunner(
                             case UsageContent reported:
                                 usage ??= new UsageDetails();
                                 usage.Add(reported.Details);
+                                break;
+                            case ReplyNoteContent noted:
+                                note = noted.Note;
                                 break;
                         }
                     }
@@ -144,13 +178,15 @@ internal sealed class GenerationRunner(
             GenerationLog.Failed(logger, generation.RoomId, generation.Id, "its last deltas could not be written", ex);
         }
 
-        // The reply counts against the budget of whoever asked for it: reported output tokens, else the deltas seen.
-        var spent = usage?.OutputTokenCount is { } reportedOutput and > 0 ? reportedOutput : tokens;
+        // The reply counts against the budgets of whoever asked for it, however it ended: input and output as the
+        // provider reported them (else the prompt's estimate and the deltas seen), and its tools' model calls.
+        var spent = (usage?.OutputTokenCount is { } reportedOutput and > 0 ? (usage.InputTokenCount ?? inputEstimate) + reportedOutput : inputEstimate + tokens)
+                    + cost.ToolTokens;
         if (spent > 0)
         {
             try
             {
-                await userLimits.AddTokensUsedAsync(generation.RequestedBy.UserId, DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime), spent);
+                await budget.ChargeAsync(generation.RequestedBy, spent, CancellationToken.None);
             }
             catch (Exception ex)
             {
@@ -164,7 +200,32 @@ internal sealed class GenerationRunner(
             firstTokenAt is { } first ? (long)time.GetElapsedTime(started, first).TotalMilliseconds : -1, (long)elapsed.TotalMilliseconds);
         var usageInfo = usage is null ? null : new UsageInfo(usage.InputTokenCount ?? 0, usage.OutputTokenCount ?? 0);
         // The final text is what reached the room (the same as the model's text unless a write failed).
-        return new StatusEvent(generation.RoomId, generation.Id, state, batcher.Written, error, usageInfo) { MessageId = generation.AssistantMessageId };
+        return new StatusEvent(generation.RoomId, generation.Id, state, batcher.Written, error, usageInfo) { MessageId = generation.AssistantMessageId, Note = note };
+    }
+
+    // How often (in deltas) a streaming reply reads the budget again, for the user's other replies spending it meanwhile.
+    private const int BudgetCheckEvery = 200;
+
+    // The budget left, or null when it cannot be read now (it was checked when the message was accepted).
+    private async Task<long?> RemainingOrNoneAsync(Generation generation)
+    {
+        try
+        {
+            return await budget.RemainingAsync(generation.RequestedBy, CancellationToken.None).WaitAsync(BudgetReadTimeout);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            return null;
+        }
+    }
+
+    private static readonly TimeSpan BudgetReadTimeout = TimeSpan.FromSeconds(2);
+
+    // Ends the reply as cancelled by the server for a limit; the next check of the token throws.
+    private static void StopForLimit(Generation generation, string error)
+    {
+        generation.TryCancel(new StopRequest(null, CancelReasons.Limit, error));
+        generation.Cancellation.Token.ThrowIfCancellationRequested();
     }
 
     private async Task<List<AiChatMessage>> BuildPromptAsync(Generation generation)
@@ -177,7 +238,7 @@ internal sealed class GenerationRunner(
         foreach (var message in PromptHistory.Newest(candidates, budget))
         {
             prompt.Add(message.Role == MessageRoles.User
-                ? new AiChatMessage(ChatRole.User, PromptHistory.Render(message)) { AuthorName = SafeAuthorName(message.AuthorName) }
+                ? new AiChatMessage(ChatRole.User, PromptHistory.Render(message)) { AuthorName = SafeAuthorName(message.AuthorName), MessageId = message.MessageId }
                 : new AiChatMessage(ChatRole.Assistant, message.Text));
         }
 

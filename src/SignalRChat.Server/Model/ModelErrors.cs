@@ -59,6 +59,14 @@ internal static class ModelErrors
         return false;
     }
 
+    /// <summary>The HTTP status a model server answered with, when the failure is one.</summary>
+    public static int? StatusOf(Exception exception) => exception switch
+    {
+        ClientResultException { Status: > 0 } c => c.Status,
+        HttpRequestException { StatusCode: { } code } => (int)code,
+        _ => null,
+    };
+
     /// <summary>Failures worth another try: rate limits, server errors, lost connections.</summary>
     public static bool IsTransient(Exception exception) => exception switch
     {
@@ -81,4 +89,8 @@ internal static class ModelErrors
 public sealed class ModelOutputException(string message) : Exception(message);
 
 /// <summary>A failure of the model server, told in a sentence fit for the room (no body, no key).</summary>
-public sealed class ModelServerException(string message) : Exception(message);
+public sealed class ModelServerException(string message) : Exception(message)
+{
+    /// <summary>The server's HTTP status, when it answered with one (400: it refused the input).</summary>
+    public int? Status { get; init; }
+}

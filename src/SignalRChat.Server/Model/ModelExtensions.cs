@@ -8,7 +8,7 @@ namespace SignalRChat.Server.Model;
 
 internal static class ModelExtensions
 {
-    /// <summary>The model pipeline: tool calling, then telemetry, then readable upstream errors, then retries, then the configured provider.</summary>
+    /// <summary>The model pipeline: messages the server refused left out, then tool calling, then telemetry, then readable upstream errors, then retries, then the configured provider.</summary>
     public static IHostApplicationBuilder AddChatModel(this IHostApplicationBuilder builder)
     {
         var services = builder.Services;
@@ -16,6 +16,8 @@ internal static class ModelExtensions
             .Validate(o => o.Provider is ModelProviders.Offline or ModelProviders.OpenAI or ModelProviders.AzureOpenAI,
                 $"Chat:Model:Provider must be one of {ModelProviders.Offline}, {ModelProviders.AzureOpenAI}, {ModelProviders.OpenAI}")
             .Validate(o => o.MaxToolRounds is >= 1 and <= 32, "Chat:Model:MaxToolRounds must be from 1 to 32")
+            .Validate(o => o.MaxToolCallsPerRound is >= 1 and <= 128, "Chat:Model:MaxToolCallsPerRound must be from 1 to 128")
+            .Validate(o => o.MaxOutputTokens is >= 1 and <= 1_000_000, "Chat:Model:MaxOutputTokens must be from 1 to 1000000")
             .Validate(o => o.MaxHistoryMessages is >= 1 and <= 10_000, "Chat:Model:MaxHistoryMessages must be from 1 to 10000")
             .Validate(o => o.MaxHistoryTokens is >= 100 and <= 10_000_000, "Chat:Model:MaxHistoryTokens must be from 100 to 10000000")
             .Validate(o => o.MaxRetries is >= 0 and <= 10, "Chat:Model:MaxRetries must be from 0 to 10")
@@ -35,10 +37,13 @@ internal static class ModelExtensions
         services.AddSingleton<ToolRegistry>();
         services.AddSingleton<OfflineChatClient>();
 
+        services.AddSingleton<RejectedMessages>();
         services.AddChatClient(CreateProvider)
+            .Use((inner, sp) => new RejectedInputChatClient(inner, sp.GetRequiredService<RejectedMessages>()))
             .Use((inner, sp) => new FunctionInvokingChatClient(inner, sp.GetService<ILoggerFactory>(), sp)
             {
                 MaximumIterationsPerRequest = sp.GetRequiredService<IOptions<ModelOptions>>().Value.MaxToolRounds,
+                FunctionInvoker = ToolCallLimit.For(sp.GetRequiredService<IOptions<ModelOptions>>().Value.MaxToolCallsPerRound),
 
                 // Input errors come back from ToolFunction as results; anything thrown is a real failure and ends the reply.
                 IncludeDetailedErrors = false,

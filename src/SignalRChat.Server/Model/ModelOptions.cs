@@ -11,6 +11,12 @@ public sealed class ModelOptions
     /// <summary>Rounds of tool calls (model asks, tools answer) allowed in one reply.</summary>
     public int MaxToolRounds { get; set; } = 4;
 
+    /// <summary>Tool calls the model may ask for in one round; a round asking for more gets each call refused.</summary>
+    public int MaxToolCallsPerRound { get; set; } = 8;
+
+    /// <summary>The longest reply in tokens: passed to the model and enforced while the reply streams.</summary>
+    public int MaxOutputTokens { get; set; } = 4096;
+
     /// <summary>Most recent room messages considered for the model's history.</summary>
     public int MaxHistoryMessages { get; set; } = 40;
 

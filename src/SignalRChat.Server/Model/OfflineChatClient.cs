@@ -162,7 +162,10 @@ public sealed partial class OfflineChatClient(IOptions<OfflineModelOptions> offl
     // A deterministic summary of "name: text" lines: first message as the topic, the last three as key points, questions as open.
     private static Tools.RoomSummary SummarizeTranscript(string transcript)
     {
-        var lines = transcript.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        // An indented line continues the message above it (PromptHistory.Render): it never names a speaker.
+        var lines = transcript.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Where(line => !line.StartsWith(PromptHistory.ContinuationIndent, StringComparison.Ordinal))
+            .Select(line => line.Trim())
             .Select(line => line.IndexOf(": ", StringComparison.Ordinal) is var colon and > 0 ? (Name: line[..colon], Text: line[(colon + 2)..]) : (Name: string.Empty, Text: line))
             .ToList();
         var people = lines.Where(l => l.Name.Length > 0 && l.Name != Generation.GenerationRunner.AssistantName).Select(l => l.Name).Distinct(StringComparer.Ordinal).ToList();

@@ -16,8 +16,15 @@ internal static class PromptHistory
         message.Role == MessageRoles.User
         || message.Role == MessageRoles.Assistant && message.State is MessageStates.Completed or MessageStates.Cancelled && message.Text.Length > 0;
 
-    /// <summary>Who said what, as the model reads it: several people share a room.</summary>
-    public static string Render(ChatMessage message) => $"{message.AuthorName}: {message.Text}";
+    /// <summary>
+    /// Who said what, as the model reads it: several people share a room. A message's further lines are
+    /// indented, so only the first line of a message starts with a name: a line "bob: …" typed by alice
+    /// reads as part of alice's message, never as bob speaking.
+    /// </summary>
+    public static string Render(ChatMessage message) => $"{message.AuthorName}: {message.Text.Replace("\n", "\n" + ContinuationIndent, StringComparison.Ordinal)}";
+
+    /// <summary>What starts every further line of a rendered message.</summary>
+    public const string ContinuationIndent = "  ";
 
     /// <summary>The newest messages whose estimate fits <paramref name="budgetTokens"/>, oldest first; the newest is always kept.</summary>
     public static List<ChatMessage> Newest(IReadOnlyList<ChatMessage> messages, int budgetTokens)

@@ -54,5 +54,5 @@ internal sealed class UpstreamErrorsChatClient(IChatClient inner, string server)
     private ModelServerException? Translate(Exception exception, CancellationToken cancellationToken) =>
         cancellationToken.IsCancellationRequested || exception is ModelServerException
             ? null
-            : ModelErrors.DescribeUpstream(exception, server) is { } sentence ? new ModelServerException(sentence) : null;
+            : ModelErrors.DescribeUpstream(exception, server) is { } sentence ? new ModelServerException(sentence) { Status = ModelErrors.StatusOf(exception) } : null;
 }

@@ -31,6 +31,7 @@ internal static class RoomScripts
     /// <summary>Adds connection <c>@Conn</c> of <c>@User</c> (<c>@Name</c>); presence <c>joined</c> on the user's first. 0 when not invited.</summary>
     public static readonly LuaScript Enter = Prepare("""
         local user, name, conn = @User, @Name, @Conn
+        if not exists() then redis.call('HSET', kMeta, 'visibility', 'public', 'creator', user) end
         if not mayEnter(user) then return 0 end
         redis.call('HSET', kMembers, user, name)
         if redis.call('HSETNX', kConns, conn, user) == 1 and redis.call('HINCRBY', kPresence, user, 1) == 1 then
@@ -56,6 +57,7 @@ internal static class RoomScripts
         """);
 
     public static readonly LuaScript Ensure = Prepare("""
+        if not exists() then redis.call('HSET', kMeta, 'visibility', 'public', 'creator', @User) end
         if not mayEnter(@User) then return 0 end
         redis.call('HSETNX', kMembers, @User, @Name)
         touch()
@@ -65,7 +67,9 @@ internal static class RoomScripts
     public static readonly LuaScript Create = Prepare("""
         local user, visibility = @User, @Visibility
         if exists() then
-          if redis.call('HGET', kMeta, 'creator') == user or redis.call('HEXISTS', kMembers, user) == 1 then return 'yours' end
+          -- Only its creator asking for the same visibility gets the room: a room never changes visibility.
+          local meta = redis.call('HMGET', kMeta, 'creator', 'visibility')
+          if meta[1] == user and (meta[2] or 'public') == visibility then return 'yours' end
           return 'taken'
         end
         redis.call('HSET', kMeta, 'visibility', visibility, 'creator', user)

@@ -32,7 +32,7 @@ public interface IRoomStore
 
     ValueTask<RoomCreation> CreateRoomAsync(string roomId, string userId, string visibility, CancellationToken cancellationToken = default);
 
-    /// <summary>Adds the connection to the room (creating a public room if unknown); presence <c>joined</c> when it is the user's first.</summary>
+    /// <summary>Adds the connection to the room (an unknown room becomes a public room this user created); presence <c>joined</c> when it is the user's first.</summary>
     ValueTask<RoomEntry> EnterAsync(string roomId, RoomMember member, string connectionId, CancellationToken cancellationToken = default);
 
     /// <summary>Removes the connection; presence <c>left</c> when it was the user's last. An explicit leave also ends membership.</summary>

@@ -34,26 +34,21 @@ internal sealed class InMemoryRoomStore(IOptions<RoomOptions> options, TimeProvi
 
     public ValueTask<RoomCreation> CreateRoomAsync(string roomId, string userId, string visibility, CancellationToken cancellationToken = default)
     {
-        var created = false;
-        var room = _rooms.GetOrAdd(roomId, id =>
-        {
-            created = true;
-            return new RoomState(id, visibility, userId);
-        });
-        if (created)
+        // Only the instance that GetOrAdd kept counts: a factory that ran and lost a race created nothing.
+        RoomState? made = null;
+        var room = _rooms.GetOrAdd(roomId, id => made = new RoomState(id, visibility, userId));
+        if (ReferenceEquals(room, made))
         {
             return ValueTask.FromResult(RoomCreation.Created);
         }
 
-        lock (room)
-        {
-            return ValueTask.FromResult(room.CreatorId == userId || room.IsMember(userId) ? RoomCreation.AlreadyYours : RoomCreation.TakenByOther);
-        }
+        // Visibility and creator never change after creation, so they need no lock.
+        return ValueTask.FromResult(room.CreatorId == userId && room.Visibility == visibility ? RoomCreation.AlreadyYours : RoomCreation.TakenByOther);
     }
 
     public ValueTask<RoomEntry> EnterAsync(string roomId, RoomMember member, string connectionId, CancellationToken cancellationToken = default)
     {
-        var room = GetOrCreate(roomId);
+        var room = GetOrCreate(roomId, member.UserId);
         lock (room)
         {
             if (!room.MayEnter(member.UserId))
@@ -88,7 +83,7 @@ internal sealed class InMemoryRoomStore(IOptions<RoomOptions> options, TimeProvi
 
     public ValueTask<RoomEntry> EnsureMemberAsync(string roomId, RoomMember member, CancellationToken cancellationToken = default)
     {
-        var room = GetOrCreate(roomId);
+        var room = GetOrCreate(roomId, member.UserId);
         lock (room)
         {
             if (!room.MayEnter(member.UserId))
@@ -144,5 +139,8 @@ internal sealed class InMemoryRoomStore(IOptions<RoomOptions> options, TimeProvi
         }
     }
 
-    private RoomState GetOrCreate(string roomId) => _rooms.GetOrAdd(roomId, id => new RoomState(id, RoomVisibility.Public, null));
+    // Whoever first enters an unknown room created it, as a public room; an event appended to an
+    // unknown room (nobody's) makes a public room with no creator.
+    private RoomState GetOrCreate(string roomId, string? creatorId = null) =>
+        _rooms.GetOrAdd(roomId, static (id, creator) => new RoomState(id, RoomVisibility.Public, creator), creatorId);
 }

@@ -19,13 +19,18 @@ internal sealed class RoomService
     private readonly GenerationHost _generations;
     private readonly IOptions<LimitOptions> _limits;
     private readonly IUserLimiter _userLimits;
-    private readonly TimeProvider _time;
+    private readonly ReplyBudget _budget;
+    private readonly IOptions<InvitationOptions> _invitations;
+
+    // The invitation bucket lives next to the message bucket of the same user, under its own key.
+    private const string InvitationBucketPrefix = "invitations:";
 
     public RoomService(IRoomStore store, RoomFanout fanout, ConnectionRegistry connections, GenerationHost generations, IOptions<LimitOptions> limits,
-        IUserLimiter userLimits, TimeProvider time)
+        IUserLimiter userLimits, ReplyBudget budget, IOptions<InvitationOptions> invitations)
     {
+        _invitations = invitations;
         _userLimits = userLimits;
-        _time = time;
+        _budget = budget;
         _store = store;
         _fanout = fanout;
         _connections = connections;
@@ -138,7 +143,7 @@ internal sealed class RoomService
 
         if (await _store.CreateRoomAsync(room, user.UserId, visibility) == RoomCreation.TakenByOther)
         {
-            throw new ChatRequestException(ChatRefusal.Conflict, $"room '{room}' already exists: join it, or choose another id");
+            throw new ChatRequestException(ChatRefusal.Conflict, $"room '{room}' already exists: join it, or choose another id (a room keeps the visibility it was created with)");
         }
 
         return await JoinAsync(user, connectionId, room);
@@ -156,13 +161,20 @@ internal sealed class RoomService
     public async Task InviteAsync(ChatUser user, string? roomId, string? userId)
     {
         var room = RequireRoomId(roomId);
-        if (string.IsNullOrWhiteSpace(userId) || userId.Length > 128)
+        if (!UserIds.IsValid(userId))
         {
-            throw new ChatRequestException(ChatRefusal.BadRequest, "userId is required");
+            throw new ChatRequestException(ChatRefusal.BadRequest, $"invalid userId: {UserIds.Rule}");
         }
 
         await RequireMemberAsync(user, room, "invite people to");
-        await _store.InviteAsync(room, userId);
+        var perMinute = _invitations.Value.InvitationsPerMinute;
+        if (await _userLimits.TryTakeMessageAsync(InvitationBucketPrefix + user.UserId, perMinute) is { } wait)
+        {
+            throw new ChatRequestException(ChatRefusal.TooManyRequests,
+                $"rate limit: {perMinute} invitations a minute, try again in {Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds))} s (Chat:Limits:InvitationsPerMinute)");
+        }
+
+        await _store.InviteAsync(room, userId!);
     }
 
     public async Task<SendMessageResult> SendAsync(ChatUser user, string? roomId, string? text, CancellationToken cancellationToken = default)
@@ -170,8 +182,10 @@ internal sealed class RoomService
         var room = RequireRoomId(roomId);
         RequireText(text);
         await RequireMemberAsync(user, room, "send to");
-        await RequireTokenBudgetAsync(user);
+        await _budget.RequireAsync(user, cancellationToken);
         await TakeMessageAsync(user);
+        // Checked after the message allowance is spent, so a flood of over-long texts is limited like any other.
+        RequireLength(text!);
         return await _generations.SubmitAsync(user, room, text!, cancellationToken);
     }
 
@@ -182,13 +196,14 @@ internal sealed class RoomService
             throw new ChatRequestException(ChatRefusal.BadRequest, "generationId is required");
         }
 
+        // A reply in a room the caller is not in is answered as one that does not exist: neither the
+        // reply nor its room is revealed to an outsider holding its id.
         var room = await _generations.FindRoomAsync(generationId);
-        if (room is null)
+        if (room is null || !await _store.IsMemberAsync(room, user.UserId))
         {
             return false;
         }
 
-        await RequireMemberAsync(user, room, "stop replies in");
         return await _generations.CancelAsync(room, generationId, StopRequest.ByMember(new RoomMember(user.UserId, user.Name)));
     }
 
@@ -236,14 +251,23 @@ internal sealed class RoomService
     private static ChatRequestException NotInvited(string room) =>
         new(ChatRefusal.Forbidden, $"room '{room}' is private: a member has to invite you");
 
-    private void RequireText(string? text)
+    private static void RequireText(string? text)
     {
-        var maxChars = _limits.Value.MaxMessageChars;
         if (string.IsNullOrWhiteSpace(text))
         {
             throw new ChatRequestException(ChatRefusal.BadRequest, "the message is empty");
         }
 
+        if (MessageText.FirstControl(text) is { } control)
+        {
+            throw new ChatRequestException(ChatRefusal.BadRequest,
+                $"the message contains the control character U+{control:X4}; only newline and tab are allowed");
+        }
+    }
+
+    private void RequireLength(string text)
+    {
+        var maxChars = _limits.Value.MaxMessageChars;
         if (text.Length > maxChars)
         {
             throw new ChatRequestException(ChatRefusal.BadRequest,
@@ -258,25 +282,6 @@ internal sealed class RoomService
         {
             throw new ChatRequestException(ChatRefusal.TooManyRequests,
                 $"rate limit: {perMinute} messages a minute, try again in {Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds))} s (Chat:Limits:MessagesPerMinute)");
-        }
-    }
-
-    private async Task RequireTokenBudgetAsync(ChatUser user)
-    {
-        var budget = _limits.Value.DailyTokensPerUser;
-        if (budget <= 0)
-        {
-            return;
-        }
-
-        var now = _time.GetUtcNow();
-        var used = await _userLimits.GetTokensUsedAsync(user.UserId, DateOnly.FromDateTime(now.UtcDateTime));
-        if (used >= budget)
-        {
-            var reset = new DateTimeOffset(now.UtcDateTime.Date.AddDays(1), TimeSpan.Zero) - now;
-            throw new ChatRequestException(ChatRefusal.TooManyRequests,
-                $"daily token budget: your replies used {used} of {budget} model tokens today (Chat:Limits:DailyTokensPerUser), " +
-                $"try again after 00:00 UTC, in {(int)reset.TotalHours} h {reset.Minutes} min");
         }
     }
 

@@ -14,6 +14,7 @@ internal static class SecurityExtensions
             .Validate(o => o.AllowedOrigins.All(ChatCorsOptions.IsOrigin),
                 "Chat:Cors:AllowedOrigins takes origins such as https://chat.example.com (scheme, host and port; no path, no trailing slash, no *)")
             .ValidateOnStart();
+        services.AddChatProxy();
         services.AddCors();
         services.AddOptions<Microsoft.AspNetCore.Cors.Infrastructure.CorsOptions>()
             .Configure<IOptions<ChatCorsOptions>>((cors, chat) => cors.AddPolicy(CorsPolicy, policy =>

@@ -6,6 +6,7 @@ using SignalRChat.Contracts;
 using SignalRChat.Server.Auth;
 using SignalRChat.Server.Fanout;
 using SignalRChat.Server.Rooms;
+using SignalRChat.Server.Security;
 using SignalRChat.Server.Telemetry;
 
 namespace SignalRChat.Server.Streaming;
@@ -26,7 +27,7 @@ internal static class RoomStreamsApi
 
     public static IEndpointRouteBuilder MapRoomStreams(this IEndpointRouteBuilder app)
     {
-        var rooms = app.MapGroup("/api/rooms/{roomId}").RequireAuthorization();
+        var rooms = app.MapGroup("/api/rooms/{roomId}").RequireAuthorization().WithSmallBodies();
         rooms.MapGet("/events", StreamEventsAsync);
         rooms.MapPost("/messages", PostMessageAsync);
         return app;

@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Options;
+using SignalRChat.Server.Limits;
 using SignalRChat.Server.Model;
 using SignalRChat.Server.Rooms;
 using AiChatMessage = Microsoft.Extensions.AI.ChatMessage;
@@ -18,7 +19,7 @@ internal sealed class RoomSummaryTool(IRoomStore store, IChatClient chatClient, 
     public const string ToolName = "room_summary";
 
     public const string Instructions =
-        "You summarize a chat room. The user message is the room's conversation, one message a line as 'name: text'. " +
+        "You summarize a chat room. The user message is the room's conversation, each message as 'name: text' with its further lines indented by two spaces. " +
         "Answer with only a JSON object with the properties topic (string), participants (array of names), " +
         "keyPoints (array of strings) and openQuestions (array of strings), and nothing else.";
 
@@ -77,15 +78,27 @@ internal sealed class RoomSummaryTool(IRoomStore store, IChatClient chatClient, 
         var (from, to) = attempt == 1 ? (0.1, 0.5) : (0.55, 0.9);
         var answer = new StringBuilder();
         var reportedStep = -1;
-        await foreach (var update in chatClient.GetStreamingResponseAsync(prompt, options, cancellationToken))
+        long reported = 0;
+        try
         {
-            answer.Append(update.Text);
-            var step = (int)(10 * Math.Min(1.0, answer.Length / (double)expectedChars));
-            if (step > reportedStep)
+            await foreach (var update in chatClient.GetStreamingResponseAsync(prompt, options, cancellationToken))
             {
-                reportedStep = step;
-                await progress.ReportAsync(from + (to - from) * step / 10, $"writing the summary ({answer.Length} characters)", cancellationToken);
+                reported += update.Contents.OfType<UsageContent>().Sum(u => (u.Details.InputTokenCount ?? 0) + (u.Details.OutputTokenCount ?? 0));
+                answer.Append(update.Text);
+                var step = (int)(10 * Math.Min(1.0, answer.Length / (double)expectedChars));
+                if (step > reportedStep)
+                {
+                    reportedStep = step;
+                    await progress.ReportAsync(from + (to - from) * step / 10, $"writing the summary ({answer.Length} characters)", cancellationToken);
+                }
             }
+        }
+        finally
+        {
+            // The reply that called this tool pays for the model call too: as reported, else estimated.
+            ReplyCost.Current?.AddToolTokens(reported > 0
+                ? reported
+                : prompt.Sum(m => (long)PromptHistory.EstimateTokens(m.Text)) + PromptHistory.EstimateTokens(answer.ToString()));
         }
 
         return answer.ToString();

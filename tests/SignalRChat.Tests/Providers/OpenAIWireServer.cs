@@ -36,6 +36,9 @@ public sealed class OpenAIWireServer : IAsyncDisposable
     /// <summary>When set, requests must carry this key (<c>Authorization: Bearer</c> or <c>api-key</c>), else 401.</summary>
     public string? RequiredKey { get; set; }
 
+    /// <summary>When set, a request whose messages contain this text is refused with 400, as servers refuse input they cannot take.</summary>
+    public string? RejectInputContaining { get; set; }
+
     /// <summary>The answer when the script has run out.</summary>
     public WireReply DefaultReply { get; set; } = WireReply.Text("Hello ", "from ", "the ", "wire.");
 
@@ -114,6 +117,14 @@ public sealed class OpenAIWireServer : IAsyncDisposable
             // Like real servers, the error echoes (part of) what was presented, so a leak of it would show in the logs.
             var presented = request.ApiKeyHeader.Length > 0 ? request.ApiKeyHeader : request.Authorization.Replace("Bearer ", string.Empty, StringComparison.Ordinal);
             await WireReply.Status(401, $$$"""{"error":{"message":"Incorrect API key provided: {{{presented}}}","type":"invalid_request_error","code":"invalid_api_key"}}""")
+                .WriteAsync(context, request);
+            return;
+        }
+
+        if (RejectInputContaining is { } poison && body.RootElement.TryGetProperty("messages", out var messages)
+            && messages.GetRawText().Contains(poison, StringComparison.Ordinal))
+        {
+            await WireReply.Status(400, """{"error":{"message":"Invalid 'messages': the input cannot be processed.","type":"invalid_request_error","code":"invalid_value"}}""")
                 .WriteAsync(context, request);
             return;
         }

@@ -57,7 +57,7 @@ internal static class ProviderEndpoints
     public static bool IsHttpUrl(string? value) =>
         Uri.TryCreate(value, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps);
 
-    /// <summary>Scheme, host and port: enough to say which server failed, never a path or query that might carry a secret.</summary>
+    /// <summary>Scheme, host and port: enough to say which server failed, never a user:password@ part, a path or a query that might carry a secret.</summary>
     public static string Describe(string? endpoint) =>
-        Uri.TryCreate(endpoint, UriKind.Absolute, out var uri) ? uri.GetLeftPart(UriPartial.Authority) : "(no endpoint)";
+        Uri.TryCreate(endpoint, UriKind.Absolute, out var uri) ? $"{uri.Scheme}://{uri.Authority}" : "(no endpoint)";
 }
