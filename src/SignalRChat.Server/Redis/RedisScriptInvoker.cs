@@ -29,7 +29,9 @@ internal sealed class RedisScriptInvoker(IConnectionMultiplexer redis, ChatMetri
     }
 
     // A TaskCanceledException here is the multiplexer giving a command up (no caller token is passed to Redis calls).
+    // "Reading is not allowed after reader was completed" is a connection torn down under a command.
     public static bool IsUnreachable(Exception ex) => ex is RedisConnectionException or RedisTimeoutException or TimeoutException or TaskCanceledException
+        || ex is InvalidOperationException { Message: var torn } && torn.Contains("reader was completed", StringComparison.Ordinal)
         || ex is RedisServerException { Message: var message } && (message.StartsWith("LOADING", StringComparison.Ordinal) || message.StartsWith("BUSY", StringComparison.Ordinal)
             || message.StartsWith("TRYAGAIN", StringComparison.Ordinal) || message.StartsWith("CLUSTERDOWN", StringComparison.Ordinal));
 
