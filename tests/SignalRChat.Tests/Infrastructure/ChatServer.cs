@@ -31,9 +31,10 @@ public sealed class ChatServer : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
-    /// <summary>Fast offline replies unless a test says otherwise.</summary>
+    /// <summary>Fast offline replies, and the record in memory (no database file under the project), unless a test says otherwise.</summary>
     public static readonly IReadOnlyDictionary<string, string?> Defaults = new Dictionary<string, string?>
     {
+        ["Chat:Storage:Provider"] = "Memory",
         ["Chat:Offline:TokenDelayMs"] = "2",
         ["Chat:Offline:ReplyTokens"] = "20",
     };
@@ -41,7 +42,8 @@ public sealed class ChatServer : IAsyncDisposable
     public static async Task<ChatServer> StartAsync(IReadOnlyDictionary<string, string?>? settings = null, string environment = "Development")
     {
         var args = new List<string> { "--urls", "http://127.0.0.1:0", "--environment", environment, "--contentRoot", Paths.ServerProject };
-        foreach (var (key, value) in Defaults.Concat(settings ?? new Dictionary<string, string?>()).GroupBy(kv => kv.Key).Select(g => g.Last()))
+        // A null value leaves the key unset, so the server's own default applies.
+        foreach (var (key, value) in Defaults.Concat(settings ?? new Dictionary<string, string?>()).GroupBy(kv => kv.Key).Select(g => g.Last()).Where(kv => kv.Value is not null))
         {
             args.Add($"--{key}={value}");
         }
