@@ -52,7 +52,8 @@ export async function startServer(settings: Record<string, string> = {}, timeout
     throw new Error(`${serverDll} is missing: run 'dotnet build' first (./test.sh does)`);
   }
 
-  const defaults: Record<string, string> = { "Chat:Offline:TokenDelayMs": "5", "Chat:Offline:ReplyTokens": "20" };
+  // The record in memory: no test writes a database file under the server project.
+  const defaults: Record<string, string> = { "Chat:Offline:TokenDelayMs": "5", "Chat:Offline:ReplyTokens": "20", "Chat:Storage:Provider": "Memory" };
   const args = [serverDll, "--urls", `http://127.0.0.1:${port}`, "--environment", "Development", "--contentRoot", serverProject];
   for (const [key, value] of Object.entries({ ...defaults, ...settings })) {
     args.push(`--${key}=${value}`);
