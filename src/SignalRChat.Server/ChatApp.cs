@@ -26,6 +26,7 @@ public static class ChatApp
         builder.AddChatStorage();
         builder.AddChatRooms();
         builder.AddChatRedis();
+        builder.RecordRooms();
         builder.AddChatSecurity();
         builder.AddChatHealth();
         builder.AddChatTelemetry();

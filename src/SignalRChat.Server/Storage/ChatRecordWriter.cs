@@ -43,10 +43,7 @@ internal sealed class ChatRecordWriter(IChatRecord record, IOptions<StorageOptio
     /// </summary>
     public async Task WriteAndWaitAsync(RecordWrite write, CancellationToken cancellationToken)
     {
-        if (_failure is { } failure)
-        {
-            throw Unavailable($"is not answering ({failure})");
-        }
+        ThrowIfDown();
 
         var timeout = options.Value.WriteTimeout;
         try
@@ -56,6 +53,15 @@ internal sealed class ChatRecordWriter(IChatRecord record, IOptions<StorageOptio
         catch (TimeoutException)
         {
             throw Unavailable($"did not store it within {timeout.TotalSeconds:0.#} s (Chat:Storage:WriteTimeout)");
+        }
+    }
+
+    /// <summary>Refuses while the last write failed: what must be stored is not taken in until the database answers again.</summary>
+    public void ThrowIfDown()
+    {
+        if (_failure is { } failure)
+        {
+            throw Unavailable($"is not answering ({failure})");
         }
     }
 

@@ -26,6 +26,9 @@ internal interface IChatRecord
     /// <summary>The rooms the user belongs to (joined and not left, created, or invited to), most recent activity first; the last message's text cut to <see cref="PreviewLength"/>.</summary>
     Task<IReadOnlyList<RoomListing>> ListRoomsAsync(string userId, CancellationToken cancellationToken);
 
+    /// <summary>Everyone the room belongs to (members, its creator, those invited) and how many messages of others they have not read.</summary>
+    Task<IReadOnlyList<(string UserId, int Unread)>> GetUnreadAsync(string roomId, CancellationToken cancellationToken);
+
     /// <summary>Replies still <c>generating</c> become <c>failed</c> with <paramref name="error"/>, keeping their checkpointed text; returns how many.</summary>
     Task<int> FailInterruptedAsync(string error, CancellationToken cancellationToken);
 

@@ -145,6 +145,25 @@ internal sealed class MemoryChatRecord : IChatRecord
         }
     }
 
+    public Task<IReadOnlyList<(string UserId, int Unread)>> GetUnreadAsync(string roomId, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            if (!_rooms.TryGetValue(roomId, out var room) || room.Unlisted)
+            {
+                return Task.FromResult<IReadOnlyList<(string, int)>>([]);
+            }
+
+            var people = room.Members.Values.Where(m => !m.Left).Select(m => m.UserId).Concat(room.Invited.Keys)
+                .Concat(room.CreatorId is null ? [] : [room.CreatorId]).Distinct(StringComparer.Ordinal);
+            return Task.FromResult<IReadOnlyList<(string, int)>>(people.Select(userId =>
+            {
+                var readSeq = room.Members.GetValueOrDefault(userId)?.ReadSeq ?? 0;
+                return (userId, room.Messages.Values.Count(m => m.Seq > readSeq && m.AuthorId != userId));
+            }).ToList());
+        }
+    }
+
     public Task<int> FailInterruptedAsync(string error, CancellationToken cancellationToken)
     {
         lock (_lock)

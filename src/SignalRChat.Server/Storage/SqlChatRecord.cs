@@ -228,6 +228,29 @@ internal sealed class SqlChatRecord(SqlDatabase database, TimeProvider time) : I
         return rooms.OrderByDescending(r => r.LastActivity).ThenBy(r => r.RoomId, StringComparer.Ordinal).ToList();
     }
 
+    public async Task<IReadOnlyList<(string UserId, int Unread)>> GetUnreadAsync(string roomId, CancellationToken cancellationToken)
+    {
+        const string sql = """
+            SELECT p.user_id,
+                   (SELECT COUNT(*) FROM messages x WHERE x.room_id = @room AND x.seq > COALESCE(m.read_seq, 0) AND x.author_id <> p.user_id)
+            FROM (SELECT user_id FROM memberships WHERE room_id = @room AND left_at IS NULL
+                  UNION SELECT user_id FROM invitations WHERE room_id = @room
+                  UNION SELECT creator_id FROM rooms WHERE room_id = @room AND creator_id IS NOT NULL) p
+            LEFT JOIN memberships m ON m.room_id = @room AND m.user_id = p.user_id
+            """;
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var command = Command(connection, sql);
+        SqlParameters.Add(command, "room", roomId);
+        var people = new List<(string, int)>();
+        await using var row = await command.ExecuteReaderAsync(cancellationToken);
+        while (await row.ReadAsync(cancellationToken))
+        {
+            people.Add((row.GetString(0), Convert.ToInt32(row.GetValue(1), CultureInfo.InvariantCulture)));
+        }
+
+        return people;
+    }
+
     private const string LastMessageColumns =
         "l.message_id, l.room_id, l.seq, l.author_id, l.author_name, l.role, substr(l.text, 1, 200), l.state, l.created_at, l.usage, l.cancelled_by, l.regenerates, l.error";
 

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using SignalRChat.Server.Rooms;
 
 namespace SignalRChat.Server.Storage;
 
@@ -42,6 +43,25 @@ internal static class StorageExtensions
         services.AddSingleton<ChatRecordWriter>();
         services.AddHostedService(sp => sp.GetRequiredService<ChatRecordWriter>());
         services.AddHostedService<HistoryRetentionService>();
+        services.AddSingleton<UserEvents>();
+        services.AddSingleton<ChatRecorder>();
+        services.AddHostedService(sp => sp.GetRequiredService<ChatRecorder>());
+        services.AddSingleton<RoomRecordService>();
+        return builder;
+    }
+
+    /// <summary>
+    /// Puts the record around whichever room store was chosen (memory or Redis), so that rooms are
+    /// recorded as they change and rebuilt from the record after a restart. Called after every store is added.
+    /// </summary>
+    public static IHostApplicationBuilder RecordRooms(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        var chosen = services.Last(d => d.ServiceType == typeof(IRoomStore));
+        services.Remove(chosen);
+        services.AddSingleton<IRoomStore>(sp => new RecordingRoomStore(
+            (IRoomStore)(chosen.ImplementationInstance ?? chosen.ImplementationFactory?.Invoke(sp) ?? ActivatorUtilities.CreateInstance(sp, chosen.ImplementationType!)),
+            sp.GetRequiredService<IChatRecord>(), sp.GetRequiredService<ChatRecorder>(), sp.GetRequiredService<IOptions<RoomOptions>>()));
         return builder;
     }
 }

@@ -25,4 +25,7 @@ internal static partial class StorageLog
 
     [LoggerMessage(8, LogLevel.Warning, "{Record}: removing old messages failed")]
     public static partial void RemoveFailed(ILogger logger, string record, Exception exception);
+
+    [LoggerMessage(9, LogLevel.Warning, "Room {RoomId}: telling its members of new activity failed")]
+    public static partial void UserEventFailed(ILogger logger, string roomId, Exception exception);
 }

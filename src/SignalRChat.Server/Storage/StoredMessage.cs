@@ -18,8 +18,15 @@ internal sealed record StoredMessage(
     string? Regenerates = null,
     string? Error = null)
 {
-    public ChatMessage ToMessage() => new(MessageId, Seq, AuthorId, AuthorName, Role, Text, State, CreatedAt);
+    public ChatMessage ToMessage() => new(MessageId, Seq, AuthorId, AuthorName, Role, Text, State, CreatedAt)
+    {
+        Regenerates = Regenerates,
+        CancelledBy = CancelledBy,
+    };
+
+    public MessagePreview ToPreview() => new(AuthorName, Text.Length <= IChatRecord.PreviewLength ? Text : Text[..IChatRecord.PreviewLength], CreatedAt);
 
     public static StoredMessage From(string roomId, ChatMessage message) =>
-        new(message.MessageId, roomId, message.Seq, message.AuthorId, message.AuthorName, message.Role, message.Text, message.State, message.CreatedAt);
+        new(message.MessageId, roomId, message.Seq, message.AuthorId, message.AuthorName, message.Role, message.Text, message.State, message.CreatedAt,
+            CancelledBy: message.CancelledBy, Regenerates: message.Regenerates);
 }
