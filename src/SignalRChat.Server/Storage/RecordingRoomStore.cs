@@ -114,8 +114,21 @@ internal sealed class RecordingRoomStore(IRoomStore hot, IChatRecord record, Cha
     {
         await KnownAsync(roomId, cancellationToken);
         var snapshot = await hot.GetSnapshotAsync(roomId, cancellationToken);
-        var older = await record.GetMessagesAsync(roomId, snapshot.Messages.Count == 0 ? null : snapshot.Messages[0].Seq, 1, cancellationToken);
-        return snapshot with { HasMore = snapshot.Messages.Count == 0 ? false : older.Messages.Count > 0 };
+        if (snapshot.Messages.Count == 0)
+        {
+            return snapshot;
+        }
+
+        try
+        {
+            var older = await record.GetMessagesAsync(roomId, snapshot.Messages[0].Seq, 1, cancellationToken);
+            return snapshot with { HasMore = older.Messages.Count > 0 };
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // The room stays usable while the database is down; whether older messages exist is then a guess from the hot history.
+            return snapshot with { HasMore = snapshot.Messages.Count >= options.Value.SnapshotMessages };
+        }
     }
 
     public async ValueTask<EventRange> ReadAfterAsync(string roomId, long afterSeq, CancellationToken cancellationToken = default)
