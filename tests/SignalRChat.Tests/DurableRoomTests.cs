@@ -187,6 +187,46 @@ public sealed class DurableRoomTests(PostgresFixture postgres) : IClassFixture<P
         Assert.Contains("seq must be 0 or more", (await Assert.ThrowsAsync<HubException>(() => bob.MarkReadAsync("team", -1))).Message);
     }
 
+    [Fact]
+    public async Task An_invitation_and_unread_counts_reach_the_invitees_other_device_on_the_other_node()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var settings = new Dictionary<string, string?>(await SettingsAsync(RecordBackends.Postgres));
+        foreach (var (key, value) in redis.NodeSettings(SigningKey))
+        {
+            settings[key] = value;
+        }
+
+        await using var nodeA = await ChatServer.StartAsync(settings);
+        await using var nodeB = await ChatServer.StartAsync(settings);
+        var alice = await nodeA.ConnectAsync("alice");
+        var bobLaptop = await nodeA.ConnectAsync("bob");
+        await using var bobPhone = await ReconnectAsync(nodeB, bobLaptop.Session!);
+        var invited = Watch<InvitedEvent>(h => bobPhone.InvitedReceived += h);
+        var activity = Watch<RoomActivityEvent>(h => bobPhone.RoomActivityReceived += h);
+        var marks = Watch<ReadMarkEvent>(h => bobPhone.ReadMarkReceived += h);
+
+        await alice.CreateRoomAsync("across", RoomVisibility.Private);
+        await alice.InviteToRoomAsync("across", bobLaptop.Session!.UserId);
+        Assert.Equal("alice", (await invited.WaitAsync(e => e.RoomId == "across")).InvitedBy.Name);
+
+        var sent = await alice.SendMessageAsync("across", "see you on the other node");
+        var news = await activity.WaitAsync(e => e.RoomId == "across" && e.LastMessage.Text == "see you on the other node");
+        // The message, and the reply to it when that has started by the time the count is taken.
+        Assert.InRange(news.Unread, 1, 2);
+        Assert.Equal("alice", news.LastMessage.AuthorName);
+        var listed = Assert.Single(await bobPhone.ListRoomsAsync());
+        Assert.Equal("across", listed.RoomId);
+        Assert.True(listed.Unread >= 1);
+
+        // Read on the laptop (node A): the phone (node B) hears it, and its list shows nothing unread.
+        var snapshot = await bobLaptop.JoinRoomAsync("across");
+        Assert.Contains(snapshot.Messages, m => m.MessageId == sent.MessageId);
+        await bobLaptop.MarkReadAsync("across", snapshot.LastSeq + 100_000);
+        Assert.Equal(snapshot.LastSeq + 100_000, (await marks.WaitAsync(e => e.RoomId == "across")).Seq);
+        Assert.Equal(0, Assert.Single(await bobPhone.ListRoomsAsync()).Unread);
+    }
+
     [Theory]
     [MemberData(nameof(RecordBackends.Durable), MemberType = typeof(RecordBackends))]
     public async Task A_node_killed_mid_reply_comes_back_with_the_reply_failed_at_its_last_checkpoint(string backend)
