@@ -8,8 +8,12 @@ namespace SignalRChat.Server.Storage;
 /// What the hub and HTTP ask of the record: a room's history page by page, the caller's rooms, read
 /// marks, and invitations with their user event. Membership is checked as for every other room call.
 /// </summary>
-internal sealed class RoomRecordService(RoomService rooms, IRoomStore store, IChatRecord record, ChatRecorder recorder, UserEvents userEvents)
+internal sealed class RoomRecordService(RoomService rooms, IRoomStore store, IChatRecord record, ChatRecordWriter writer, ChatRecorder recorder,
+    UserEvents userEvents, TimeProvider time)
 {
+    /// <summary>How long a read waits for the writes queued before it, so that it sees what the caller already saw in the stream.</summary>
+    private static readonly TimeSpan CatchUp = TimeSpan.FromSeconds(2);
+
     public const int MaxPage = 200;
 
     public async Task<HistoryPage> GetHistoryAsync(ChatUser user, string? roomId, long? beforeSeq, int? limit, CancellationToken cancellationToken)
@@ -78,6 +82,8 @@ internal sealed class RoomRecordService(RoomService rooms, IRoomStore store, ICh
     {
         try
         {
+            // A reply's end is queued before its final status goes out: a client that saw it finds it here too.
+            await writer.FlushAsync(CancellationToken.None).WaitAsync(CatchUp, time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             return await read();
         }
         catch (Exception ex) when (ex is not ChatRequestException and not OperationCanceledException)
