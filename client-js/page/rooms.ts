@@ -46,9 +46,10 @@ export class RoomListView {
     const items = this.rooms.map((room) => {
       const li = document.createElement("li");
       li.dataset["roomId"] = room.roomId;
-      const button = document.createElement("button");
-      button.type = "button";
-      button.setAttribute("aria-current", room.roomId === this.current ? "true" : "false");
+      // A link, not a button: a room is a place to go (and a room named "stop" is no Stop button).
+      const link = document.createElement("a");
+      link.href = `?${new URLSearchParams({ room: room.roomId }).toString()}`;
+      link.setAttribute("aria-current", room.roomId === this.current ? "true" : "false");
       const name = document.createElement("span");
       name.className = "room-name";
       name.textContent = room.visibility === "private" ? `🔒 ${room.roomId}` : room.roomId;
@@ -60,9 +61,12 @@ export class RoomListView {
       const preview = document.createElement("span");
       preview.className = "preview";
       preview.textContent = room.lastMessage ? `${room.lastMessage.authorName}: ${room.lastMessage.text}` : "no messages yet";
-      button.append(name, badge, preview);
-      button.addEventListener("click", () => this.open(room.roomId));
-      li.append(button);
+      link.append(name, badge, preview);
+      link.addEventListener("click", (e) => {
+        e.preventDefault();
+        this.open(room.roomId);
+      });
+      li.append(link);
       return li;
     });
     this.list.replaceChildren(...items);

@@ -174,7 +174,7 @@ describe("the chat page's room picker and bad input", () => {
       expect(Number(await entry.locator(".unread").textContent())).toBeGreaterThanOrEqual(1);
       expect(await rooms.locator("li").first().getAttribute("data-room-id")).toBe("web-list-a");
 
-      await entry.getByRole("button").click();
+      await entry.getByRole("link").click();
       await expect.poll(() => new URL(bob.url()).searchParams.get("room")).toBe("web-list-a");
       await expect.poll(() => log(bob).locator('[data-role="user"]').last().locator(".text").textContent()).toBe("bobby, are you there?");
       await expect.poll(() => entry.locator(".unread").isVisible()).toBe(false);
