@@ -6,7 +6,7 @@ namespace SignalRChat.Server.Storage;
 
 /// <summary>
 /// A person's own events (<c>roomActivity</c>, <c>invited</c>, <c>readMark</c>), sent to every connection
-/// of that user with <c>Clients.User</c>: on several nodes the SignalR Redis backplane carries them to the others.
+/// of that user with <c>Clients.User</c>: on several nodes the Redis user backplane carries them to the others.
 /// </summary>
 internal sealed class UserEvents(IHubContext<ChatHub> hub, IChatRecord record, ChatRecordWriter writer, ILogger<UserEvents> logger)
 {
