@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test suite of SignalRChat and ends with one line: "N passed, N failed".
-#   .NET    xunit: real Kestrel servers, the .NET SignalR client, redis-server, an OpenAI-wire server
+#   .NET    xunit: real Kestrel servers, the .NET SignalR client, redis-server, PostgreSQL, SQLite files, an OpenAI-wire server
 #   JS      vitest: the stock @microsoft/signalr client and the TypeScript client against a real server
 #   browser vitest + playwright-core driving Debian's chromium against the real page
 #   soak    scripts/soak.sh for two minutes: Redis, two nodes, many rooms, Stops, drops and resumes
-# Installs what is missing first: redis-server, chromium, docker-compose and nginx (apt), client-js packages (npm ci), NuGet packages.
+# Installs what is missing first: redis-server, postgresql, chromium, docker-compose and nginx (apt), client-js packages (npm ci), NuGet packages.
 set -uo pipefail
 cd "$(dirname "$0")"
 root=$(pwd)
@@ -20,11 +20,13 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+# The record's tests start a real PostgreSQL themselves (initdb into a temporary folder).
+command -v initdb >/dev/null 2>&1 || compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 if ((${#missing[@]})); then
   say "installing ${missing[*]}"
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  # RUNLEVEL=1: the packages' own services (redis on 6379, nginx on 80) are not started; the tests start their own on loopback.
+  # RUNLEVEL=1: the packages' own services (redis on 6379, postgres on 5432, nginx on 80) are not started; the tests start their own on loopback.
   $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Starts the topology of docker-compose.yml natively, without Docker: a real redis-server, two chat
-# nodes sharing it (and one signing key), and nginx in front of them when nginx is installed.
+# Starts the topology of docker-compose.yml natively, without Docker: a real PostgreSQL (the record of
+# rooms and messages) and redis-server, two chat nodes sharing them (and one signing key), and nginx
+# in front of them when nginx is installed. The database lives in the run's folder and goes with it.
 # Everything listens on 127.0.0.1 only.
 #
 #   scripts/cluster.sh            start, print the URLs, run until Ctrl+C or SIGTERM, then stop everything
 #   scripts/cluster.sh --check    start, check that GET /health answers 200 on every node (and through nginx), stop
 #   options: --build (rebuild the server first), --no-nginx
 #
-# Ports (environment): CLUSTER_REDIS_PORT (6390), CLUSTER_NODE1_PORT (5101), CLUSTER_NODE2_PORT (5102),
+# Ports (environment): CLUSTER_POSTGRES_PORT (5433), CLUSTER_REDIS_PORT (6390), CLUSTER_NODE1_PORT (5101), CLUSTER_NODE2_PORT (5102),
 # CLUSTER_PROXY_PORT (5100, nginx). CHAT_SIGNING_KEY sets the nodes' shared key (one is generated otherwise).
 set -euo pipefail
 
@@ -16,6 +17,7 @@ server_dir="$root/src/SignalRChat.Server"
 dll="$server_dir/bin/Debug/net10.0/SignalRChat.Server.dll"
 
 redis_port=${CLUSTER_REDIS_PORT:-6390}
+postgres_port=${CLUSTER_POSTGRES_PORT:-5433}
 node_ports=("${CLUSTER_NODE1_PORT:-5101}" "${CLUSTER_NODE2_PORT:-5102}")
 proxy_port=${CLUSTER_PROXY_PORT:-5100}
 
@@ -27,7 +29,7 @@ for arg in "$@"; do
     --check) mode=check ;;
     --build) build=true ;;
     --no-nginx) use_nginx=false ;;
-    -h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "cluster.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -37,13 +39,17 @@ fail() { echo "cluster.sh: $*" >&2; exit 1; }
 command -v redis-server >/dev/null 2>&1 || fail "redis-server is not installed (Debian: apt-get install redis-server)"
 command -v redis-cli >/dev/null 2>&1 || fail "redis-cli is not installed (Debian: apt-get install redis-tools)"
 command -v dotnet >/dev/null 2>&1 || fail "dotnet is not installed (the .NET 10 SDK)"
+# Debian keeps PostgreSQL's programs in /usr/lib/postgresql/<version>/bin.
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+[ -n "$pg_bin" ] && [ -x "$pg_bin/initdb" ] || pg_bin=$(dirname "$(command -v initdb 2>/dev/null || echo /nonexistent/initdb)")
+[ -x "$pg_bin/initdb" ] || fail "PostgreSQL is not installed (Debian: apt-get install postgresql)"
 # Debian puts nginx in /usr/sbin, which is not on an ordinary user's PATH.
 nginx_bin=$(command -v nginx || { [ -x /usr/sbin/nginx ] && echo /usr/sbin/nginx; } || true)
 if $use_nginx && [ -z "$nginx_bin" ]; then
   use_nginx=false
   echo "nginx is not installed: starting the nodes without it (Debian: apt-get install nginx)"
 fi
-for port in "$redis_port" "${node_ports[@]}" $($use_nginx && echo "$proxy_port"); do
+for port in "$postgres_port" "$redis_port" "${node_ports[@]}" $($use_nginx && echo "$proxy_port"); do
   [[ $port =~ ^[0-9]+$ ]] && ((port > 0 && port < 65536)) || fail "'$port' is not a port number"
 done
 
@@ -68,8 +74,8 @@ http_status() {
   echo "${line:-000}"
 }
 
-for port in "$redis_port" "${node_ports[@]}" $($use_nginx && echo "$proxy_port"); do
-  ! listening "$port" || fail "port $port on 127.0.0.1 is in use (choose others with CLUSTER_REDIS_PORT, CLUSTER_NODE1_PORT, CLUSTER_NODE2_PORT, CLUSTER_PROXY_PORT)"
+for port in "$postgres_port" "$redis_port" "${node_ports[@]}" $($use_nginx && echo "$proxy_port"); do
+  ! listening "$port" || fail "port $port on 127.0.0.1 is in use (choose others with CLUSTER_POSTGRES_PORT, CLUSTER_REDIS_PORT, CLUSTER_NODE1_PORT, CLUSTER_NODE2_PORT, CLUSTER_PROXY_PORT)"
 done
 
 run_dir=$(mktemp -d "${TMPDIR:-/tmp}/signalrchat-cluster.XXXXXX")
@@ -77,7 +83,8 @@ names=()
 pids=()
 
 # Children run in their own session (setsid), so a Ctrl+C in the terminal reaches only this script,
-# which then stops them in order: nginx, the nodes (they may drain running replies), Redis last.
+# which then stops them in order: nginx, the nodes (they may drain running replies and write their
+# last changes), Redis, PostgreSQL last.
 spawn() {
   local name=$1 log="$run_dir/$1.log"
   shift
@@ -141,8 +148,23 @@ wait_until() {
 redis_ready() { [ "$(redis-cli -h 127.0.0.1 -p "$redis_port" ping 2>/dev/null)" = PONG ]; }
 healthy() { [ "$(http_status "$1" /health)" = 200 ]; }
 
+# PostgreSQL refuses to run as root: as root, it runs as the system user signalrchat (created when missing).
+as_pg=()
+if [ "$(id -u)" -eq 0 ]; then
+  id -u signalrchat >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin signalrchat
+  chmod 711 "$run_dir"
+  mkdir -p "$run_dir/pg"
+  chown "$(id -u signalrchat):$(id -g signalrchat)" "$run_dir/pg"
+  as_pg=(setpriv --reuid="$(id -u signalrchat)" --regid="$(id -g signalrchat)" --clear-groups --)
+fi
+"${as_pg[@]}" "$pg_bin/initdb" -D "$run_dir/pg/data" -U postgres -A trust -E UTF8 --no-instructions >"$run_dir/initdb.log" 2>&1 ||
+  { cat "$run_dir/initdb.log" >&2; fail "initdb failed"; }
+postgres_ready() { "$pg_bin/pg_isready" -q -h 127.0.0.1 -p "$postgres_port"; }
+spawn postgres "${as_pg[@]}" "$pg_bin/postgres" -D "$run_dir/pg/data" -k "$run_dir/pg" -p "$postgres_port" -h 127.0.0.1
+wait_until postgres "${pids[0]}" postgres_ready || { show_logs; exit 1; }
+
 spawn redis redis-server --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no --dir "$run_dir"
-wait_until redis "${pids[0]}" redis_ready || { show_logs; exit 1; }
+wait_until redis "${pids[1]}" redis_ready || { show_logs; exit 1; }
 
 # Every node must accept the others' tokens, so they share one key.
 signing_key=${CHAT_SIGNING_KEY:-$(head -c 48 /dev/urandom | base64 | tr -d '\n')}
@@ -155,6 +177,8 @@ for i in "${!node_ports[@]}"; do
   spawn "node$((i + 1))" env \
     ASPNETCORE_ENVIRONMENT="${ASPNETCORE_ENVIRONMENT:-Production}" \
     ConnectionStrings__Redis="127.0.0.1:$redis_port" \
+    Chat__Storage__Provider=Postgres \
+    ConnectionStrings__Postgres="Host=127.0.0.1;Port=$postgres_port;Username=postgres;Database=postgres" \
     Chat__Auth__SigningKey="$signing_key" \
     Chat__Auth__AllowGuests=true \
     "${proxy_env[@]}" \
@@ -181,7 +205,7 @@ if $use_nginx; then
 fi
 
 for i in "${!node_ports[@]}"; do
-  wait_until "node$((i + 1))" "${pids[i + 1]}" healthy "${node_ports[i]}" || { show_logs; exit 1; }
+  wait_until "node$((i + 1))" "${pids[i + 2]}" healthy "${node_ports[i]}" || { show_logs; exit 1; }
 done
 
 if $use_nginx; then
@@ -190,6 +214,7 @@ if $use_nginx; then
 fi
 
 echo "logs    $run_dir"
+echo "postgres 127.0.0.1:$postgres_port (user postgres, database postgres)"
 echo "redis   127.0.0.1:$redis_port"
 for i in "${!node_ports[@]}"; do
   echo "node$((i + 1))   http://127.0.0.1:${node_ports[i]}"

@@ -105,6 +105,7 @@ for i in 0 1; do
     Chat__Limits__GuestSignInsPerMinute=0 \
     Chat__Offline__TokenDelayMs="${SOAK_TOKEN_DELAY_MS:-5}" \
     Chat__Offline__ReplyTokens="${SOAK_REPLY_TOKENS:-80}" \
+    Chat__Storage__Provider=Memory \
     Logging__LogLevel__Default=Warning \
     dotnet "$server_dll" --urls "http://127.0.0.1:${node_ports[i]}" --contentRoot "$server_dir" >"$run_dir/node$((i + 1)).log" 2>&1 &
   pids+=($!)

@@ -54,7 +54,9 @@ internal static class ChatNode
     public static WebApplication Build(IReadOnlyDictionary<string, string?>? settings, string urls, bool stats = false)
     {
         // No configuration file watcher: a bench node lives for seconds, and a watcher on the working directory only adds noise.
-        var args = new List<string> { "--urls", urls, "--environment", "Production", "--contentRoot", AppContext.BaseDirectory, "--hostBuilder:reloadConfigOnChange=false", "--Chat:Auth:AllowGuests=true", $"--Chat:Auth:SigningKey={SigningKey}" };
+        var args = new List<string> { "--urls", urls, "--environment", "Production", "--contentRoot", AppContext.BaseDirectory, "--hostBuilder:reloadConfigOnChange=false", "--Chat:Auth:AllowGuests=true", $"--Chat:Auth:SigningKey={SigningKey}",
+            // The record in memory unless a scenario names a database: a bench run leaves no file behind.
+            "--Chat:Storage:Provider=Memory" };
 
         // The abuse limits opened wide: the bench signs in hundreds of guests from one address, sends far more than people do,
         // holds thousands of idle connections on one user and starts a reply in a hundred rooms at once; the baseline has no limits.

@@ -2,6 +2,7 @@
 import { ChatClient, errorText, signInAsGuest, type ConnectionState, type HubProtocolName } from "../src/client";
 import type { GenerationState, RoomMember, RoomSnapshot, StatusEvent } from "../src/contract";
 import { isFinal } from "../src/contract";
+import { RoomListView } from "./rooms";
 import { ConversationView } from "./view";
 
 const roomIdPattern = /^[A-Za-z0-9_-]{1,64}$/;
@@ -32,11 +33,18 @@ const ui = {
   send: byId<HTMLButtonElement>("send"),
   stop: byId<HTMLButtonElement>("stop"),
   members: byId<HTMLUListElement>("member-list"),
+  roomList: byId<HTMLUListElement>("room-list"),
+  older: byId<HTMLButtonElement>("older"),
   error: byId("error"),
   announcer: byId("announcer"),
 };
 
 const conversation = new ConversationView(ui.messages);
+const roomList = new RoomListView(ui.roomList, (room) => void switchRoom(room));
+// Paging back: the seq of the oldest message shown, and whether the room has older ones.
+let oldestSeq = 0;
+let hasMore = false;
+let loadingOlder = false;
 let client: ChatClient | undefined;
 let userName = "";
 let userId = "";
@@ -90,6 +98,48 @@ function renderMembers(): void {
   ui.members.replaceChildren(...items);
 }
 
+function showOlder(more: boolean, oldest: number | undefined): void {
+  hasMore = more;
+  if (oldest !== undefined) {
+    oldestSeq = oldest;
+  }
+  ui.older.hidden = !hasMore;
+}
+
+/** Loads the page of messages before the oldest shown (the button, or scrolling to the top). */
+async function loadOlder(): Promise<void> {
+  if (!client || !hasMore || loadingOlder) {
+    return;
+  }
+  loadingOlder = true;
+  const room = roomId;
+  try {
+    const page = await client.getHistory(room, oldestSeq, 50);
+    if (room === roomId) {
+      conversation.prepend(page.messages);
+      showOlder(page.hasMore, page.messages[0]?.seq);
+    }
+  } catch (error) {
+    showError(errorText(error));
+  } finally {
+    loadingOlder = false;
+  }
+}
+
+/** Tells the server (and so the person's other devices) that this room is read up to `seq`. */
+function markRead(seq: number): void {
+  if (client && seq > 0) {
+    client.markRead(roomId, seq).catch(() => undefined);
+  }
+}
+
+async function refreshRooms(): Promise<void> {
+  if (client) {
+    roomList.set(await client.listRooms());
+    roomList.select(roomId);
+  }
+}
+
 function render(snapshot: RoomSnapshot): void {
   conversation.clear();
   generationMessages.clear();
@@ -115,6 +165,8 @@ function render(snapshot: RoomSnapshot): void {
   }
   renderMembers();
   refreshStop();
+  showOlder(snapshot.hasMore ?? false, snapshot.messages[0]?.seq);
+  markRead(snapshot.lastSeq);
 }
 
 function onStatus(status: StatusEvent): void {
@@ -144,8 +196,15 @@ function wire(chat: ChatClient): void {
   chat.on("message", (e) => {
     if (e.roomId === roomId) {
       conversation.upsert(e.message);
+      markRead(e.seq);
     }
   });
+  chat.onUserEvent("roomActivity", (e) => roomList.activity(e.roomId, e.lastActivity, e.lastMessage, e.unread));
+  chat.onUserEvent("invited", (e) => {
+    announce(`${e.invitedBy.name} invited you to ${e.roomId}.`);
+    void refreshRooms().catch(() => undefined);
+  });
+  chat.onUserEvent("readMark", (e) => roomList.read(e.roomId));
   chat.on("token", (e) => {
     const messageId = generationMessages.get(e.generationId);
     if (e.roomId === roomId && messageId) {
@@ -202,6 +261,7 @@ function showRoom(room: string): void {
   ui.shareLink.href = link.toString();
   ui.shareLink.textContent = link.toString();
   document.title = `${room} · SignalRChat`;
+  roomList.select(room);
   const address = new URLSearchParams({ room, name: userName });
   if (protocol !== "json") {
     address.set("protocol", protocol);
@@ -228,6 +288,7 @@ async function start(name: string, room: string, protocol: HubProtocolName): Pro
   ui.signin.hidden = true;
   ui.chat.hidden = false;
   ui.message.focus();
+  await refreshRooms().catch(() => undefined);
 }
 
 async function switchRoom(room: string): Promise<void> {
@@ -242,9 +303,10 @@ async function switchRoom(room: string): Promise<void> {
   const previous = roomId;
   roomId = room;
   try {
+    // The previous room is not left: the person stays a member, so it stays in their list with its unread count.
     await client.joinRoom(room);
     showRoom(room);
-    await client.leaveRoom(previous).catch(() => undefined);
+    await refreshRooms().catch(() => undefined);
   } catch (error) {
     roomId = previous;
     showError(errorText(error));
@@ -303,6 +365,12 @@ ui.composer.addEventListener("submit", (e) => {
   void send();
 });
 ui.stop.addEventListener("click", () => void stop());
+ui.older.addEventListener("click", () => void loadOlder());
+ui.messages.addEventListener("scroll", () => {
+  if (ui.messages.scrollTop < 40) {
+    void loadOlder();
+  }
+});
 ui.message.addEventListener("keydown", (e) => {
   if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
     e.preventDefault();

@@ -22,42 +22,64 @@ export class ConversationView {
     this.log.replaceChildren();
   }
 
+  /** Puts older messages (oldest first) above those shown, keeping what the reader looks at where it is. */
+  prepend(messages: readonly ChatMessage[]): void {
+    const fresh = messages.filter((m) => !this.views.has(m.messageId));
+    if (fresh.length === 0) {
+      return;
+    }
+    const fromBottom = this.log.scrollHeight - this.log.scrollTop;
+    const first = this.log.firstElementChild;
+    for (const message of fresh) {
+      const view = this.create(message);
+      this.log.insertBefore(view.element, first);
+      this.setState(message.messageId, message.state);
+      this.setText(message.messageId, message.text);
+    }
+    this.log.scrollTop = this.log.scrollHeight - fromBottom;
+  }
+
   /** Adds a message, or brings an existing one up to date. */
   upsert(message: ChatMessage): void {
     let view = this.views.get(message.messageId);
     if (!view) {
-      const element = document.createElement("article");
-      element.className = "message";
-      element.dataset["messageId"] = message.messageId;
-      element.dataset["role"] = message.role;
-      const meta = document.createElement("div");
-      meta.className = "meta";
-      const author = document.createElement("span");
-      author.className = "author";
-      author.textContent = message.authorName;
-      const time = document.createElement("time");
-      time.dateTime = message.createdAt;
-      time.textContent = new Date(message.createdAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-      const badge = document.createElement("span");
-      badge.className = "badge";
-      meta.append(author, time, badge);
-      const tools = document.createElement("div");
-      tools.className = "tools";
-      const text = document.createElement("div");
-      text.className = "text";
-      const error = document.createElement("p");
-      error.className = "error";
-      element.append(meta, tools, text, error);
-      view = { element, role: message.role, text: "", renderPending: false };
-      this.views.set(message.messageId, view);
+      view = this.create(message);
       const stick = this.nearBottom();
-      this.log.append(element);
+      this.log.append(view.element);
       if (stick) {
         this.scrollToEnd();
       }
     }
     this.setState(message.messageId, message.state);
     this.setText(message.messageId, message.text);
+  }
+
+  private create(message: ChatMessage): MessageView {
+    const element = document.createElement("article");
+    element.className = "message";
+    element.dataset["messageId"] = message.messageId;
+    element.dataset["role"] = message.role;
+    const meta = document.createElement("div");
+    meta.className = "meta";
+    const author = document.createElement("span");
+    author.className = "author";
+    author.textContent = message.authorName;
+    const time = document.createElement("time");
+    time.dateTime = message.createdAt;
+    time.textContent = new Date(message.createdAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    const badge = document.createElement("span");
+    badge.className = "badge";
+    meta.append(author, time, badge);
+    const tools = document.createElement("div");
+    tools.className = "tools";
+    const text = document.createElement("div");
+    text.className = "text";
+    const error = document.createElement("p");
+    error.className = "error";
+    element.append(meta, tools, text, error);
+    const view: MessageView = { element, role: message.role, text: "", renderPending: false };
+    this.views.set(message.messageId, view);
+    return view;
   }
 
   has(messageId: string): boolean {

@@ -2,17 +2,21 @@ import * as signalR from "@microsoft/signalr";
 import { MessagePackHubProtocol } from "@microsoft/signalr-protocol-msgpack";
 import type {
   GuestSession,
+  HistoryPage,
   ResumeResult,
   RoomEvent,
   RoomEventMap,
   RoomEventName,
   RoomSnapshot,
+  RoomSummary,
   SendMessageResult,
   StatusEvent,
   TokenEvent,
   ToolProgressEvent,
+  UserEventMap,
+  UserEventName,
 } from "./contract";
-import { isFinal, roomEventNames } from "./contract";
+import { isFinal, roomEventNames, userEventNames } from "./contract";
 import { ObservableValue, type Observable } from "./observable";
 import { ReplyState } from "./reply";
 import { RoomTracker, type NamedEvent, type TrackerAction } from "./room-tracker";
@@ -105,6 +109,7 @@ export class ChatClient {
   private readonly resetHandlers = new Set<(snapshot: RoomSnapshot) => void>();
   private readonly snapshotHandlers = new Set<(snapshot: RoomSnapshot) => void>();
   private readonly errorHandlers = new Set<(error: Error) => void>();
+  private readonly userHandlers = new Map<UserEventName, Set<(event: UserEventMap[UserEventName]) => void>>();
 
   constructor(options: ChatClientOptions) {
     const token = options.accessToken;
@@ -124,6 +129,13 @@ export class ChatClient {
 
     for (const name of roomEventNames) {
       this.connection.on(name, (event: RoomEvent) => this.receive({ name, event }));
+    }
+    for (const name of userEventNames) {
+      this.connection.on(name, (event: UserEventMap[UserEventName]) => {
+        for (const handler of this.userHandlers.get(name) ?? []) {
+          handler(event);
+        }
+      });
     }
     this.connection.onreconnecting(() => this.stateValue.set("reconnecting"));
     this.connection.onreconnected(() => {
@@ -193,6 +205,33 @@ export class ChatClient {
   /** Asks the server to re-send a room's events after `afterSeq`; the client calls it by itself after a reconnect or a hole. */
   resume(roomId: string, afterSeq: number): Promise<ResumeResult> {
     return this.connection.invoke<ResumeResult>("Resume", roomId, afterSeq);
+  }
+
+  /** A page of a room's history: messages with seq below `beforeSeq` (0: the newest), oldest first, at most `limit` (1 to 200). */
+  getHistory(roomId: string, beforeSeq = 0, limit = 50): Promise<HistoryPage> {
+    return this.connection.invoke<HistoryPage>("GetHistory", roomId, beforeSeq, limit);
+  }
+
+  /** The rooms the caller belongs to, most recent activity first, with a preview and the unread count. */
+  listRooms(): Promise<RoomSummary[]> {
+    return this.connection.invoke<RoomSummary[]>("ListRooms");
+  }
+
+  /** Records that the caller read `roomId` up to `seq` (never backwards); their other connections get `readMark`. */
+  markRead(roomId: string, seq: number): Promise<void> {
+    return this.connection.invoke("MarkRead", roomId, seq);
+  }
+
+  /** Subscribes to one of the caller's own events (`roomActivity`, `invited`, `readMark`); returns the unsubscribe. */
+  onUserEvent<K extends UserEventName>(name: K, handler: (event: UserEventMap[K]) => void): () => void {
+    let set = this.userHandlers.get(name);
+    if (set === undefined) {
+      set = new Set();
+      this.userHandlers.set(name, set);
+    }
+    const wrapped = handler as (event: UserEventMap[UserEventName]) => void;
+    set.add(wrapped);
+    return () => set.delete(wrapped);
   }
 
   /** Sends a message and returns its reply as it streams. */

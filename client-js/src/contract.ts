@@ -34,7 +34,66 @@ export interface RoomSnapshot {
   members: RoomMember[];
   messages: ChatMessage[];
   activeGeneration: ActiveGeneration | null;
+  /** True when older messages exist (page back with `getHistory`). */
+  hasMore?: boolean;
 }
+
+/** What `GetHistory` and `GET /api/rooms/{roomId}/messages` return: messages oldest first, and whether older ones exist. */
+export interface HistoryPage {
+  roomId: string;
+  messages: ChatMessage[];
+  hasMore: boolean;
+}
+
+/** A room's newest message, its text cut to 200 characters. */
+export interface MessagePreview {
+  authorName: string;
+  text: string;
+  createdAt: string;
+}
+
+/** One of the caller's rooms, as `ListRooms` and `GET /api/rooms` list them. */
+export interface RoomSummary {
+  roomId: string;
+  visibility: "public" | "private";
+  lastActivity: string;
+  lastMessage: MessagePreview | null;
+  memberCount: number;
+  unread: number;
+  lastSeq: number;
+}
+
+/** User event `roomActivity`: a room the user belongs to has a new message. */
+export interface RoomActivityEvent {
+  roomId: string;
+  lastActivity: string;
+  lastMessage: MessagePreview;
+  unread: number;
+}
+
+/** User event `invited`. */
+export interface InvitedEvent {
+  roomId: string;
+  visibility: "public" | "private";
+  invitedBy: RoomMember;
+}
+
+/** User event `readMark`: the user read `roomId` up to `seq` (on any of their connections). */
+export interface ReadMarkEvent {
+  roomId: string;
+  seq: number;
+}
+
+/** A person's own events, sent to every connection of theirs on any node; not tied to a room's seq. */
+export interface UserEventMap {
+  roomActivity: RoomActivityEvent;
+  invited: InvitedEvent;
+  readMark: ReadMarkEvent;
+}
+
+export type UserEventName = keyof UserEventMap;
+
+export const userEventNames: readonly UserEventName[] = ["roomActivity", "invited", "readMark"];
 
 export interface SendMessageResult {
   messageId: string;

@@ -156,6 +156,34 @@ describe("the chat page's room picker and bad input", () => {
     }
   });
 
+  it("lists the person's rooms with a preview and an unread badge that opening the room clears", async () => {
+    const bob = await openRoom(serverUrl, "web-list-a", "bobby");
+    const alice = await openRoom(serverUrl, "web-list-b", "alicia");
+    try {
+      await bob.getByRole("textbox", { name: "Room" }).fill("web-list-c");
+      await bob.getByRole("button", { name: "Go" }).click();
+      await expect.poll(() => new URL(bob.url()).searchParams.get("room")).toBe("web-list-c");
+      const rooms = bob.getByRole("navigation", { name: "Your rooms" });
+      await expect.poll(() => rooms.locator("li").evaluateAll((items) => items.map((li) => (li as HTMLElement).dataset["roomId"]).sort())).toEqual(["web-list-a", "web-list-c"]);
+
+      await alice.getByRole("textbox", { name: "Room" }).fill("web-list-a");
+      await alice.getByRole("button", { name: "Go" }).click();
+      await send(alice, "bobby, are you there?");
+      const entry = rooms.locator('li[data-room-id="web-list-a"]');
+      await expect.poll(() => entry.locator(".preview").textContent(), { timeout: 20_000 }).toContain("alicia: bobby, are you there?");
+      await expect.poll(() => entry.locator(".unread").isVisible()).toBe(true);
+      expect(Number(await entry.locator(".unread").textContent())).toBeGreaterThanOrEqual(1);
+      expect(await rooms.locator("li").first().getAttribute("data-room-id")).toBe("web-list-a");
+
+      await entry.getByRole("link").click();
+      await expect.poll(() => new URL(bob.url()).searchParams.get("room")).toBe("web-list-a");
+      await expect.poll(() => log(bob).locator('[data-role="user"]').last().locator(".text").textContent()).toBe("bobby, are you there?");
+      await expect.poll(() => entry.locator(".unread").isVisible()).toBe(false);
+    } finally {
+      await close(bob, alice);
+    }
+  });
+
   it("answers a bad room link and an over-long message with a clear error, and stays usable", async () => {
     const context = await browser.newContext();
     const page = await context.newPage();

@@ -52,8 +52,8 @@ export async function startServer(settings: Record<string, string> = {}, timeout
     throw new Error(`${serverDll} is missing: run 'dotnet build' first (./test.sh does)`);
   }
 
-  // No drain time on shutdown: a reply a test leaves running is stopped at once, not waited for.
-  const defaults: Record<string, string> = { "Chat:Offline:TokenDelayMs": "5", "Chat:Offline:ReplyTokens": "20", "Chat:Generation:DrainTime": "00:00:00" };
+  // No drain time on shutdown (a reply a test leaves running is stopped at once), and the record in memory (no test writes a database file under the server project).
+  const defaults: Record<string, string> = { "Chat:Offline:TokenDelayMs": "5", "Chat:Offline:ReplyTokens": "20", "Chat:Generation:DrainTime": "00:00:00", "Chat:Storage:Provider": "Memory" };
   const args = [serverDll, "--urls", `http://127.0.0.1:${port}`, "--environment", "Development", "--contentRoot", serverProject];
   for (const [key, value] of Object.entries({ ...defaults, ...settings })) {
     args.push(`--${key}=${value}`);

@@ -57,6 +57,9 @@ public sealed class ChatClient : IAsyncDisposable
         Connection.On<ToolProgressEvent>(ChatProtocol.Events.ToolProgress, e => Receive(e));
         Connection.On<StatusEvent>(ChatProtocol.Events.Status, e => Receive(e));
         Connection.On<PresenceEvent>(ChatProtocol.Events.Presence, e => Receive(e));
+        Connection.On<RoomActivityEvent>(ChatProtocol.Events.RoomActivity, e => RoomActivityReceived?.Invoke(e));
+        Connection.On<InvitedEvent>(ChatProtocol.Events.Invited, e => InvitedReceived?.Invoke(e));
+        Connection.On<ReadMarkEvent>(ChatProtocol.Events.ReadMark, e => ReadMarkReceived?.Invoke(e));
         Connection.Reconnecting += RaiseStateChanged;
         Connection.Reconnected += async _ =>
         {
@@ -89,6 +92,15 @@ public sealed class ChatClient : IAsyncDisposable
     public event Action<StatusEvent>? StatusReceived;
 
     public event Action<PresenceEvent>? PresenceReceived;
+
+    /// <summary>A room you belong to has a new message (sent to every connection of yours, on any node).</summary>
+    public event Action<RoomActivityEvent>? RoomActivityReceived;
+
+    /// <summary>You were invited to a room.</summary>
+    public event Action<InvitedEvent>? InvitedReceived;
+
+    /// <summary>You marked a room read up to a seq (on this or another connection), so badges can be cleared.</summary>
+    public event Action<ReadMarkEvent>? ReadMarkReceived;
 
     /// <summary>Raised when the connection state changes (connected, reconnecting, disconnected).</summary>
     public event Action<HubConnectionState>? StateChanged;
@@ -244,6 +256,18 @@ public sealed class ChatClient : IAsyncDisposable
 
     public Task<SendMessageResult> SendMessageAsync(string roomId, string text, CancellationToken cancellationToken = default) =>
         Connection.InvokeAsync<SendMessageResult>(ChatProtocol.Methods.SendMessage, roomId, text, cancellationToken);
+
+    /// <summary>A page of a room's history: messages with seq below <paramref name="beforeSeq"/> (0: the newest), oldest first, at most <paramref name="limit"/> (1 to 200).</summary>
+    public Task<HistoryPage> GetHistoryAsync(string roomId, long beforeSeq = 0, int limit = 50, CancellationToken cancellationToken = default) =>
+        Connection.InvokeAsync<HistoryPage>(ChatProtocol.Methods.GetHistory, roomId, beforeSeq, limit, cancellationToken);
+
+    /// <summary>The rooms you belong to, most recent activity first, with a preview and your unread count.</summary>
+    public Task<IReadOnlyList<RoomSummary>> ListRoomsAsync(CancellationToken cancellationToken = default) =>
+        Connection.InvokeAsync<IReadOnlyList<RoomSummary>>(ChatProtocol.Methods.ListRooms, cancellationToken);
+
+    /// <summary>Records that you read a room up to <paramref name="seq"/> (never backwards); your other connections get <c>readMark</c>.</summary>
+    public Task MarkReadAsync(string roomId, long seq, CancellationToken cancellationToken = default) =>
+        Connection.InvokeAsync(ChatProtocol.Methods.MarkRead, roomId, seq, cancellationToken);
 
     /// <summary>Sends a message and returns its reply as it streams.</summary>
     public async Task<ChatReply> AskAsync(string roomId, string text, CancellationToken cancellationToken = default)

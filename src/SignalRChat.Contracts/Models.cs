@@ -34,7 +34,11 @@ public sealed record RoomSnapshot(
     long LastSeq,
     IReadOnlyList<RoomMember> Members,
     IReadOnlyList<ChatMessage> Messages,
-    ActiveGeneration? ActiveGeneration);
+    ActiveGeneration? ActiveGeneration)
+{
+    /// <summary>True when the room has messages older than the snapshot's (page back with <c>GetHistory</c>).</summary>
+    public bool HasMore { get; init; }
+}
 
 /// <summary>What <c>SendMessage</c> returns at once.</summary>
 public sealed record SendMessageResult(string MessageId, string GenerationId);

@@ -14,6 +14,9 @@ public static class ChatProtocol
         public const string CreateRoom = nameof(CreateRoom);
         public const string InviteToRoom = nameof(InviteToRoom);
         public const string Resume = nameof(Resume);
+        public const string GetHistory = nameof(GetHistory);
+        public const string ListRooms = nameof(ListRooms);
+        public const string MarkRead = nameof(MarkRead);
     }
 
     /// <summary>
@@ -34,6 +37,11 @@ public static class ChatProtocol
         public const string ToolProgress = "toolProgress";
         public const string Status = "status";
         public const string Presence = "presence";
+
+        /// <summary>User events: sent to every connection of a user, not tied to a room's seq.</summary>
+        public const string RoomActivity = "roomActivity";
+        public const string Invited = "invited";
+        public const string ReadMark = "readMark";
     }
 }
 

@@ -3,6 +3,7 @@ using SignalRChat.Server.Health;
 using SignalRChat.Server.Model;
 using SignalRChat.Server.Redis;
 using SignalRChat.Server.Security;
+using SignalRChat.Server.Storage;
 using SignalRChat.Server.Telemetry;
 
 namespace SignalRChat.Server;
@@ -22,8 +23,10 @@ public static class ChatApp
         var builder = WebApplication.CreateBuilder(args);
         builder.AddChatAuth();
         builder.AddChatModel();
+        builder.AddChatStorage();
         builder.AddChatRooms();
         builder.AddChatRedis();
+        builder.RecordRooms();
         builder.AddChatSecurity();
         builder.AddChatHealth();
         builder.AddChatTelemetry();

@@ -7,6 +7,7 @@ using SignalRChat.Server.Generation;
 using SignalRChat.Server.Hubs;
 using SignalRChat.Server.Limits;
 using SignalRChat.Server.Rooms;
+using SignalRChat.Server.Storage;
 using SignalRChat.Server.Streaming;
 
 namespace SignalRChat.Server;
@@ -102,6 +103,7 @@ internal static class ChatServiceExtensions
         });
         app.MapHub<ChatHub>(ChatProtocol.HubPath, hub => hub.AllowStatefulReconnects = true).RequireAuthorization();
         app.MapRoomStreams();
+        app.MapRoomRecord();
         return app;
     }
 }

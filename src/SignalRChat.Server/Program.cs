@@ -12,3 +12,9 @@ catch (OptionsValidationException invalid)
     Console.Error.WriteLine($"SignalRChat did not start: {string.Join("; ", invalid.Failures)}");
     return 1;
 }
+catch (SignalRChat.Server.Storage.ChatRecordUnavailableException unavailable)
+{
+    // The database named by its setting could not be reached or migrated.
+    Console.Error.WriteLine($"SignalRChat did not start: {unavailable.Message}");
+    return 1;
+}

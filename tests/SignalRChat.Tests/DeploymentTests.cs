@@ -17,15 +17,19 @@ public sealed class DeploymentTests
     private static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(60);
 
     [Fact]
-    public async Task Compose_config_passes_and_names_redis_two_chat_nodes_and_nginx()
+    public async Task Compose_config_passes_and_names_postgres_redis_two_chat_nodes_and_nginx()
     {
         var (exitCode, output) = await ComposeConfigAsync(SigningKey);
 
         Assert.True(exitCode == 0, $"docker-compose config failed:\n{output}");
-        Assert.Equal(["chat1", "chat2", "nginx", "redis"], ServiceNames(output).Order());
+        Assert.Equal(["chat1", "chat2", "nginx", "postgres", "redis"], ServiceNames(output).Order());
         // Every node gets the same key and the same Redis, so a token from one is good on the other.
         Assert.Equal(2, Occurrences(output, $"Chat__Auth__SigningKey: {SigningKey}"));
         Assert.Equal(2, Occurrences(output, "ConnectionStrings__Redis: redis:6379,abortConnect=false"));
+        // And the same record: PostgreSQL, its data on a volume that outlives the containers.
+        Assert.Equal(2, Occurrences(output, "Chat__Storage__Provider: Postgres"));
+        Assert.Equal(2, Occurrences(output, "ConnectionStrings__Postgres: Host=postgres;Port=5432;Username=signalrchat;Password=signalrchat;Database=signalrchat"));
+        Assert.Contains("postgres-data:/var/lib/postgresql/data", output, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -38,7 +42,7 @@ public sealed class DeploymentTests
     }
 
     [Fact]
-    public async Task Cluster_check_starts_redis_two_nodes_and_nginx_and_each_answers_health()
+    public async Task Cluster_check_starts_postgres_redis_two_nodes_and_nginx_and_each_answers_health()
     {
         RequireCommand("redis-server", "redis-server");
         RequireCommand("nginx", "nginx");
@@ -162,7 +166,7 @@ public sealed class DeploymentTests
 
     private static void AssertNothingListens(ClusterPorts ports)
     {
-        foreach (var port in new[] { ports.Redis, ports.Node1, ports.Node2, ports.Proxy })
+        foreach (var port in new[] { ports.Postgres, ports.Redis, ports.Node1, ports.Node2, ports.Proxy })
         {
             Assert.False(CommandRun.IsListening(port), $"something still listens on port {port} after the cluster stopped");
         }
@@ -179,22 +183,23 @@ public sealed class DeploymentTests
         Assert.True(found, $"{command} is not installed: ./test.sh installs it, or run apt-get install {debianPackage}");
     }
 
-    private sealed record ClusterPorts(int Redis, int Node1, int Node2, int Proxy)
+    private sealed record ClusterPorts(int Redis, int Node1, int Node2, int Proxy, int Postgres)
     {
         public static ClusterPorts Free()
         {
             var ports = new HashSet<int>();
-            while (ports.Count < 4)
+            while (ports.Count < 5)
             {
                 ports.Add(CommandRun.FreePort());
             }
 
             var list = ports.ToList();
-            return new ClusterPorts(list[0], list[1], list[2], list[3]);
+            return new ClusterPorts(list[0], list[1], list[2], list[3], list[4]);
         }
 
         public IReadOnlyDictionary<string, string?> Environment() => new Dictionary<string, string?>
         {
+            ["CLUSTER_POSTGRES_PORT"] = Postgres.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["CLUSTER_REDIS_PORT"] = Redis.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["CLUSTER_NODE1_PORT"] = Node1.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["CLUSTER_NODE2_PORT"] = Node2.ToString(System.Globalization.CultureInfo.InvariantCulture),

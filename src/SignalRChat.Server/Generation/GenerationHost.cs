@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using SignalRChat.Contracts;
 using SignalRChat.Server.Auth;
 using SignalRChat.Server.Rooms;
+using SignalRChat.Server.Storage;
 using SignalRChat.Server.Telemetry;
 
 namespace SignalRChat.Server.Generation;
@@ -20,6 +21,7 @@ internal sealed class GenerationHost(
     IOptions<LimitOptions> limits,
     ChatMetrics metrics,
     TimeProvider time,
+    ChatRecorder record,
     ILogger<GenerationHost> logger)
 {
     private readonly ConcurrentDictionary<Task, byte> _loops = new();
@@ -46,6 +48,8 @@ internal sealed class GenerationHost(
             throw ShuttingDown();
         }
 
+        // A message the database cannot store is refused before it reaches the room.
+        record.ThrowIfDown();
         var message = UserMessage(user, text, time);
         var generation = new Generation(roomId, user, message.MessageId);
         var limit = limits.Value;
@@ -89,6 +93,7 @@ internal sealed class GenerationHost(
                 throw Busy(limit.MaxConcurrentGenerationsPerNode);
         }
 
+        await record.UserMessageAsync(roomId, message with { Seq = generation.UserMessageSeq }, cancellationToken);
         return new SendMessageResult(message.MessageId, generation.Id);
     }
 
@@ -193,6 +198,7 @@ internal sealed class GenerationHost(
             {
                 var outcome = await runner.RunAsync(current);
                 var final = await DecideAsync(current, outcome);
+                record.ReplyEnded(final);
                 next = await backend.FinishAsync(current, final, mayStartNext: !_draining);
                 if (final.State == GenerationStates.Cancelled)
                 {

@@ -11,12 +11,13 @@ internal static class HealthExtensions
     /// <summary>A readiness check that takes longer than this counts as failed: a hung Redis must not hang the probe.</summary>
     internal static readonly TimeSpan CheckTimeout = TimeSpan.FromSeconds(1.5);
 
-    /// <summary>Readiness checks: the model provider's settings, not shutting down, and Redis when configured.</summary>
+    /// <summary>Readiness checks: the model provider's settings, not shutting down, the record's writes, and Redis when configured.</summary>
     public static IHostApplicationBuilder AddChatHealth(this IHostApplicationBuilder builder)
     {
         var checks = builder.Services.AddHealthChecks()
             .AddCheck<ModelHealthCheck>("model", HealthStatus.Unhealthy, [Ready], CheckTimeout)
-            .AddCheck<DrainHealthCheck>("drain", HealthStatus.Unhealthy, [Ready], CheckTimeout);
+            .AddCheck<DrainHealthCheck>("drain", HealthStatus.Unhealthy, [Ready], CheckTimeout)
+            .AddCheck<DatabaseHealthCheck>("database", HealthStatus.Unhealthy, [Ready], CheckTimeout);
         if (builder.Configuration.IsRedisConfigured())
         {
             checks.AddCheck<RedisHealthCheck>("redis", HealthStatus.Unhealthy, [Ready], CheckTimeout);

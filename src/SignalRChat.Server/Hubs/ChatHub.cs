@@ -3,12 +3,13 @@ using Microsoft.AspNetCore.SignalR;
 using SignalRChat.Contracts;
 using SignalRChat.Server.Auth;
 using SignalRChat.Server.Rooms;
+using SignalRChat.Server.Storage;
 
 namespace SignalRChat.Server.Hubs;
 
 /// <summary>The chat hub at <c>/hubs/chat</c>: validates, asks <see cref="RoomService"/>, returns. No reply runs in here.</summary>
 [Authorize]
-internal sealed class ChatHub(RoomService rooms) : Hub
+internal sealed class ChatHub(RoomService rooms, RoomRecordService record) : Hub
 {
     private ChatUser Caller => ChatUser.From(Context.User);
 
@@ -20,13 +21,19 @@ internal sealed class ChatHub(RoomService rooms) : Hub
 
     public Task<RoomSnapshot> CreateRoom(string roomId, CreateRoomOptions? options) => rooms.CreateAsync(Caller, Context.ConnectionId, roomId, options);
 
-    public Task InviteToRoom(string roomId, string userId) => rooms.InviteAsync(Caller, roomId, userId);
+    public Task InviteToRoom(string roomId, string userId) => record.InviteAsync(Caller, roomId, userId, Context.ConnectionAborted);
 
     public Task<SendMessageResult> SendMessage(string roomId, string text) => rooms.SendAsync(Caller, roomId, text, Context.ConnectionAborted);
 
     public Task<bool> CancelGeneration(string generationId) => rooms.CancelAsync(Caller, generationId);
 
     public Task<ResumeResult> Resume(string roomId, long afterSeq) => rooms.ResumeAsync(Caller, Context.ConnectionId, roomId, afterSeq);
+
+    public Task<HistoryPage> GetHistory(string roomId, long? beforeSeq, int limit) => record.GetHistoryAsync(Caller, roomId, beforeSeq, limit, Context.ConnectionAborted);
+
+    public Task<IReadOnlyList<RoomSummary>> ListRooms() => record.ListRoomsAsync(Caller, Context.ConnectionAborted);
+
+    public Task MarkRead(string roomId, long seq) => record.MarkReadAsync(Caller, roomId, seq, Context.ConnectionAborted);
 }
 
 /// <summary>Turns refusals into <see cref="HubException"/>s, whose message reaches the caller; the connection stays open.</summary>

@@ -107,6 +107,9 @@ internal sealed class RedisRoomStore : IRoomStore, IRoomEventBus
     public async ValueTask<IReadOnlyList<ChatMessage>> GetHistoryAsync(string roomId, int maxMessages, CancellationToken cancellationToken = default) =>
         (await SnapshotAsync(roomId, maxMessages)).Messages;
 
+    // Redis keeps a room's hot state itself; rebuilding a room whose keys Redis lost is not done yet.
+    public ValueTask<bool> RestoreAsync(RestoredRoom room, CancellationToken cancellationToken = default) => ValueTask.FromResult(false);
+
     /// <summary>The events after <paramref name="afterSeq"/>, read in pages so one big read never holds Redis for every other room.</summary>
     public async ValueTask<EventRange> ReadAfterAsync(string roomId, long afterSeq, CancellationToken cancellationToken = default)
     {

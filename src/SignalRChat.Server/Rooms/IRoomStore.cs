@@ -54,7 +54,24 @@ public interface IRoomStore
     ValueTask<EventRange> ReadAfterAsync(string roomId, long afterSeq, CancellationToken cancellationToken = default);
 
     ValueTask<IReadOnlyList<ChatMessage>> GetHistoryAsync(string roomId, int maxMessages, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Rebuilds a room's hot state from the record when this store does not know the room (after a
+    /// restart): who may enter, who belongs, the newest messages, and seq continuing at <see cref="RestoredRoom.LastSeq"/>.
+    /// False when the room was already known (nothing changes) or the store keeps its own (Redis).
+    /// </summary>
+    ValueTask<bool> RestoreAsync(RestoredRoom room, CancellationToken cancellationToken = default);
 }
+
+/// <summary>A room as the record has it, to rebuild its hot state from.</summary>
+public sealed record RestoredRoom(
+    string RoomId,
+    string Visibility,
+    string? CreatorId,
+    IReadOnlyList<string> Invited,
+    IReadOnlyList<RoomMember> Members,
+    IReadOnlyList<ChatMessage> History,
+    long LastSeq);
 
 /// <summary>Carries each room's appended events, in seq order, to this node's subscribers.</summary>
 public interface IRoomEventBus

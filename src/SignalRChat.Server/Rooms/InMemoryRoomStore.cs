@@ -126,6 +126,9 @@ internal sealed class InMemoryRoomStore(IOptions<RoomOptions> options, TimeProvi
     public ValueTask<IReadOnlyList<ChatMessage>> GetHistoryAsync(string roomId, int maxMessages, CancellationToken cancellationToken = default) =>
         ValueTask.FromResult(Read(roomId, room => room.History(maxMessages), []));
 
+    public ValueTask<bool> RestoreAsync(RestoredRoom room, CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult(_rooms.TryAdd(room.RoomId, RoomState.Restore(room, _options)));
+
     private T Read<T>(string roomId, Func<RoomState, T> read, T missing)
     {
         if (!_rooms.TryGetValue(roomId, out var room))

@@ -28,6 +28,24 @@ internal sealed class RoomState(string roomId, string visibility, string? creato
 
     public bool IsMember(string userId) => _members.ContainsKey(userId);
 
+    /// <summary>A room rebuilt from the record: its log is empty, so a resume from before <see cref="RestoredRoom.LastSeq"/> answers reset.</summary>
+    public static RoomState Restore(RestoredRoom restored, RoomOptions options)
+    {
+        var room = new RoomState(restored.RoomId, restored.Visibility, restored.CreatorId) { LastSeq = restored.LastSeq };
+        room._invited.UnionWith(restored.Invited);
+        foreach (var member in restored.Members)
+        {
+            room.AddMember(member);
+        }
+
+        foreach (var message in restored.History.TakeLast(options.MaxHistoryMessages))
+        {
+            room._history.AddLast(message);
+        }
+
+        return room;
+    }
+
     public void Invite(string userId) => _invited.Add(userId);
 
     public void AddMember(RoomMember member)

@@ -32,11 +32,13 @@ public sealed class ChatServer : IAsyncDisposable
     public IServiceProvider Services => _app.Services;
 
     /// <summary>
-    /// Fast offline replies unless a test says otherwise; no drain time on shutdown (a reply a test leaves
-    /// running is stopped at once when the server is disposed), except where a test sets one to try the drain.
+    /// Fast offline replies, the record in memory (no database file under the project), and no drain time on
+    /// shutdown (a reply a test leaves running is stopped at once when the server is disposed), unless a test
+    /// says otherwise (as those that try the drain do).
     /// </summary>
     public static readonly IReadOnlyDictionary<string, string?> Defaults = new Dictionary<string, string?>
     {
+        ["Chat:Storage:Provider"] = "Memory",
         ["Chat:Offline:TokenDelayMs"] = "2",
         ["Chat:Offline:ReplyTokens"] = "20",
         ["Chat:Generation:DrainTime"] = "00:00:00",
@@ -48,7 +50,8 @@ public sealed class ChatServer : IAsyncDisposable
     public static async Task<ChatServer> StartAsync(IReadOnlyDictionary<string, string?>? settings = null, string environment = "Development", int port = 0)
     {
         var args = new List<string> { "--urls", $"http://127.0.0.1:{port}", "--environment", environment, "--contentRoot", Paths.ServerProject };
-        foreach (var (key, value) in Defaults.Concat(settings ?? new Dictionary<string, string?>()).GroupBy(kv => kv.Key).Select(g => g.Last()))
+        // A null value leaves the key unset, so the server's own default applies.
+        foreach (var (key, value) in Defaults.Concat(settings ?? new Dictionary<string, string?>()).GroupBy(kv => kv.Key).Select(g => g.Last()).Where(kv => kv.Value is not null))
         {
             args.Add($"--{key}={value}");
         }

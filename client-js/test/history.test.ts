@@ -1,0 +1,69 @@
+import { afterAll, describe, expect, inject, it } from "vitest";
+import { LogLevel } from "@microsoft/signalr";
+import { ChatClient, errorText, signInAsGuest } from "../src/client";
+import type { GuestSession, InvitedEvent, ReadMarkEvent, RoomActivityEvent } from "../src/contract";
+
+const serverUrl = inject("serverUrl");
+const clients: ChatClient[] = [];
+
+async function connect(session: GuestSession): Promise<ChatClient> {
+  const client = new ChatClient({ serverUrl, accessToken: session.token, reconnectDelaysMs: [0, 200, 500], logLevel: LogLevel.None });
+  await client.start();
+  clients.push(client);
+  return client;
+}
+
+function next<T>(subscribe: (handler: (event: T) => void) => () => void, match: (event: T) => boolean, timeoutMs = 20_000): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("the event never came")), timeoutMs);
+    const unsubscribe = subscribe((event) => {
+      if (match(event)) {
+        clearTimeout(timer);
+        unsubscribe();
+        resolve(event);
+      }
+    });
+  });
+}
+
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.close()));
+});
+
+describe("history, room list and read marks", () => {
+  it("pages back through a room, lists the person's rooms and clears unread on every device", async () => {
+    const room = `hist-${Date.now()}`;
+    const alice = await connect(await signInAsGuest(serverUrl, "alice"));
+    const bobSession = await signInAsGuest(serverUrl, "bob");
+    const bobLaptop = await connect(bobSession);
+    const bobPhone = await connect(bobSession);
+
+    const invited = next<InvitedEvent>((h) => bobPhone.onUserEvent("invited", h), (e) => e.roomId === room);
+    await alice.createRoom(room, { visibility: "private" });
+    await alice.inviteToRoom(room, bobSession.userId);
+    expect((await invited).invitedBy.name).toBe("alice");
+
+    const activity = next<RoomActivityEvent>((h) => bobPhone.onUserEvent("roomActivity", h), (e) => e.roomId === room && e.lastMessage.authorName === "Assistant");
+    const reply = await alice.ask(room, "hello bob");
+    await reply.completion;
+    expect((await activity).unread).toBe(2);
+
+    const history = await alice.getHistory(room, 0, 1);
+    expect(history.messages.map((m) => m.role)).toEqual(["assistant"]);
+    expect(history.hasMore).toBe(true);
+    const older = await alice.getHistory(room, history.messages[0]!.seq, 200);
+    expect(older.messages.map((m) => m.text)).toEqual(["hello bob"]);
+    expect(older.hasMore).toBe(false);
+
+    const listed = await bobPhone.listRooms();
+    expect(listed.map((r) => [r.roomId, r.visibility, r.unread])).toEqual([[room, "private", 2]]);
+
+    const mark = next<ReadMarkEvent>((h) => bobPhone.onUserEvent("readMark", h), (e) => e.roomId === room);
+    const snapshot = await bobLaptop.joinRoom(room);
+    await bobLaptop.markRead(room, snapshot.lastSeq);
+    expect((await mark).seq).toBe(snapshot.lastSeq);
+    expect((await bobPhone.listRooms())[0]?.unread).toBe(0);
+
+    await expect(alice.getHistory(room, 0, 500)).rejects.toSatisfy((e: unknown) => errorText(e).includes("limit must be 1 to 200"));
+  });
+});

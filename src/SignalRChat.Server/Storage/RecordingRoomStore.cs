@@ -1,0 +1,193 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Options;
+using SignalRChat.Contracts;
+using SignalRChat.Server.Rooms;
+
+namespace SignalRChat.Server.Storage;
+
+/// <summary>
+/// The room store as every part of the node sees it: the hot store (memory or Redis) underneath, with
+/// each room rebuilt from the record the first time it is needed after a restart, each change of a
+/// room recorded (<see cref="ChatRecorder"/>), and snapshots saying whether older messages exist.
+/// </summary>
+internal sealed class RecordingRoomStore(IRoomStore hot, IChatRecord record, ChatRecorder recorder, IOptions<RoomOptions> options) : IRoomStore
+{
+    /// <summary>
+    /// Seq of a rebuilt room starts this far above the last one recorded: events of the last moment
+    /// before a crash (presence, deltas after the last checkpoint) were never recorded, and a client
+    /// that saw them must get <c>reset</c> on resume rather than different events under the same seqs.
+    /// </summary>
+    public const long RestartSeqGap = 10_000;
+
+    // Rooms looked up in the record (true: recorded). Forgetting one is safe (rebuilding is only done when the hot
+    // store does not know the room), so the map is simply emptied when it grows past what a node holds at once.
+    private const int MaxKnown = 50_000;
+    private readonly ConcurrentDictionary<string, Lazy<Task<bool>>> _known = new(StringComparer.Ordinal);
+
+    public async ValueTask<RoomEvent> AppendAsync(RoomEvent roomEvent, CancellationToken cancellationToken = default)
+    {
+        await KnownAsync(roomEvent.RoomId, cancellationToken);
+        var appended = await hot.AppendAsync(roomEvent, cancellationToken);
+        recorder.Appended(appended);
+        return appended;
+    }
+
+    public async ValueTask<RoomCreation> CreateRoomAsync(string roomId, string userId, string visibility, CancellationToken cancellationToken = default)
+    {
+        await KnownAsync(roomId, cancellationToken);
+        var created = await hot.CreateRoomAsync(roomId, userId, visibility, cancellationToken);
+        if (created == RoomCreation.Created)
+        {
+            await recorder.RoomCreatedAsync(roomId, visibility, userId, cancellationToken);
+            _known[roomId] = new Lazy<Task<bool>>(Task.FromResult(true));
+        }
+
+        return created;
+    }
+
+    public async ValueTask<RoomEntry> EnterAsync(string roomId, RoomMember member, string connectionId, CancellationToken cancellationToken = default)
+    {
+        var recorded = await KnownAsync(roomId, cancellationToken);
+        var entry = await hot.EnterAsync(roomId, member, connectionId, cancellationToken);
+        Entered(roomId, member, entry, recorded);
+        return entry;
+    }
+
+    public async ValueTask ExitAsync(string roomId, string userId, string connectionId, bool endMembership, CancellationToken cancellationToken = default)
+    {
+        await hot.ExitAsync(roomId, userId, connectionId, endMembership, cancellationToken);
+        if (endMembership)
+        {
+            recorder.Left(roomId, userId);
+        }
+    }
+
+    public async ValueTask<RoomEntry> EnsureMemberAsync(string roomId, RoomMember member, CancellationToken cancellationToken = default)
+    {
+        var recorded = await KnownAsync(roomId, cancellationToken);
+        var entry = await hot.EnsureMemberAsync(roomId, member, cancellationToken);
+        Entered(roomId, member, entry, recorded);
+        return entry;
+    }
+
+    private void Entered(string roomId, RoomMember member, RoomEntry entry, bool recorded)
+    {
+        if (entry != RoomEntry.Entered)
+        {
+            return;
+        }
+
+        if (!recorded)
+        {
+            recorder.RoomSeen(roomId);
+            _known[roomId] = new Lazy<Task<bool>>(Task.FromResult(true));
+        }
+
+        recorder.Joined(roomId, member);
+    }
+
+    public async ValueTask<bool> InviteAsync(string roomId, string userId, CancellationToken cancellationToken = default)
+    {
+        await KnownAsync(roomId, cancellationToken);
+        var invited = await hot.InviteAsync(roomId, userId, cancellationToken);
+        if (invited)
+        {
+            await recorder.InvitedAsync(roomId, userId, null, cancellationToken);
+        }
+
+        return invited;
+    }
+
+    public async ValueTask<bool> IsMemberAsync(string roomId, string userId, CancellationToken cancellationToken = default)
+    {
+        await KnownAsync(roomId, cancellationToken);
+        return await hot.IsMemberAsync(roomId, userId, cancellationToken);
+    }
+
+    public async ValueTask<bool> MayEnterAsync(string roomId, string userId, CancellationToken cancellationToken = default)
+    {
+        await KnownAsync(roomId, cancellationToken);
+        return await hot.MayEnterAsync(roomId, userId, cancellationToken);
+    }
+
+    public async ValueTask<RoomSnapshot> GetSnapshotAsync(string roomId, CancellationToken cancellationToken = default)
+    {
+        await KnownAsync(roomId, cancellationToken);
+        var snapshot = await hot.GetSnapshotAsync(roomId, cancellationToken);
+        if (snapshot.Messages.Count == 0)
+        {
+            return snapshot;
+        }
+
+        try
+        {
+            var older = await record.GetMessagesAsync(roomId, snapshot.Messages[0].Seq, 1, cancellationToken);
+            return snapshot with { HasMore = older.Messages.Count > 0 };
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // The room stays usable while the database is down; whether older messages exist is then a guess from the hot history.
+            return snapshot with { HasMore = snapshot.Messages.Count >= options.Value.SnapshotMessages };
+        }
+    }
+
+    public async ValueTask<EventRange> ReadAfterAsync(string roomId, long afterSeq, CancellationToken cancellationToken = default)
+    {
+        await KnownAsync(roomId, cancellationToken);
+        return await hot.ReadAfterAsync(roomId, afterSeq, cancellationToken);
+    }
+
+    public async ValueTask<IReadOnlyList<ChatMessage>> GetHistoryAsync(string roomId, int maxMessages, CancellationToken cancellationToken = default)
+    {
+        await KnownAsync(roomId, cancellationToken);
+        return await hot.GetHistoryAsync(roomId, maxMessages, cancellationToken);
+    }
+
+    public ValueTask<bool> RestoreAsync(RestoredRoom room, CancellationToken cancellationToken = default) => hot.RestoreAsync(room, cancellationToken);
+
+    /// <summary>True when the record has the room; the first time, the hot store gets the room from it if it does not know it.</summary>
+    private async ValueTask<bool> KnownAsync(string roomId, CancellationToken cancellationToken)
+    {
+        if (_known.TryGetValue(roomId, out var known) && known.Value.IsCompletedSuccessfully)
+        {
+            return known.Value.Result;
+        }
+
+        if (_known.Count >= MaxKnown)
+        {
+            _known.Clear();
+        }
+
+        known = _known.GetOrAdd(roomId, id => new Lazy<Task<bool>>(() => LoadAsync(id)));
+        try
+        {
+            return await known.Value.WaitAsync(cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Asked again next time; until the record answers, the room cannot be used here.
+            _known.TryRemove(new KeyValuePair<string, Lazy<Task<bool>>>(roomId, known));
+            throw new ChatRequestException(ChatRefusal.Unavailable, $"room '{roomId}' could not be read from {record.Description}: try again in a moment");
+        }
+    }
+
+    private async Task<bool> LoadAsync(string roomId)
+    {
+        var stored = await record.FindRoomAsync(roomId, CancellationToken.None);
+        if (stored is null)
+        {
+            return false;
+        }
+
+        var history = await record.GetMessagesAsync(roomId, null, Math.Min(options.Value.MaxHistoryMessages, 200), CancellationToken.None);
+        await hot.RestoreAsync(new RestoredRoom(
+            roomId,
+            stored.Visibility,
+            stored.CreatorId,
+            stored.Invited,
+            stored.Members.Where(m => !m.Left).Select(m => new RoomMember(m.UserId, m.Name)).ToList(),
+            history.Messages.Select(m => m.ToMessage()).ToList(),
+            stored.LastSeq + RestartSeqGap));
+        return true;
+    }
+}
