@@ -312,6 +312,10 @@ public sealed class RecordTests(PostgresFixture postgres) : IClassFixture<Postgr
         var writer = server.Services.GetRequiredService<ChatRecordWriter>();
         var record = server.Services.GetRequiredService<IChatRecord>();
         using var http = server.CreateHttpClient();
+
+        // Readiness names its checks to signed-in callers only (docs/security.md).
+        var operatorSession = await SignalRChat.Client.ChatClient.SignInAsGuestAsync(server.Url, "operator");
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", operatorSession.Token);
         await writer.Write(new RoomSaved("r", RoomVisibility.Public, null, Start));
         Assert.Equal("Healthy", await http.GetStringAsync("/health/ready"));
 
