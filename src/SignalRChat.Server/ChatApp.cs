@@ -1,5 +1,6 @@
 using SignalRChat.Server.Auth;
 using SignalRChat.Server.Health;
+using SignalRChat.Server.Interop;
 using SignalRChat.Server.Model;
 using SignalRChat.Server.Redis;
 using SignalRChat.Server.Security;
@@ -23,6 +24,7 @@ public static class ChatApp
         builder.AddChatAuth();
         builder.AddChatModel();
         builder.AddChatRooms();
+        builder.AddChatInterop();
         builder.AddChatRedis();
         builder.AddChatSecurity();
         builder.AddChatHealth();

@@ -5,6 +5,7 @@ using SignalRChat.Server.Auth;
 using SignalRChat.Server.Fanout;
 using SignalRChat.Server.Generation;
 using SignalRChat.Server.Hubs;
+using SignalRChat.Server.Interop;
 using SignalRChat.Server.Limits;
 using SignalRChat.Server.Rooms;
 using SignalRChat.Server.Streaming;
@@ -102,6 +103,7 @@ internal static class ChatServiceExtensions
         });
         app.MapHub<ChatHub>(ChatProtocol.HubPath, hub => hub.AllowStatefulReconnects = true).RequireAuthorization();
         app.MapRoomStreams();
+        app.MapInterop();
         return app;
     }
 }
