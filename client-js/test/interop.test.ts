@@ -338,6 +338,7 @@ describe("stopping and resuming (a slow offline model)", () => {
     try {
       const a = agent(slow.url, alice.token, room, "a long answer please");
       let outcome = "";
+      let metadata: unknown;
       let runId = "";
       let deltas = 0;
       let text = "";
@@ -349,9 +350,10 @@ describe("stopping and resuming (a slow offline model)", () => {
             void bob.connection.invoke<boolean>("CancelGeneration", runId);
           }
         },
-        onRunFinishedEvent: (p) => { outcome = p.outcome; },
+        onRunFinishedEvent: (p) => { outcome = p.outcome; metadata = p.event.metadata; },
       });
       expect(outcome).toBe("cancelled");
+      expect(metadata).toMatchObject({ reason: "stopped", cancelledBy: { name: "agui-stopped-bob" } });
       const seen = await finalStatus(bob, runId);
       expect(seen.state).toBe("cancelled");
       expect(seen.text).toBe(text);
@@ -379,7 +381,7 @@ describe("stopping and resuming (a slow offline model)", () => {
           void bob.connection.invoke<boolean>("CancelGeneration", generationId);
         }
       });
-      expect(chunks.at(-1)).toMatchObject({ type: "abort" });
+      expect(chunks.at(-1)).toMatchObject({ type: "abort", reason: "stopped by ai-stop-bob" });
       expect(chunks.some((c) => c.type === "finish")).toBe(false);
       const text = chunks.map((c) => (c.type === "text-delta" ? c.delta : "")).join("");
       const seen = await finalStatus(bob, generationId);

@@ -23,7 +23,11 @@ internal abstract record AgUiEvent([property: JsonPropertyOrder(-1)] string Type
 internal sealed record AgUiRunStarted(string ThreadId, string RunId) : AgUiEvent(RunStarted);
 
 /// <summary><see cref="Outcome"/> is <c>{"type":"success"}</c> or, for a stopped reply, <c>{"type":"cancelled"}</c>.</summary>
-internal sealed record AgUiRunFinished(string ThreadId, string RunId, AgUiOutcome Outcome, IReadOnlyList<AgUiTokenUsage>? Usage) : AgUiEvent(RunFinished);
+internal sealed record AgUiRunFinished(string ThreadId, string RunId, AgUiOutcome Outcome, IReadOnlyList<AgUiTokenUsage>? Usage, AgUiStopMetadata? Metadata = null)
+    : AgUiEvent(RunFinished);
+
+/// <summary>The <c>metadata</c> of a cancelled run: why it stopped (<c>stopped</c>, <c>interrupted</c>, <c>shutdown</c>, <c>limit</c>) and who stopped it (none when the server did).</summary>
+internal sealed record AgUiStopMetadata(string Reason, SignalRChat.Contracts.RoomMember? CancelledBy);
 
 internal sealed record AgUiRunError(string Message, string? Code) : AgUiEvent(RunError);
 

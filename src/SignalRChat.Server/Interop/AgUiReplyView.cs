@@ -32,7 +32,8 @@ internal sealed class AgUiReplyView(string roomId, string generationId) : IReply
                 writer.Event<AgUiEvent>(seq, status.State switch
                 {
                     GenerationStates.Completed => new AgUiRunFinished(roomId, generationId, AgUiOutcome.Success, Usage(status.Usage)),
-                    GenerationStates.Cancelled => new AgUiRunFinished(roomId, generationId, AgUiOutcome.Cancelled, Usage(status.Usage)),
+                    GenerationStates.Cancelled => new AgUiRunFinished(roomId, generationId, AgUiOutcome.Cancelled, Usage(status.Usage),
+                        new AgUiStopMetadata(status.Reason ?? CancelReasons.Stopped, status.CancelledBy)),
                     _ => new AgUiRunError(status.Error ?? "the reply failed", "failed"),
                 });
                 return true;

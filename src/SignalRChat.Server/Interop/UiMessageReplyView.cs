@@ -51,7 +51,7 @@ internal sealed class UiMessageReplyView(string roomId, string generationId) : I
                         writer.Event<UiMessageChunk>(seq, new UiFinish("stop"));
                         break;
                     case GenerationStates.Cancelled:
-                        writer.Event<UiMessageChunk>(seq, new UiAbort(status.Error ?? "stopped"));
+                        writer.Event<UiMessageChunk>(seq, new UiAbort(StopReason(status)));
                         break;
                     default:
                         writer.Event<UiMessageChunk>(seq, new UiError(status.Error ?? "the reply failed"));
@@ -84,6 +84,13 @@ internal sealed class UiMessageReplyView(string roomId, string generationId) : I
         writer.Event<UiMessageChunk>(null, new UiError("the reader fell too far behind; the reply goes on in the room"));
 
     public void Close(SseWriter writer) => writer.Data(UiMessageChunk.Done);
+
+    /// <summary>Why it stopped, and by whom: <c>stopped by alice</c>, <c>interrupted by bob</c>, <c>shutdown</c>.</summary>
+    private static string StopReason(StatusEvent status)
+    {
+        var reason = status.Reason ?? CancelReasons.Stopped;
+        return status.CancelledBy is { } by ? $"{reason} by {by.Name}" : reason;
+    }
 
     private void Start(long seq, SseWriter writer)
     {
