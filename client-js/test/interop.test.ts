@@ -3,6 +3,7 @@
 // the same room seeing the same reply.
 import { HttpAgent } from "@ag-ui/client";
 import { DefaultChatTransport, readUIMessageStream, type UIMessage, type UIMessageChunk } from "ai";
+import { request as httpRequest } from "node:http";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it, vi } from "vitest";
 import type { RoomSnapshot, SendMessageResult, StatusEvent, TokenEvent } from "../src/contract";
 import { connectStock, signIn } from "./helpers";
@@ -37,14 +38,57 @@ function tokensOf(member: Member, generationId: string): string {
     .join("");
 }
 
-function agent(url: string, token: string, room: string, text: string): HttpAgent {
-  const a = new HttpAgent({ url: `${url}/api/rooms/${room}/agui`, headers: { Authorization: `Bearer ${token}` }, threadId: room });
+// Aborting Node 20's fetch does not always close the connection of a response that is still
+// streaming (it did not, once in several runs), so the server would not hear the abort. The two
+// tests of aborting give both clients (which take a fetch of the caller's) one over node:http,
+// whose abort destroys the socket at once; every other test uses the global fetch.
+function closingFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
+  const url = new URL(input instanceof Request ? input.url : input.toString());
+  const abortError = (): DOMException => new DOMException("This operation was aborted", "AbortError");
+  return new Promise<Response>((resolve, reject) => {
+    let fail: (error: unknown) => void = reject;
+    const headers = Object.fromEntries(new Headers(init?.headers).entries());
+    const request = httpRequest(url, { method: init?.method ?? "GET", headers }, (response) => {
+      const responseHeaders = new Headers();
+      for (const [name, value] of Object.entries(response.headers)) {
+        if (value !== undefined) {
+          responseHeaders.set(name, Array.isArray(value) ? value.join(", ") : value);
+        }
+      }
+      const status = response.statusCode ?? 500;
+      const body = new ReadableStream<Uint8Array>({
+        start(controller) {
+          fail = (error) => controller.error(error);
+          response.on("data", (chunk: Buffer) => controller.enqueue(new Uint8Array(chunk)));
+          response.on("end", () => controller.close());
+          response.on("error", () => undefined);
+        },
+        cancel() {
+          request.destroy();
+        },
+      });
+      resolve(new Response(status === 204 ? null : body, { status, headers: responseHeaders }));
+    });
+    request.on("error", (error) => fail(init?.signal?.aborted ? abortError() : error));
+    init?.signal?.addEventListener("abort", () => {
+      fail(abortError());
+      request.destroy();
+    }, { once: true });
+    if (typeof init?.body === "string") {
+      request.write(init.body);
+    }
+    request.end();
+  });
+}
+
+function agent(url: string, token: string, room: string, text: string, fetchFn: typeof fetch = fetch): HttpAgent {
+  const a = new HttpAgent({ url: `${url}/api/rooms/${room}/agui`, headers: { Authorization: `Bearer ${token}` }, threadId: room, fetch: fetchFn });
   a.addMessage({ id: `u-${Math.random().toString(36).slice(2)}`, role: "user", content: text });
   return a;
 }
 
-function transport(url: string, token: string): DefaultChatTransport<UIMessage> {
-  return new DefaultChatTransport<UIMessage>({ api: `${url}/api/ai-sdk/chat`, headers: { Authorization: `Bearer ${token}` } });
+function transport(url: string, token: string, fetchFn: typeof fetch = fetch): DefaultChatTransport<UIMessage> {
+  return new DefaultChatTransport<UIMessage>({ api: `${url}/api/ai-sdk/chat`, headers: { Authorization: `Bearer ${token}` }, fetch: fetchFn });
 }
 
 function userMessage(text: string): UIMessage {
@@ -311,7 +355,7 @@ describe("stopping and resuming (a slow offline model)", () => {
     const alice = await signIn(slow.url, "agui-stop-alice");
     const bob = await hubMember(slow.url, "agui-stop-bob", room);
     try {
-      const a = agent(slow.url, alice.token, room, "a long answer please");
+      const a = agent(slow.url, alice.token, room, "a long answer please", closingFetch);
       let runId = "";
       let deltas = 0;
       const run = a.runAgent({}, {
@@ -321,11 +365,14 @@ describe("stopping and resuming (a slow offline model)", () => {
             a.abortRun();
           }
         },
-      }).catch((e: unknown) => e);
-      await run;
+      }).then(() => undefined, (e: unknown) => e);
+      const ended = await run;
       expect(runId).toMatch(/^g-/);
+      expect({ deltas, ended: String(ended ?? "") }).toMatchObject({ deltas: 3, ended: "" });
       const seen = await finalStatus(bob, runId);
       expect(seen.state).toBe("cancelled");
+      // Stopped by the person whose client aborted.
+      expect((seen as StatusEvent & { cancelledBy?: { name: string } }).cancelledBy?.name).toBe("agui-stop-alice");
     } finally {
       await bob.connection.stop();
     }
@@ -398,7 +445,7 @@ describe("stopping and resuming (a slow offline model)", () => {
     const bob = await hubMember(slow.url, "ai-abort-bob", room);
     try {
       const controller = new AbortController();
-      const stream = await transport(slow.url, alice.token).sendMessages({
+      const stream = await transport(slow.url, alice.token, closingFetch).sendMessages({
         chatId: room, messages: [userMessage("a long answer please")], trigger: "submit-message", messageId: undefined, abortSignal: controller.signal,
       });
       let generationId = "";
@@ -411,7 +458,9 @@ describe("stopping and resuming (a slow offline model)", () => {
           controller.abort();
         }
       }).catch(() => undefined);
-      expect((await finalStatus(bob, generationId)).state).toBe("cancelled");
+      const seen = await finalStatus(bob, generationId);
+      expect(seen.state).toBe("cancelled");
+      expect((seen as StatusEvent & { cancelledBy?: { name: string } }).cancelledBy?.name).toBe("ai-abort-alice");
     } finally {
       await bob.connection.stop();
     }

@@ -43,14 +43,27 @@ internal static class AgUiApi
             await RoomStreamsApi.RefuseAsync(http, refusal);
             return;
         }
+        catch (OperationCanceledException) when (aborted.IsCancellationRequested)
+        {
+            return;
+        }
 
-        // Aborting the request stops the reply for the whole room, as Stop does.
-        await using var stopOnAbort = aborted.Register(() => _ = rooms.CancelAsync(user, sent.GenerationId));
         try
         {
             RoomStreamsApi.PrepareStream(http.Response, "text/event-stream");
-            var view = new AgUiReplyView(roomId, sent.GenerationId);
-            await ReplyPump.RunAsync(watcher, new ReplyPump.Reply(sent.GenerationId, sent.MessageId), view, new SseWriter(http.Response.Body), streams.Value, aborted);
+            var writer = new SseWriter(http.Response.Body);
+            if (sent.GenerationId is not { } generationId)
+            {
+                // The room's assistant answers only when mentioned, and this message did not mention it.
+                AgUiReplyView.NoReply(roomId, sent.MessageId, writer);
+                await writer.FlushAsync(aborted);
+                return;
+            }
+
+            // Aborting the request stops the reply for the whole room, as Stop does.
+            await using var stopOnAbort = aborted.Register(() => _ = rooms.CancelAsync(user, generationId));
+            var view = new AgUiReplyView(roomId, generationId);
+            await ReplyPump.RunAsync(watcher, new ReplyPump.Reply(generationId, sent.MessageId), view, writer, streams.Value, aborted);
         }
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)
         {

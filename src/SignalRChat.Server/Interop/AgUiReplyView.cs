@@ -64,6 +64,13 @@ internal sealed class AgUiReplyView(string roomId, string generationId) : IReply
         }
     }
 
+    /// <summary>A message that started no reply: a run that starts and finishes at once, named after the message.</summary>
+    public static void NoReply(string roomId, string messageId, SseWriter writer)
+    {
+        writer.Event<AgUiEvent>(null, new AgUiRunStarted(roomId, messageId));
+        writer.Event<AgUiEvent>(null, new AgUiRunFinished(roomId, messageId, AgUiOutcome.Success, null));
+    }
+
     public void Overflowed(SseWriter writer)
     {
         // RUN_ERROR may also be a run's first event, so nothing has to come before it.

@@ -60,14 +60,27 @@ internal static class AiSdkChatApi
             await RoomStreamsApi.RefuseAsync(http, refusal);
             return;
         }
+        catch (OperationCanceledException) when (aborted.IsCancellationRequested)
+        {
+            return;
+        }
 
-        // Aborting the request (useChat's stop()) stops the reply for the whole room, as Stop does.
-        await using var stopOnAbort = aborted.Register(() => _ = rooms.CancelAsync(user, sent.GenerationId));
         try
         {
             PrepareStream(http.Response);
-            var view = new UiMessageReplyView(roomId, sent.GenerationId);
-            await ReplyPump.RunAsync(watcher, new ReplyPump.Reply(sent.GenerationId, null), view, new SseWriter(http.Response.Body), streams.Value, aborted);
+            var writer = new SseWriter(http.Response.Body);
+            if (sent.GenerationId is not { } generationId)
+            {
+                // The room's assistant answers only when mentioned, and this message did not mention it.
+                UiMessageReplyView.NoReply(writer);
+                await writer.FlushAsync(aborted);
+                return;
+            }
+
+            // Aborting the request (useChat's stop()) stops the reply for the whole room, as Stop does.
+            await using var stopOnAbort = aborted.Register(() => _ = rooms.CancelAsync(user, generationId));
+            var view = new UiMessageReplyView(roomId, generationId);
+            await ReplyPump.RunAsync(watcher, new ReplyPump.Reply(generationId, null), view, writer, streams.Value, aborted);
         }
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)
         {

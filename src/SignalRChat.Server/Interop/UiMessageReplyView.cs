@@ -80,6 +80,13 @@ internal sealed class UiMessageReplyView(string roomId, string generationId) : I
         }
     }
 
+    /// <summary>A message that started no reply: a stream that finishes with no assistant message.</summary>
+    public static void NoReply(SseWriter writer)
+    {
+        writer.Event<UiMessageChunk>(null, new UiFinish("stop"));
+        writer.Data(UiMessageChunk.Done);
+    }
+
     public void Overflowed(SseWriter writer) =>
         writer.Event<UiMessageChunk>(null, new UiError("the reader fell too far behind; the reply goes on in the room"));
 
