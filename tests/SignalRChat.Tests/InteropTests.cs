@@ -127,6 +127,36 @@ public sealed class InteropTests
         Assert.Equal("finish", chunks[^1].GetProperty("type").GetString());
     }
 
+    [Fact]
+    public async Task Both_routes_answer_the_message_rate_limit_with_429_naming_the_setting_and_the_room_goes_on()
+    {
+        await using var server = await ChatServer.StartAsync(new Dictionary<string, string?> { ["Chat:Limits:MessagesPerMinute"] = "1" });
+        var bob = await ChatClientSession(server, "bob");
+        using var http = server.CreateHttpClient();
+        const string agUi = """{"threadId":"limits","runId":"r","messages":[{"id":"u1","role":"user","content":"hello"}]}""";
+        const string aiSdk = """{"id":"limits","messages":[{"id":"u1","role":"user","parts":[{"type":"text","text":"hello"}]}],"trigger":"submit-message"}""";
+
+        using (var first = await http.SendAsync(Post("/api/rooms/limits/agui", bob, agUi)))
+        {
+            Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+            Assert.Contains("RUN_FINISHED", await first.Content.ReadAsStringAsync());
+        }
+
+        foreach (var (path, body) in new[] { ("/api/rooms/limits/agui", agUi), ("/api/ai-sdk/chat", aiSdk) })
+        {
+            using var refused = await http.SendAsync(Post(path, bob, body));
+            Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+            var error = JsonDocument.Parse(await refused.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetString();
+            Assert.Contains("Chat:Limits:MessagesPerMinute", error);
+        }
+
+        // Another person in the same room is not limited by bob's rate.
+        var carol = await ChatClientSession(server, "carol");
+        using var other = await http.SendAsync(Post("/api/ai-sdk/chat", carol, aiSdk));
+        Assert.Equal(HttpStatusCode.OK, other.StatusCode);
+        Assert.EndsWith("data: [DONE]\n\n", await other.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
     private static async Task<SignalRChat.Contracts.GuestSession> ChatClientSession(ChatServer server, string name) =>
         await SignalRChat.Client.ChatClient.SignInAsGuestAsync(server.Url, name);
 
