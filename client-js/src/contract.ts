@@ -142,6 +142,8 @@ export interface ToolProgressEvent {
   phase: ToolPhase;
   progress?: number;
   detail?: string;
+  /** On phase "started": the call's whole arguments (absent when the model's were not valid JSON). */
+  arguments?: Record<string, unknown>;
 }
 
 export interface StatusEvent {

@@ -51,7 +51,12 @@ public sealed record ToolProgressEvent(
     string Tool,
     string Phase,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? Progress = null,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Detail = null) : RoomEvent(RoomId);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Detail = null) : RoomEvent(RoomId)
+{
+    /// <summary>On phase <c>started</c>: the call's whole arguments as one JSON object, once the model sent them all.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public System.Text.Json.JsonElement? Arguments { get; init; }
+}
 
 /// <summary>A generation's state; the final one carries the whole reply in <see cref="Text"/>.</summary>
 public sealed record StatusEvent(

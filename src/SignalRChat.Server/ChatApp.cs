@@ -1,5 +1,6 @@
 using SignalRChat.Server.Auth;
 using SignalRChat.Server.Health;
+using SignalRChat.Server.Interop;
 using SignalRChat.Server.Model;
 using SignalRChat.Server.Redis;
 using SignalRChat.Server.Security;
@@ -25,6 +26,7 @@ public static class ChatApp
         builder.AddChatModel();
         builder.AddChatStorage();
         builder.AddChatRooms();
+        builder.AddChatInterop();
         builder.AddChatRedis();
         builder.RecordRooms();
         builder.AddChatSecurity();

@@ -5,6 +5,7 @@ using SignalRChat.Server.Auth;
 using SignalRChat.Server.Fanout;
 using SignalRChat.Server.Generation;
 using SignalRChat.Server.Hubs;
+using SignalRChat.Server.Interop;
 using SignalRChat.Server.Limits;
 using SignalRChat.Server.Rooms;
 using SignalRChat.Server.Storage;
@@ -104,6 +105,7 @@ internal static class ChatServiceExtensions
         app.MapHub<ChatHub>(ChatProtocol.HubPath, hub => hub.AllowStatefulReconnects = true).RequireAuthorization();
         app.MapRoomStreams();
         app.MapRoomRecord();
+        app.MapInterop();
         return app;
     }
 }

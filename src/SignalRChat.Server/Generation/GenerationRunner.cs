@@ -274,7 +274,28 @@ internal sealed class GenerationRunner(
         public async ValueTask StartedAsync(string callId, string tool, CancellationToken cancellationToken)
         {
             await SetStateAsync(GenerationStates.Tool);
-            await AppendAsync(callId, tool, ToolPhases.Started, null, null);
+            await tokens.FlushAsync();
+            await store.AppendAsync(new ToolProgressEvent(generation.RoomId, generation.Id, callId, tool, ToolPhases.Started) { Arguments = CallArguments() },
+                CancellationToken.None);
+        }
+
+        // The arguments the model sent for the call being invoked (parsed once whole); none when they were not valid JSON.
+        private static System.Text.Json.JsonElement? CallArguments()
+        {
+            var call = FunctionInvokingChatClient.CurrentContext?.CallContent;
+            if (call is null || call.Exception is not null)
+            {
+                return null;
+            }
+
+            try
+            {
+                return System.Text.Json.JsonSerializer.SerializeToElement(call.Arguments ?? new Dictionary<string, object?>(), ChatJson.Options);
+            }
+            catch (Exception ex) when (ex is NotSupportedException or System.Text.Json.JsonException)
+            {
+                return null;
+            }
         }
 
         public ValueTask ProgressAsync(string callId, string tool, double fraction, string? detail, CancellationToken cancellationToken) =>

@@ -88,6 +88,21 @@ internal sealed class RoomService
         }
     }
 
+    /// <summary>
+    /// The room as it is now, for a plain HTTP reader that may enter it, without subscribing: it
+    /// tells where the running reply started, so a stream can then be opened from there.
+    /// </summary>
+    public async Task<RoomSnapshot> PeekAsync(ChatUser user, string? roomId, CancellationToken cancellationToken = default)
+    {
+        var room = RequireRoomId(roomId);
+        if (!await _store.MayEnterAsync(room, user.UserId, cancellationToken))
+        {
+            throw NotInvited(room);
+        }
+
+        return await _store.GetSnapshotAsync(room, cancellationToken);
+    }
+
     public async Task CloseStreamAsync(ChatUser user, IRoomSubscriber reader, string roomId)
     {
         _fanout.Detach(roomId, reader.Id);

@@ -21,7 +21,7 @@ internal static class RoomStreamsApi
     public const string NdjsonMediaType = "application/x-ndjson";
     private const string SnapshotEvent = "snapshot";
 
-    private static readonly byte[] KeepAliveComment = ": keep-alive\n\n"u8.ToArray();
+    internal static readonly byte[] KeepAliveComment = ": keep-alive\n\n"u8.ToArray();
 
     public sealed record MessageRequest(string? Text);
 
@@ -208,7 +208,7 @@ internal static class RoomStreamsApi
         }
     }
 
-    private static void PrepareStream(HttpResponse response, string contentType)
+    internal static void PrepareStream(HttpResponse response, string contentType)
     {
         response.ContentType = contentType + "; charset=utf-8";
         response.Headers.CacheControl = "no-cache, no-transform";
@@ -254,7 +254,7 @@ internal static class RoomStreamsApi
         return false;
     }
 
-    private static Task RefuseAsync(HttpContext http, ChatRequestException refusal)
+    internal static Task RefuseAsync(HttpContext http, ChatRequestException refusal)
     {
         http.Response.StatusCode = (int)refusal.Refusal;
         return http.Response.WriteAsJsonAsync(new { error = refusal.Message }, ChatJson.Options);
