@@ -82,7 +82,8 @@ internal sealed class ChatService(IReadOnlyList<Uri> nodes, string name = "chat"
     public override Task JoinAsync(Member member, string room) => member.Connection.InvokeAsync<RoomSnapshot>(ChatProtocol.Methods.JoinRoom, room);
 
     public override async Task<string> StartAsync(Member member, string room, string request) =>
-        (await member.Connection.InvokeAsync<SendMessageResult>(ChatProtocol.Methods.SendMessage, room, request)).GenerationId;
+        (await member.Connection.InvokeAsync<SendMessageResult>(ChatProtocol.Methods.SendMessage, room, request)).GenerationId
+        ?? throw new InvalidOperationException("the message started no reply");
 
     public override Task<bool> CancelAsync(Member member, string id) => member.Connection.InvokeAsync<bool>(ChatProtocol.Methods.CancelGeneration, id);
 

@@ -237,6 +237,9 @@ export class ChatClient {
   /** Sends a message and returns its reply as it streams. */
   async ask(roomId: string, text: string): Promise<ChatReply> {
     const sent = await this.sendMessage(roomId, text);
+    if (sent.generationId === null) {
+      throw new Error(`the message started no reply: room '${roomId}' answers only messages that mention @assistant`);
+    }
     return this.reply(roomId, sent.generationId, sent.messageId);
   }
 

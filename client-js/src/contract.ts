@@ -14,6 +14,10 @@ export interface ChatMessage {
   text: string;
   state: MessageState;
   createdAt: string;
+  /** For a regenerated reply: the id of the reply it replaces. */
+  regenerates?: string;
+  /** For a cancelled reply: who stopped it (absent or null when the server did). */
+  cancelledBy?: RoomMember | null;
 }
 
 export interface RoomMember {
@@ -34,6 +38,7 @@ export interface RoomSnapshot {
   members: RoomMember[];
   messages: ChatMessage[];
   activeGeneration: ActiveGeneration | null;
+  settings?: RoomSettings;
   /** True when older messages exist (page back with `getHistory`). */
   hasMore?: boolean;
 }
@@ -95,9 +100,21 @@ export type UserEventName = keyof UserEventMap;
 
 export const userEventNames: readonly UserEventName[] = ["roomActivity", "invited", "readMark"];
 
+export type AssistantMode = "always" | "mentioned";
+export type BusyMode = "queue" | "interrupt" | "reject";
+
+export interface RoomSettings {
+  assistant: AssistantMode;
+  onBusy: BusyMode;
+  topic: string | null;
+}
+
+export type RoomSettingsUpdate = Partial<RoomSettings>;
+
 export interface SendMessageResult {
   messageId: string;
-  generationId: string;
+  /** null when the message starts no reply (a room that answers only `@assistant` mentions). */
+  generationId: string | null;
 }
 
 export interface ResumeResult {
@@ -157,6 +174,39 @@ export interface StatusEvent {
   messageId?: string;
   /** On a final status: how the reply was made, when the room should know (e.g. written without the room's history). */
   note?: string;
+  /** On a cancelled status: who stopped it; null when the server did. */
+  cancelledBy?: RoomMember | null;
+  /** On a cancelled status: why. */
+  reason?: CancelReason;
+}
+
+export type CancelReason = "stopped" | "interrupted" | "shutdown" | "limit";
+export type ApprovalState = "pending" | "approved" | "denied" | "expired";
+
+export interface RoomSettingsEvent {
+  roomId: string;
+  seq: number;
+  settings: RoomSettings;
+  changedBy: RoomMember;
+}
+
+export interface ToolApprovalEvent {
+  roomId: string;
+  generationId: string;
+  seq: number;
+  approvalId: string;
+  callId: string;
+  tool: string;
+  arguments: unknown;
+  state: ApprovalState;
+  decidedBy?: RoomMember;
+}
+
+/** Ephemeral: no seq, never replayed. */
+export interface TypingEvent {
+  roomId: string;
+  userId: string;
+  name: string;
 }
 
 export interface PresenceEvent {
@@ -173,12 +223,31 @@ export interface RoomEventMap {
   toolProgress: ToolProgressEvent;
   status: StatusEvent;
   presence: PresenceEvent;
+  roomSettings: RoomSettingsEvent;
+  toolApproval: ToolApprovalEvent;
 }
 
 export type RoomEventName = keyof RoomEventMap;
 export type RoomEvent = RoomEventMap[RoomEventName];
 
-export const roomEventNames: readonly RoomEventName[] = ["message", "token", "toolProgress", "status", "presence"];
+export const roomEventNames: readonly RoomEventName[] = ["message", "token", "toolProgress", "status", "presence", "roomSettings", "toolApproval"];
+
+export const defaultRoomSettings: RoomSettings = { assistant: "always", onBusy: "queue", topic: null };
+
+/** How a cancelled reply reads: "stopped by bob", "stopped: the server shut down". */
+export function stoppedText(status: { cancelledBy?: RoomMember | null; reason?: CancelReason }): string {
+  if (status.cancelledBy) {
+    return status.reason === "interrupted" ? `interrupted by ${status.cancelledBy.name}` : `stopped by ${status.cancelledBy.name}`;
+  }
+  switch (status.reason) {
+    case "shutdown":
+      return "stopped: the server shut down";
+    case "limit":
+      return "stopped: the reply reached its length limit";
+    default:
+      return "stopped";
+  }
+}
 
 export const finalStates: readonly GenerationState[] = ["completed", "cancelled", "failed"];
 

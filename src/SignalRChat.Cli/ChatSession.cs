@@ -127,7 +127,10 @@ internal sealed class ChatSession(CliOptions options, IAnsiConsole console)
                 }
 
                 var sent = await client.SendMessageAsync(room, line);
-                printer.Expect(sent.GenerationId);
+                if (sent.GenerationId is { } generationId)
+                {
+                    printer.Expect(generationId);
+                }
             }
             catch (HubException ex)
             {

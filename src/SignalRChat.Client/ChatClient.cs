@@ -273,9 +273,11 @@ public sealed class ChatClient : IAsyncDisposable
     public async Task<ChatReply> AskAsync(string roomId, string text, CancellationToken cancellationToken = default)
     {
         var sent = await SendMessageAsync(roomId, text, cancellationToken);
-        var reply = Reply(sent.GenerationId);
+        var generationId = sent.GenerationId
+            ?? throw new InvalidOperationException($"the message started no reply: room '{roomId}' answers only messages that mention {AssistantModes.Mention}");
+        var reply = Reply(generationId);
         reply.RoomId ??= roomId;
-        return new ChatReply(this, sent, reply);
+        return new ChatReply(this, generationId, sent.MessageId, reply);
     }
 
     /// <summary>The token deltas of a generation (one seen in an event, or one of yours), until it ends.</summary>

@@ -10,12 +10,12 @@ public sealed class ChatReply
     private readonly ReplyState _state;
     private readonly ChatClient _client;
 
-    internal ChatReply(ChatClient client, SendMessageResult sent, ReplyState state)
+    internal ChatReply(ChatClient client, string generationId, string messageId, ReplyState state)
     {
         _client = client;
         _state = state;
-        MessageId = sent.MessageId;
-        GenerationId = sent.GenerationId;
+        MessageId = messageId;
+        GenerationId = generationId;
     }
 
     /// <summary>The id of the user message that asked for this reply.</summary>

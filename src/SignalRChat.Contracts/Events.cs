@@ -5,8 +5,13 @@ namespace SignalRChat.Contracts;
 /// <summary>An event of a room's ordered stream; <see cref="Seq"/> is contiguous per room from 1.</summary>
 public abstract record RoomEvent(string RoomId)
 {
-    /// <summary>The room's sequence number of this event, assigned when it is appended.</summary>
+    /// <summary>The room's sequence number of this event, assigned when it is appended; 0 (and left out) for an ephemeral event.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public long Seq { get; init; }
+
+    /// <summary>True for an event that takes no seq and is never logged (<c>typing</c>).</summary>
+    [JsonIgnore]
+    public bool IsEphemeral => this is TypingEvent;
 
     /// <summary>The first seq this event stands for: its own, or for joined token deltas the first of them (<c>firstSeq</c>).</summary>
     [JsonIgnore]
@@ -21,6 +26,9 @@ public abstract record RoomEvent(string RoomId)
         ToolProgressEvent => ChatProtocol.Events.ToolProgress,
         StatusEvent => ChatProtocol.Events.Status,
         PresenceEvent => ChatProtocol.Events.Presence,
+        RoomSettingsEvent => ChatProtocol.Events.RoomSettings,
+        ToolApprovalEvent => ChatProtocol.Events.ToolApproval,
+        TypingEvent => ChatProtocol.Events.Typing,
         _ => throw new InvalidOperationException($"unknown room event {GetType().Name}"),
     };
 

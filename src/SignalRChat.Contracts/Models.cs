@@ -38,10 +38,13 @@ public sealed record RoomSnapshot(
 {
     /// <summary>True when the room has messages older than the snapshot's (page back with <c>GetHistory</c>).</summary>
     public bool HasMore { get; init; }
+
+    /// <summary>The room's settings as of <c>lastSeq</c>.</summary>
+    public RoomSettings Settings { get; init; } = RoomSettings.Default;
 }
 
-/// <summary>What <c>SendMessage</c> returns at once.</summary>
-public sealed record SendMessageResult(string MessageId, string GenerationId);
+/// <summary>What <c>SendMessage</c> and <c>Regenerate</c> return at once; no generation when the message starts no reply (a <c>mentioned</c> room).</summary>
+public sealed record SendMessageResult(string MessageId, string? GenerationId);
 
 /// <summary>What <c>Resume</c> returns.</summary>
 public sealed record ResumeResult(string RoomId, long FromSeq, long ToSeq, bool Reset);

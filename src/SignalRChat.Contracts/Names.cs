@@ -17,6 +17,10 @@ public static class ChatProtocol
         public const string GetHistory = nameof(GetHistory);
         public const string ListRooms = nameof(ListRooms);
         public const string MarkRead = nameof(MarkRead);
+        public const string UpdateRoomSettings = nameof(UpdateRoomSettings);
+        public const string Typing = nameof(Typing);
+        public const string DecideToolCall = nameof(DecideToolCall);
+        public const string Regenerate = nameof(Regenerate);
     }
 
     /// <summary>
@@ -37,6 +41,11 @@ public static class ChatProtocol
         public const string ToolProgress = "toolProgress";
         public const string Status = "status";
         public const string Presence = "presence";
+        public const string RoomSettings = "roomSettings";
+        public const string ToolApproval = "toolApproval";
+
+        /// <summary>Ephemeral: no seq, never logged or replayed.</summary>
+        public const string Typing = "typing";
 
         /// <summary>User events: sent to every connection of a user, not tied to a room's seq.</summary>
         public const string RoomActivity = "roomActivity";
@@ -82,6 +91,36 @@ public static class GenerationStates
 
     /// <summary>True for the states that end a generation.</summary>
     public static bool IsFinal(string state) => state is Completed or Cancelled or Failed;
+}
+
+/// <summary>Values of a room's <c>assistant</c> setting.</summary>
+public static class AssistantModes
+{
+    /// <summary>Every message starts a reply.</summary>
+    public const string Always = "always";
+
+    /// <summary>Only a message containing <c>@assistant</c> (any case) starts a reply.</summary>
+    public const string Mentioned = "mentioned";
+
+    /// <summary>The mention that starts a reply in a <c>mentioned</c> room.</summary>
+    public const string Mention = "@assistant";
+}
+
+/// <summary>Values of a room's <c>onBusy</c> setting: what a message that starts a reply does while another runs.</summary>
+public static class BusyModes
+{
+    public const string Queue = "queue";
+    public const string Interrupt = "interrupt";
+    public const string Reject = "reject";
+}
+
+/// <summary>Values of <c>toolApproval.state</c>.</summary>
+public static class ApprovalStates
+{
+    public const string Pending = "pending";
+    public const string Approved = "approved";
+    public const string Denied = "denied";
+    public const string Expired = "expired";
 }
 
 /// <summary>Values of a <c>cancelled</c> status's <c>reason</c>.</summary>

@@ -161,7 +161,7 @@ public sealed class HttpStreamTests
         var sent = await response.Content.ReadFromJsonAsync<SendMessageResult>();
         Assert.NotNull(sent);
         await log.WaitForAsync(e => e is MessageEvent { Message.Text: "from curl", Message.AuthorName: "curl-user" });
-        Assert.Equal(GenerationStates.Completed, (await log.WaitForFinalAsync(sent.GenerationId)).State);
+        Assert.Equal(GenerationStates.Completed, (await log.WaitForFinalAsync(sent.GenerationId!)).State);
 
         var bad = await http.PostAsJsonAsync("/api/rooms/post/messages", new { text = "" });
         Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);

@@ -90,10 +90,10 @@ public sealed class LimitTests
         var queued = await alice.SendMessageAsync("first", "and then this");
 
         Assert.True(await alice.CancelGenerationAsync(running.GenerationId));
-        Assert.Equal(GenerationStates.Completed, (await log.WaitForFinalAsync(queued.GenerationId)).State);
+        Assert.Equal(GenerationStates.Completed, (await log.WaitForFinalAsync(queued.GenerationId!)).State);
         var bobLog = new EventLog(bob);
         var later = await bob.SendMessageAsync("second", "now?");
-        Assert.Equal(GenerationStates.Completed, (await bobLog.WaitForFinalAsync(later.GenerationId)).State);
+        Assert.Equal(GenerationStates.Completed, (await bobLog.WaitForFinalAsync(later.GenerationId!)).State);
     }
 
     [Fact]
@@ -108,7 +108,7 @@ public sealed class LimitTests
 
         // The prompt alone is close to the budget: the reply is stopped while it streams (see CostTests).
         var first = await alice.SendMessageAsync("budget", "hello");
-        var final = await log.WaitForFinalAsync(first.GenerationId);
+        var final = await log.WaitForFinalAsync(first.GenerationId!);
         Assert.Equal(CancelReasons.Limit, final.Reason);
 
         var error = await Assert.ThrowsAsync<HubException>(() => alice.SendMessageAsync("budget", "more please"));
@@ -116,7 +116,7 @@ public sealed class LimitTests
 
         // Bob read the same reply but did not ask for it: his message is accepted and spends his own budget.
         var bobs = await bob.SendMessageAsync("budget", "my question");
-        Assert.Equal(CancelReasons.Limit, (await log.WaitForFinalAsync(bobs.GenerationId)).Reason);
+        Assert.Equal(CancelReasons.Limit, (await log.WaitForFinalAsync(bobs.GenerationId!)).Reason);
         Assert.Equal(HubConnectionState.Connected, alice.State);
     }
 
@@ -133,7 +133,7 @@ public sealed class LimitTests
         var error = await Assert.ThrowsAsync<HubException>(() => alice.SendMessageAsync("queue", "three"));
 
         Assert.Contains("already has 1 replies waiting (Chat:Limits:MaxQueuedGenerationsPerRoom)", error.Message);
-        Assert.True(await alice.CancelGenerationAsync(running.GenerationId));
+        Assert.True(await alice.CancelGenerationAsync(running.GenerationId!));
     }
 
     [Fact]

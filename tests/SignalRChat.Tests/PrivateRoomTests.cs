@@ -57,7 +57,7 @@ public sealed class PrivateRoomTests
         Assert.Contains(snapshot.Messages, m => m.MessageId == first.MessageId);
 
         var sent = await bob.SendMessageAsync("team", "thanks");
-        Assert.Equal(GenerationStates.Completed, (await bobLog.WaitForFinalAsync(sent.GenerationId)).State);
+        Assert.Equal(GenerationStates.Completed, (await bobLog.WaitForFinalAsync(sent.GenerationId!)).State);
         await bob.InviteToRoomAsync("team", carol.Session!.UserId);
         Assert.Equal("team", (await carol.JoinRoomAsync("team")).RoomId);
         Assert.Contains("is private", (await Assert.ThrowsAsync<HubException>(() => dave.JoinRoomAsync("team"))).Message);

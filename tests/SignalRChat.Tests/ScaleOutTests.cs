@@ -118,12 +118,12 @@ public sealed class ScaleOutTests
         var sent = await Task.WhenAll(sends);
         foreach (var s in sent)
         {
-            Assert.Equal(GenerationStates.Completed, (await log.WaitForFinalAsync(s.GenerationId)).State);
+            Assert.Equal(GenerationStates.Completed, (await log.WaitForFinalAsync(s.GenerationId!)).State);
         }
 
         var events = log.Events.ToList();
         var userOrder = events.OfType<MessageEvent>().Where(m => m.Message.Role == MessageRoles.User).Select(m => m.Message.MessageId).ToList();
-        var generationOf = sent.ToDictionary(s => s.MessageId, s => s.GenerationId);
+        var generationOf = sent.ToDictionary(s => s.MessageId, s => s.GenerationId!);
         var expected = userOrder.Select(id => generationOf[id]).ToList();
         var started = events.OfType<StatusEvent>().Where(s => s.State == GenerationStates.Thinking).Select(s => s.GenerationId).ToList();
         Assert.Equal(expected, started);
@@ -162,17 +162,17 @@ public sealed class ScaleOutTests
         await bob.JoinRoomAsync("fragile");
 
         var doomedReply = await alice.SendMessageAsync("fragile", "a long reply on the node that dies");
-        await bobLog.WaitForTokensAsync(doomedReply.GenerationId, 5);
+        await bobLog.WaitForTokensAsync(doomedReply.GenerationId!, 5);
         var waiting = await bob.SendMessageAsync("fragile", "and then this one");
         await bobLog.WaitForAsync(e => e is StatusEvent { State: GenerationStates.Queued } s && s.GenerationId == waiting.GenerationId);
 
         await doomed.KillAsync();
 
-        var failed = await bobLog.WaitForFinalAsync(doomedReply.GenerationId, TimeSpan.FromSeconds(5));
+        var failed = await bobLog.WaitForFinalAsync(doomedReply.GenerationId!, TimeSpan.FromSeconds(5));
         Assert.Equal(GenerationStates.Failed, failed.State);
         Assert.Equal("the server handling this reply stopped", failed.Error);
-        Assert.Equal(failed.Text, bobLog.TextOf(doomedReply.GenerationId));
-        Assert.Equal(GenerationStates.Completed, (await bobLog.WaitForFinalAsync(waiting.GenerationId)).State);
+        Assert.Equal(failed.Text, bobLog.TextOf(doomedReply.GenerationId!));
+        Assert.Equal(GenerationStates.Completed, (await bobLog.WaitForFinalAsync(waiting.GenerationId!)).State);
 
         var snapshot = await bob.JoinRoomAsync("fragile");
         Assert.Null(snapshot.ActiveGeneration);

@@ -28,12 +28,12 @@ public sealed class ShutdownTests
         await bob.JoinRoomAsync("redeploy");
 
         var reply = await alice.SendMessageAsync("redeploy", "a reply during a redeploy");
-        await bobLog.WaitForTokensAsync(reply.GenerationId, 3);
+        await bobLog.WaitForTokensAsync(reply.GenerationId!, 3);
         await leaving.TerminateAsync(TimeSpan.FromSeconds(45));
 
-        var final = await bobLog.WaitForFinalAsync(reply.GenerationId);
+        var final = await bobLog.WaitForFinalAsync(reply.GenerationId!);
         Assert.Equal(expected, final.State);
-        Assert.Equal(final.Text, bobLog.TextOf(reply.GenerationId));
+        Assert.Equal(final.Text, bobLog.TextOf(reply.GenerationId!));
         if (expected == GenerationStates.Cancelled)
         {
             Assert.Equal("the server shut down before the reply finished", final.Error);

@@ -125,7 +125,7 @@ public sealed class StreamingTests
         foreach (var text in new[] { "first", "second", "third" })
         {
             var sent = await alice.SendMessageAsync("queue", text);
-            replies.Add(new ChatReplyIds(sent.MessageId, sent.GenerationId));
+            replies.Add(new ChatReplyIds(sent.MessageId, sent.GenerationId!));
         }
 
         foreach (var reply in replies)
@@ -162,8 +162,8 @@ public sealed class StreamingTests
         var waiting = await alice.SendMessageAsync("queue-stop", "never mind");
         await log.WaitForAsync(e => e is StatusEvent { State: GenerationStates.Queued } s && s.GenerationId == waiting.GenerationId);
 
-        Assert.True(await alice.CancelGenerationAsync(waiting.GenerationId));
-        var stopped = await log.WaitForFinalAsync(waiting.GenerationId);
+        Assert.True(await alice.CancelGenerationAsync(waiting.GenerationId!));
+        var stopped = await log.WaitForFinalAsync(waiting.GenerationId!);
         Assert.Equal(GenerationStates.Cancelled, stopped.State);
         Assert.Equal(("alice", CancelReasons.Stopped), (stopped.CancelledBy?.Name, stopped.Reason));
         Assert.True(await running.StopAsync());
@@ -243,11 +243,11 @@ public sealed class StreamingTests
         var broken = await alice.SendMessageAsync("failing", "this one breaks #fail");
         var healthy = await alice.SendMessageAsync("failing", "and this one works");
 
-        var failed = await log.WaitForFinalAsync(broken.GenerationId);
+        var failed = await log.WaitForFinalAsync(broken.GenerationId!);
         Assert.Equal(GenerationStates.Failed, failed.State);
         Assert.Contains("asked to fail", failed.Error);
         Assert.DoesNotContain("   at ", failed.Error);
-        Assert.Equal(GenerationStates.Completed, (await log.WaitForFinalAsync(healthy.GenerationId)).State);
+        Assert.Equal(GenerationStates.Completed, (await log.WaitForFinalAsync(healthy.GenerationId!)).State);
 
         var snapshot = await alice.JoinRoomAsync("failing");
         Assert.Equal(MessageStates.Failed, snapshot.Messages.Single(m => m.MessageId == failed.MessageId).State);
@@ -324,7 +324,7 @@ public sealed class StreamingTests
         // Leaving on one device keeps the user present through the other.
         await laptop.DisposeAsync();
         var again = await phone.SendMessageAsync("devices", "still here");
-        Assert.Equal(GenerationStates.Completed, (await phoneLog.WaitForFinalAsync(again.GenerationId)).State);
+        Assert.Equal(GenerationStates.Completed, (await phoneLog.WaitForFinalAsync(again.GenerationId!)).State);
         Assert.Empty(phoneLog.Events.OfType<PresenceEvent>());
     }
 

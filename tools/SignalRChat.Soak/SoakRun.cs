@@ -81,7 +81,8 @@ internal sealed class SoakRun(SoakOptions options, TextWriter output)
                 var text = Chance(0.2) ? $"please calculate {Next(2, 99)}*{Next(2, 99)}" : $"round {round} in {roomId}: tell me something";
                 var sent = await sender.CallAsync(c => c.SendMessageAsync(roomId, text), CancellationToken.None);
                 Interlocked.Increment(ref _submitted);
-                var waitFor = new List<string> { sent.GenerationId };
+                // The soak's rooms keep the default settings: every message starts a reply.
+                var waitFor = new List<string> { sent.GenerationId! };
 
                 // Now and then a second message waits in the room's queue; half of those are stopped while waiting.
                 if (Chance(0.15))
@@ -89,17 +90,17 @@ internal sealed class SoakRun(SoakOptions options, TextWriter output)
                     var queued = await Pick(members).CallAsync(c => c.SendMessageAsync(roomId, $"round {round}: and one more"), CancellationToken.None);
                     Interlocked.Increment(ref _submitted);
                     Interlocked.Increment(ref _queuedOnPurpose);
-                    waitFor.Add(queued.GenerationId);
+                    waitFor.Add(queued.GenerationId!);
                     if (Chance(0.5))
                     {
-                        await CancelAsync(Pick(members), queued.GenerationId);
+                        await CancelAsync(Pick(members), queued.GenerationId!);
                     }
                 }
 
                 if (Chance(options.CancelShare))
                 {
-                    await sender.WaitForTextAsync(sent.GenerationId, Next(1, 120), FinalTimeout);
-                    await CancelAsync(Pick(members), sent.GenerationId);
+                    await sender.WaitForTextAsync(sent.GenerationId!, Next(1, 120), FinalTimeout);
+                    await CancelAsync(Pick(members), sent.GenerationId!);
                 }
 
                 foreach (var generationId in waitFor)
