@@ -60,6 +60,11 @@ public sealed class ChatClient : IAsyncDisposable
         Connection.On<RoomActivityEvent>(ChatProtocol.Events.RoomActivity, e => RoomActivityReceived?.Invoke(e));
         Connection.On<InvitedEvent>(ChatProtocol.Events.Invited, e => InvitedReceived?.Invoke(e));
         Connection.On<ReadMarkEvent>(ChatProtocol.Events.ReadMark, e => ReadMarkReceived?.Invoke(e));
+        Connection.On<RoomSettingsEvent>(ChatProtocol.Events.RoomSettings, e => Receive(e));
+        Connection.On<ToolApprovalEvent>(ChatProtocol.Events.ToolApproval, e => Receive(e));
+
+        // Ephemeral: no seq, so it bypasses the room's seq tracking.
+        Connection.On<TypingEvent>(ChatProtocol.Events.Typing, e => TypingReceived?.Invoke(e));
         Connection.Reconnecting += RaiseStateChanged;
         Connection.Reconnected += async _ =>
         {
@@ -101,6 +106,15 @@ public sealed class ChatClient : IAsyncDisposable
 
     /// <summary>You marked a room read up to a seq (on this or another connection), so badges can be cleared.</summary>
     public event Action<ReadMarkEvent>? ReadMarkReceived;
+
+    /// <summary>A room's settings changed.</summary>
+    public event Action<RoomSettingsEvent>? RoomSettingsReceived;
+
+    /// <summary>A tool call waits for a member's decision, or was decided.</summary>
+    public event Action<ToolApprovalEvent>? ToolApprovalReceived;
+
+    /// <summary>Another member is typing (ephemeral: never replayed).</summary>
+    public event Action<TypingEvent>? TypingReceived;
 
     /// <summary>Raised when the connection state changes (connected, reconnecting, disconnected).</summary>
     public event Action<HubConnectionState>? StateChanged;
@@ -290,6 +304,22 @@ public sealed class ChatClient : IAsyncDisposable
 
     public Task<bool> CancelGenerationAsync(string generationId, CancellationToken cancellationToken = default) =>
         Connection.InvokeAsync<bool>(ChatProtocol.Methods.CancelGeneration, generationId, cancellationToken);
+
+    /// <summary>Changes the given settings of a room (a private room's by its creator, a public room's by any member); returns all of them.</summary>
+    public Task<RoomSettings> UpdateRoomSettingsAsync(string roomId, RoomSettingsUpdate settings, CancellationToken cancellationToken = default) =>
+        Connection.InvokeAsync<RoomSettings>(ChatProtocol.Methods.UpdateRoomSettings, roomId, settings, cancellationToken);
+
+    /// <summary>Tells the room's other members that this user is typing; call it at most every few seconds while they type.</summary>
+    public Task TypingAsync(string roomId, CancellationToken cancellationToken = default) =>
+        Connection.InvokeAsync(ChatProtocol.Methods.Typing, roomId, cancellationToken);
+
+    /// <summary>Approves or denies a tool call that waits; true when this call decided it.</summary>
+    public Task<bool> DecideToolCallAsync(string approvalId, bool approve, CancellationToken cancellationToken = default) =>
+        Connection.InvokeAsync<bool>(ChatProtocol.Methods.DecideToolCall, approvalId, approve, cancellationToken);
+
+    /// <summary>Asks for a new reply to the user message that <paramref name="messageId"/> answered (or is); the old reply stays.</summary>
+    public Task<SendMessageResult> RegenerateAsync(string roomId, string messageId, CancellationToken cancellationToken = default) =>
+        Connection.InvokeAsync<SendMessageResult>(ChatProtocol.Methods.Regenerate, roomId, messageId, cancellationToken);
 
     /// <summary>
     /// Asks the server to re-send a room's events after <paramref name="afterSeq"/>. A room this client does not
@@ -592,6 +622,12 @@ public sealed class ChatClient : IAsyncDisposable
                 break;
             case StatusEvent e:
                 StatusReceived?.Invoke(e);
+                break;
+            case RoomSettingsEvent e:
+                RoomSettingsReceived?.Invoke(e);
+                break;
+            case ToolApprovalEvent e:
+                ToolApprovalReceived?.Invoke(e);
                 break;
             case PresenceEvent e:
                 PresenceReceived?.Invoke(e);

@@ -17,6 +17,10 @@ public sealed record ChatMessage(
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? Regenerates { get; init; }
 
+    /// <summary>For an assistant reply: the id of the user message it answers.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? ReplyTo { get; init; }
+
     /// <summary>For a cancelled reply stopped by a member: who stopped it.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public RoomMember? CancelledBy { get; init; }

@@ -41,6 +41,7 @@ internal static class ChatServiceExtensions
         services.AddOptions<InvitationOptions>().BindConfiguration(LimitOptions.Section)
             .Validate(o => o.InvitationsPerMinute >= 1, "Chat:Limits:InvitationsPerMinute must be at least 1")
             .ValidateOnStart();
+        services.AddSingleton<Approvals.IToolApprovals, Approvals.InMemoryToolApprovals>();
         services.AddOptions<FanoutOptions>().BindConfiguration(FanoutOptions.Section)
             .Validate(o => o.DeliveryWindow >= TimeSpan.Zero && o.DeliveryWindow <= TimeSpan.FromSeconds(1), "Chat:Fanout:DeliveryWindow must be between 0 and 00:00:01")
             .ValidateOnStart();
@@ -64,6 +65,7 @@ internal static class ChatServiceExtensions
         services.AddSingleton<GenerationHost>();
         services.AddHostedService<GenerationDrain>();
         services.AddSingleton<RoomService>();
+        services.AddSingleton<CollaborationService>();
 
         services.AddSignalR(hub =>
             {

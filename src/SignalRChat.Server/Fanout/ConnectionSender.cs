@@ -21,6 +21,8 @@ internal sealed class ConnectionSender(HubConnectionContext connection, int maxQ
 
     public string Id => connection.ConnectionId;
 
+    public string? UserId => field ??= Auth.ChatUser.From(connection.User).UserId;
+
     public HubConnectionContext Connection => connection;
 
     public bool TryAddRoom(string roomId, int maxRooms, out bool added)

@@ -35,6 +35,9 @@ internal interface IRoomSubscriber
 {
     string Id { get; }
 
+    /// <summary>The user reading, for a hub connection; null for a plain HTTP stream, which gets no ephemeral events (typing).</summary>
+    string? UserId => null;
+
     /// <summary>Hands the event over without waiting for the reader; slow readers buffer or coalesce on their own.</summary>
     void Deliver(OutgoingEvent outgoing);
 

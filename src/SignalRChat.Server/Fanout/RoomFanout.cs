@@ -171,6 +171,12 @@ internal sealed class RoomFanout
 
         private void Deliver(RoomEvent roomEvent)
         {
+            if (roomEvent is TypingEvent typing)
+            {
+                DeliverEphemeral(typing, typing.UserId);
+                return;
+            }
+
             OutgoingEvent? outgoing = null;
             foreach (var subscription in _subscriptions.Values)
             {
@@ -182,6 +188,20 @@ internal sealed class RoomFanout
                 outgoing ??= new OutgoingEvent(roomEvent);
                 subscription.DeliveredSeq = roomEvent.Seq;
                 subscription.Subscriber.Deliver(outgoing);
+            }
+        }
+
+        /// <summary>An ephemeral event goes to every member's hub connection but the sender's, whatever its position in the room's seq.</summary>
+        private void DeliverEphemeral(RoomEvent roomEvent, string senderId)
+        {
+            OutgoingEvent? outgoing = null;
+            foreach (var subscription in _subscriptions.Values)
+            {
+                if (subscription.Subscriber.UserId is { } userId && userId != senderId)
+                {
+                    outgoing ??= new OutgoingEvent(roomEvent);
+                    subscription.Subscriber.Deliver(outgoing);
+                }
             }
         }
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using SignalRChat.Contracts;
 using SignalRChat.Server.Auth;
 
 namespace SignalRChat.Server.Generation;
@@ -37,6 +38,9 @@ internal sealed class Generation(string roomId, ChatUser requestedBy, string use
 
     /// <summary>Who or what stopped the generation, once it was stopped.</summary>
     public StopRequest? Stop { get; private set; }
+
+    /// <summary>For a regenerated reply: the id of the reply it replaces.</summary>
+    public string? Regenerates { get; init; }
 
     /// <summary>True when this call is the one that stopped the generation.</summary>
     public bool TryCancel(StopRequest stop)

@@ -41,17 +41,36 @@ internal sealed class GenerationHost(
     public IReadOnlyCollection<Generation> Live => registry.Live;
 
     /// <summary>Appends the user's message and starts or queues its reply; returns at once.</summary>
-    public async Task<SendMessageResult> SubmitAsync(ChatUser user, string roomId, string text, CancellationToken cancellationToken)
+    public Task<SendMessageResult> SubmitAsync(ChatUser user, string roomId, string text, CancellationToken cancellationToken)
     {
+        var message = UserMessage(user, text, time);
+        return SubmitCoreAsync(new Generation(roomId, user, message.MessageId), message, cancellationToken);
+    }
+
+    /// <summary>Starts or queues a new reply to a user message already in the room (Regenerate); <paramref name="regenerates"/>: the reply it replaces.</summary>
+    public Task<SendMessageResult> SubmitReplyAsync(ChatUser user, string roomId, ChatMessage userMessage, string? regenerates, CancellationToken cancellationToken) =>
+        SubmitCoreAsync(new Generation(roomId, user, userMessage.MessageId, userMessage.Seq) { Regenerates = regenerates }, userMessage, cancellationToken);
+
+    private async Task<SendMessageResult> SubmitCoreAsync(Generation generation, ChatMessage message, CancellationToken cancellationToken)
+    {
+        var roomId = generation.RoomId;
         if (_draining)
         {
+            generation.Dispose();
             throw ShuttingDown();
         }
 
         // A message the database cannot store is refused before it reaches the room.
-        record.ThrowIfDown();
-        var message = UserMessage(user, text, time);
-        var generation = new Generation(roomId, user, message.MessageId);
+        try
+        {
+            record.ThrowIfDown();
+        }
+        catch
+        {
+            generation.Dispose();
+            throw;
+        }
+
         var limit = limits.Value;
         var slot = TryTakeSlot();
         SubmitOutcome outcome;

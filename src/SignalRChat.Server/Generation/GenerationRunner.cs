@@ -3,6 +3,7 @@ using System.Text;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Options;
 using SignalRChat.Contracts;
+using SignalRChat.Server.Approvals;
 using SignalRChat.Server.Limits;
 using SignalRChat.Server.Model;
 using SignalRChat.Server.Rooms;
@@ -25,6 +26,8 @@ internal sealed class GenerationRunner(
     IOptions<ModelOptions> modelOptions,
     IOptions<Fanout.FanoutOptions> fanoutOptions,
     ReplyBudget budget,
+    IToolApprovals approvals,
+    IOptions<ToolOptions> toolOptions,
     ChatMetrics metrics,
     TimeProvider time,
     ILogger<GenerationRunner> logger)
@@ -82,7 +85,11 @@ internal sealed class GenerationRunner(
         try
         {
             await store.AppendAsync(new MessageEvent(generation.RoomId, new RoomMessage(generation.AssistantMessageId, 0, AssistantId, AssistantName,
-                MessageRoles.Assistant, string.Empty, MessageStates.Generating, time.GetUtcNow())), CancellationToken.None);
+                MessageRoles.Assistant, string.Empty, MessageStates.Generating, time.GetUtcNow())
+            {
+                ReplyTo = generation.UserMessageId,
+                Regenerates = generation.Regenerates,
+            }), CancellationToken.None);
             await events.SetStateAsync(GenerationStates.Thinking);
 
             var prompt = await BuildPromptAsync(generation);
@@ -93,58 +100,83 @@ internal sealed class GenerationRunner(
             Task<long?>? reading = null;
             using (ToolEventScope.Enter(events))
             {
-                await foreach (var update in chatClient.GetStreamingResponseAsync(prompt, options, cancellation).WithCancellation(cancellation))
+                // A tool that needs approval ends a round with its approval requests; the decisions go back with the
+                // conversation so far, and the function-invoking layer runs (or refuses) the calls in the next round.
+                for (var round = 0; ; round++)
                 {
-                    foreach (var content in update.Contents)
+                    var updates = new List<ChatResponseUpdate>();
+                    List<ToolApprovalRequestContent>? requests = null;
+                    await foreach (var update in chatClient.GetStreamingResponseAsync(prompt, options, cancellation).WithCancellation(cancellation))
                     {
-                        switch (content)
+                        updates.Add(update);
+                        foreach (var content in update.Contents)
                         {
-                            case TextContent { Text.Length: > 0 } delta:
-                                cancellation.ThrowIfCancellationRequested();
+                            switch (content)
+                            {
+                                case ToolApprovalRequestContent request:
+                                    (requests ??= []).Add(request);
+                                    break;
+                                case TextContent { Text.Length: > 0 } delta:
+                                    cancellation.ThrowIfCancellationRequested();
 
-                                // Limits hold while the reply streams, not only when the next message asks.
-                                if (tokens >= settings.MaxOutputTokens)
-                                {
-                                    StopForLimit(generation, $"the reply reached the longest allowed, {settings.MaxOutputTokens} tokens (Chat:Model:MaxOutputTokens)");
-                                }
+                                    // Limits hold while the reply streams, not only when the next message asks.
+                                    if (tokens >= settings.MaxOutputTokens)
+                                    {
+                                        StopForLimit(generation, $"the reply reached the longest allowed, {settings.MaxOutputTokens} tokens (Chat:Model:MaxOutputTokens)");
+                                    }
 
-                                // Read again now and then, without holding the stream up: a slow or frozen store must not stall the reply.
-                                if (reading is { IsCompleted: true })
-                                {
-                                    remaining = reading.IsCompletedSuccessfully ? reading.Result ?? remaining : remaining;
-                                    reading = null;
-                                }
+                                    // Read again now and then, without holding the stream up: a slow or frozen store must not stall the reply.
+                                    if (reading is { IsCompleted: true })
+                                    {
+                                        remaining = reading.IsCompletedSuccessfully ? reading.Result ?? remaining : remaining;
+                                        reading = null;
+                                    }
 
-                                if (reading is null && tokens > 0 && tokens % BudgetCheckEvery == 0)
-                                {
-                                    reading = RemainingOrNoneAsync(generation);
-                                }
+                                    if (reading is null && tokens > 0 && tokens % BudgetCheckEvery == 0)
+                                    {
+                                        reading = RemainingOrNoneAsync(generation);
+                                    }
 
-                                if (remaining is { } left && inputEstimate + tokens + cost.ToolTokens >= left)
-                                {
-                                    StopForLimit(generation, budget.StoppedMessage());
-                                }
+                                    if (remaining is { } left && inputEstimate + tokens + cost.ToolTokens >= left)
+                                    {
+                                        StopForLimit(generation, budget.StoppedMessage());
+                                    }
 
-                                if (firstTokenAt is null)
-                                {
-                                    firstTokenAt = time.GetTimestamp();
-                                    metrics.FirstToken(time.GetElapsedTime(started, firstTokenAt.Value));
-                                }
+                                    if (firstTokenAt is null)
+                                    {
+                                        firstTokenAt = time.GetTimestamp();
+                                        metrics.FirstToken(time.GetElapsedTime(started, firstTokenAt.Value));
+                                    }
 
-                                await events.SetStateAsync(GenerationStates.Generating);
-                                tokens++;
-                                metrics.Token();
-                                batcher.Add(delta.Text);
-                                break;
-                            case UsageContent reported:
-                                usage ??= new UsageDetails();
-                                usage.Add(reported.Details);
-                                break;
-                            case ReplyNoteContent noted:
-                                note = noted.Note;
-                                break;
+                                    await events.SetStateAsync(GenerationStates.Generating);
+                                    tokens++;
+                                    metrics.Token();
+                                    batcher.Add(delta.Text);
+                                    break;
+                                case UsageContent reported:
+                                    usage ??= new UsageDetails();
+                                    usage.Add(reported.Details);
+                                    break;
+                                case ReplyNoteContent noted:
+                                    note = noted.Note;
+                                    break;
+                            }
                         }
                     }
+
+                    if (requests is null || round >= settings.MaxToolRounds)
+                    {
+                        break;
+                    }
+
+                    prompt.AddRange(updates.ToChatResponse().Messages);
+                    var answers = new List<AIContent>();
+                    foreach (var request in requests)
+                    {
+                        answers.Add(await AskApprovalAsync(generation, events, request, cancellation));
+                    }
+
+                    prompt.Add(new AiChatMessage(ChatRole.User, answers));
                 }
             }
 
@@ -198,9 +230,52 @@ internal sealed class GenerationRunner(
         activity?.SetTag(ChatActivities.TokensTag, tokens);
         GenerationLog.Finished(logger, generation.RoomId, generation.Id, state, tokens,
             firstTokenAt is { } first ? (long)time.GetElapsedTime(started, first).TotalMilliseconds : -1, (long)elapsed.TotalMilliseconds);
-        var usageInfo = usage is null ? null : new UsageInfo(usage.InputTokenCount ?? 0, usage.OutputTokenCount ?? 0);
+        // What the reply used: the provider's count when it sent one for the whole reply; a reply that was stopped, or a
+        // provider that sent none, counts the deltas streamed (about one token each) and estimates the prompt.
+        var usageInfo = Usage(usage, tokens, inputEstimate, state);
         // The final text is what reached the room (the same as the model's text unless a write failed).
         return new StatusEvent(generation.RoomId, generation.Id, state, batcher.Written, error, usageInfo) { MessageId = generation.AssistantMessageId, Note = note };
+    }
+
+    private static UsageInfo? Usage(UsageDetails? reported, int deltas, long promptTokens, string state)
+    {
+        var input = reported?.InputTokenCount is { } i and > 0 ? i : promptTokens;
+        var output = reported?.OutputTokenCount ?? 0;
+        if (state == GenerationStates.Cancelled || reported is null)
+        {
+            output = Math.Max(output, deltas);
+        }
+
+        return reported is null && deltas == 0 && state != GenerationStates.Cancelled ? null : new UsageInfo(input, output);
+    }
+
+    /// <summary>
+    /// Puts one tool call before the room (a <c>toolApproval</c> event, pending) and waits for a member's decision or the
+    /// timeout; a stopped reply ends it as expired. The answer is the model's approval response: a denied or expired call
+    /// is refused to the model, which goes on without it.
+    /// </summary>
+    private async Task<ToolApprovalResponseContent> AskApprovalAsync(Generation generation, GenerationEvents events, ToolApprovalRequestContent request,
+        CancellationToken cancellation)
+    {
+        var call = request.ToolCall as FunctionCallContent;
+        var approvalId = "a-" + Guid.NewGuid().ToString("N")[..16];
+        var arguments = System.Text.Json.JsonSerializer.SerializeToElement(call?.Arguments ?? new Dictionary<string, object?>(), ChatJson.Options);
+        var pending = new ToolApprovalEvent(generation.RoomId, generation.Id, approvalId, request.ToolCall.CallId, call?.Name ?? "tool", arguments,
+            ApprovalStates.Pending);
+        await approvals.OpenAsync(approvalId, generation.RoomId, CancellationToken.None);
+        await events.SetStateAsync(GenerationStates.Tool);
+        await events.AppendApprovalAsync(pending);
+        var decision = await approvals.WaitAsync(approvalId, toolOptions.Value.ApprovalTimeout, cancellation);
+        await events.AppendApprovalAsync(pending with { State = decision.State, DecidedBy = decision.By });
+        cancellation.ThrowIfCancellationRequested();
+        await events.SetStateAsync(GenerationStates.Thinking);
+        var reason = decision.State switch
+        {
+            ApprovalStates.Approved => null,
+            ApprovalStates.Denied => $"{decision.By?.Name ?? "a member"} of the room denied this call; do not try it again in this reply",
+            _ => "nobody in the room approved this call in time; do not try it again in this reply",
+        };
+        return request.CreateResponse(decision.Approved, reason);
     }
 
     // How often (in deltas) a streaming reply reads the budget again, for the user's other replies spending it meanwhile.
@@ -269,6 +344,12 @@ internal sealed class GenerationRunner(
             _state = state;
             await tokens.FlushAsync();
             await store.AppendAsync(new StatusEvent(generation.RoomId, generation.Id, state) { MessageId = generation.AssistantMessageId }, CancellationToken.None);
+        }
+
+        public async ValueTask AppendApprovalAsync(ToolApprovalEvent approval)
+        {
+            await tokens.FlushAsync();
+            await store.AppendAsync(approval, CancellationToken.None);
         }
 
         public async ValueTask StartedAsync(string callId, string tool, CancellationToken cancellationToken)

@@ -41,7 +41,10 @@ internal enum CancelOutcome
 /// </summary>
 internal interface IGenerationBackend
 {
-    /// <summary>Appends the user message and either starts <paramref name="generation"/> here or queues it; sets its <c>UserMessageSeq</c>.</summary>
+    /// <summary>
+    /// Appends the user message and either starts <paramref name="generation"/> here or queues it; sets its <c>UserMessageSeq</c>.
+    /// A generation that already has a <c>UserMessageSeq</c> answers a message in the room (Regenerate): nothing is appended.
+    /// </summary>
     Task<SubmitOutcome> SubmitAsync(Generation generation, ChatMessage userMessage, int maxWaiting, bool mayStart, CancellationToken cancellationToken);
 
     /// <summary>The room of a generation this backend knows (waiting, running, or recently finished), or null.</summary>

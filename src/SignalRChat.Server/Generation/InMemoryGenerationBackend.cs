@@ -28,8 +28,13 @@ internal sealed class InMemoryGenerationBackend(IRoomStore store) : IGenerationB
                 return SubmitOutcome.Busy;
             }
 
-            var appended = await store.AppendAsync(new MessageEvent(generation.RoomId, userMessage), CancellationToken.None);
-            generation.UserMessageSeq = appended.Seq;
+            // A reply to a message already in the room (Regenerate) arrives with that message's seq and appends nothing.
+            if (generation.UserMessageSeq == 0)
+            {
+                var appended = await store.AppendAsync(new MessageEvent(generation.RoomId, userMessage), CancellationToken.None);
+                generation.UserMessageSeq = appended.Seq;
+            }
+
             if (queue.Running is null)
             {
                 queue.Running = generation;

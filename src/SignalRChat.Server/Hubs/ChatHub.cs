@@ -9,7 +9,7 @@ namespace SignalRChat.Server.Hubs;
 
 /// <summary>The chat hub at <c>/hubs/chat</c>: validates, asks <see cref="RoomService"/>, returns. No reply runs in here.</summary>
 [Authorize]
-internal sealed class ChatHub(RoomService rooms, RoomRecordService record) : Hub
+internal sealed class ChatHub(RoomService rooms, RoomRecordService record, CollaborationService collaboration) : Hub
 {
     private ChatUser Caller => ChatUser.From(Context.User);
 
@@ -34,6 +34,14 @@ internal sealed class ChatHub(RoomService rooms, RoomRecordService record) : Hub
     public Task<IReadOnlyList<RoomSummary>> ListRooms() => record.ListRoomsAsync(Caller, Context.ConnectionAborted);
 
     public Task MarkRead(string roomId, long seq) => record.MarkReadAsync(Caller, roomId, seq, Context.ConnectionAborted);
+
+    public Task<RoomSettings> UpdateRoomSettings(string roomId, RoomSettingsUpdate? settings) => collaboration.UpdateSettingsAsync(Caller, roomId, settings);
+
+    public Task Typing(string roomId) => collaboration.TypingAsync(Caller, roomId);
+
+    public Task<bool> DecideToolCall(string approvalId, bool approve) => collaboration.DecideToolCallAsync(Caller, approvalId, approve);
+
+    public Task<SendMessageResult> Regenerate(string roomId, string messageId) => collaboration.RegenerateAsync(Caller, roomId, messageId, Context.ConnectionAborted);
 }
 
 /// <summary>Turns refusals into <see cref="HubException"/>s, whose message reaches the caller; the connection stays open.</summary>

@@ -34,6 +34,13 @@ internal static class ModelExtensions
         services.AddSingleton<ChatTool, CalculatorTool>();
         services.AddSingleton<ChatTool, ClockTool>();
         services.AddSingleton<ChatTool, RoomSummaryTool>();
+        services.AddSingleton<ChatTool, SetRoomTopicTool>();
+        services.AddOptions<ToolOptions>().BindConfiguration(ToolOptions.Section)
+            .Validate<IEnumerable<ChatTool>>((o, tools) => o.ApprovalRequired.All(name => tools.Any(t => t.Name == name)),
+                "Chat:Tools:RequireApproval must list only built-in tools: calculator, clock, room_summary, set_room_topic")
+            .Validate(o => o.ApprovalTimeout > TimeSpan.Zero && o.ApprovalTimeout <= TimeSpan.FromDays(1),
+                "Chat:Tools:ApprovalTimeout must be more than 0 and at most 1.00:00:00")
+            .ValidateOnStart();
         services.AddSingleton<ToolRegistry>();
         services.AddSingleton<OfflineChatClient>();
 

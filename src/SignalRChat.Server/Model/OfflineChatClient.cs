@@ -109,6 +109,13 @@ public sealed partial class OfflineChatClient(IOptions<OfflineModelOptions> offl
             return new FunctionCallContent(NewCallId(), Tools.CalculatorTool.ToolName, new Dictionary<string, object?> { ["expression"] = expression });
         }
 
+        var topic = TopicPattern().Match(text);
+        if (topic.Success && Offered(Tools.SetRoomTopicTool.ToolName))
+        {
+            return new FunctionCallContent(NewCallId(), Tools.SetRoomTopicTool.ToolName,
+                new Dictionary<string, object?> { ["topic"] = topic.Groups["topic"].Value.Trim().Trim('"', '\'', '“', '”').TrimEnd('.', '!') });
+        }
+
         if (SummaryPattern().IsMatch(text) && Offered(Tools.RoomSummaryTool.ToolName))
         {
             return new FunctionCallContent(NewCallId(), Tools.RoomSummaryTool.ToolName, new Dictionary<string, object?>());
@@ -132,6 +139,12 @@ public sealed partial class OfflineChatClient(IOptions<OfflineModelOptions> offl
             var other => other.ToString(),
         } ?? string.Empty;
 
+        if (value.StartsWith("Tool call invocation rejected", StringComparison.Ordinal))
+        {
+            // The function-invoking layer's answer for a call that a member denied or nobody approved in time.
+            return $"{Intro}the room did not approve {call?.Name ?? "the tool"}, so nothing was changed.";
+        }
+
         if (value.StartsWith("error:", StringComparison.Ordinal) || result.Exception is not null)
         {
             var reason = result.Exception?.Message ?? value["error:".Length..].Trim();
@@ -142,6 +155,7 @@ public sealed partial class OfflineChatClient(IOptions<OfflineModelOptions> offl
         {
             Tools.CalculatorTool.ToolName => $"{Intro}the calculator says {(call.Arguments is { } args && args.TryGetValue("expression", out var expression) ? expression : "?")} = {value}.",
             Tools.ClockTool.ToolName => $"{Intro}the clock says it is {value}.",
+            Tools.SetRoomTopicTool.ToolName => $"{Intro}done: {value}.",
             Tools.RoomSummaryTool.ToolName => DescribeSummary(value),
             _ => $"{Intro}the tool answered {value}.",
         };
@@ -232,6 +246,9 @@ public sealed partial class OfflineChatClient(IOptions<OfflineModelOptions> offl
 
     [GeneratedRegex(@"\b(?:calculate|compute|calc|what\s+is|what's)\s+(?<expr>[-+*/^%×÷().\d\s]*\d[-+*/^%×÷().\d\s]*)", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex CalculationPattern();
+
+    [GeneratedRegex(@"\bset\s+the\s+(?:room'?s\s+)?topic\s+to\s+(?<topic>.+)$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant | RegexOptions.Singleline)]
+    private static partial Regex TopicPattern();
 
     [GeneratedRegex(@"\b(?:summari[sz]e|summary)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex SummaryPattern();

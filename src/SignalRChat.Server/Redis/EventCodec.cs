@@ -48,6 +48,9 @@ internal static class EventCodec
             ChatProtocol.Events.ToolProgress => JsonSerializer.Deserialize<ToolProgressEvent>(json, ChatJson.Options),
             ChatProtocol.Events.Status => JsonSerializer.Deserialize<StatusEvent>(json, ChatJson.Options),
             ChatProtocol.Events.Presence => JsonSerializer.Deserialize<PresenceEvent>(json, ChatJson.Options),
+            ChatProtocol.Events.RoomSettings => JsonSerializer.Deserialize<RoomSettingsEvent>(json, ChatJson.Options),
+            ChatProtocol.Events.ToolApproval => JsonSerializer.Deserialize<ToolApprovalEvent>(json, ChatJson.Options),
+            ChatProtocol.Events.Typing => JsonSerializer.Deserialize<TypingEvent>(json, ChatJson.Options),
             _ => null,
         } ?? throw new InvalidDataException($"unknown room event '{kind}' in Redis");
     }

@@ -34,7 +34,7 @@ internal static class QueueScripts
               putGen(nextId, g)
               redis.call('SET', kRunning, nextId)
               redis.call('SET', kLease, now + leaseMs)
-              return {'next', nextId, g.user, g.name, g.umid, tostring(g.useq), g.amid}
+              return {'next', nextId, g.user, g.name, g.umid, tostring(g.useq), g.amid, g.regen or ''}
             end
           end
         end
@@ -56,8 +56,10 @@ internal static class QueueScripts
         if running and waiting >= maxWaiting then return {'full'} end
         -- This node has no free slot for a reply that would start now: refused before anything is written.
         if not running and waiting == 0 and not mayStart then return {'busy'} end
-        local seq = append('message', @UserJson, cjson.decode(@UserHint))
-        local g = {user = @User, name = @Name, umid = @UserMessageId, useq = seq, amid = @AssistantMessageId, state = 'queued'}
+        -- No @UserJson: a new reply to a message already in the room (Regenerate), at its seq @UserSeq.
+        local seq
+        if @UserJson == '' then seq = tonumber(@UserSeq) else seq = append('message', @UserJson, cjson.decode(@UserHint)) end
+        local g = {user = @User, name = @Name, umid = @UserMessageId, useq = seq, amid = @AssistantMessageId, state = 'queued', regen = @Regenerates}
         touch()
         if not running and waiting == 0 then
           g.state = 'running'

@@ -78,6 +78,7 @@ internal static class RedisExtensions
         services.AddSingleton<RedisGenerationBackend>();
         services.AddSingleton<IGenerationBackend>(sp => sp.GetRequiredService<RedisGenerationBackend>());
         services.AddHostedService<RedisLeaseSweeper>();
+        services.AddSingleton<Approvals.IToolApprovals, RedisToolApprovals>();
 
         // Messages to a user reach every node (UserBackplane); room events go on the rooms' own channels.
         services.AddSingleton<UserBackplane<ChatHub>>(sp =>

@@ -32,8 +32,15 @@ internal sealed class RedisGenerationBackend(IConnectionMultiplexer redis, Redis
         args.MaxWaiting = maxWaiting;
         args.LeaseMs = LeaseMs;
         args.MayStart = mayStart ? "1" : "0";
-        args.UserJson = EventCodec.Template(userEvent);
-        args.UserHint = EventCodec.Hint(userEvent);
+        // A reply to a message already in the room (Regenerate) has its seq, and appends no message.
+        if (generation.UserMessageSeq == 0)
+        {
+            args.UserJson = EventCodec.Template(userEvent);
+            args.UserHint = EventCodec.Hint(userEvent);
+        }
+
+        args.UserSeq = generation.UserMessageSeq;
+        args.Regenerates = generation.Regenerates ?? string.Empty;
         args.User = generation.RequestedBy.UserId;
         args.Name = generation.RequestedBy.Name;
         args.UserMessageId = userMessage.MessageId;
@@ -222,7 +229,8 @@ internal sealed class RedisGenerationBackend(IConnectionMultiplexer redis, Redis
         }
 
         var user = new ChatUser((string)result[2]!, (string)result[3]!);
+        var regenerates = result.Length > 7 ? (string?)result[7] : null;
         return new GenerationJob(roomId, user, (string)result[4]!, long.Parse((string)result[5]!, System.Globalization.CultureInfo.InvariantCulture),
-            (string)result[1]!, (string)result[6]!);
+            (string)result[1]!, (string)result[6]!) { Regenerates = string.IsNullOrEmpty(regenerates) ? null : regenerates };
     }
 }

@@ -30,4 +30,10 @@ internal static class RedisKeys
     public static RedisKey LeaseBucketOf(string roomId) => LeaseBucket((int)(Crc32.HashToUInt32(Encoding.UTF8.GetBytes(roomId)) % LeaseBuckets));
 
     public static RedisKey LeaseBucket(int bucket) => $"chat:{{leases:{bucket}}}";
+
+    /// <summary>A tool call's approval: its room and its state (pending, approved, denied, expired).</summary>
+    public static RedisKey Approval(string approvalId) => $"chat:approval:{approvalId}";
+
+    /// <summary>Decisions on approvals, heard by every node; the one whose reply waits goes on.</summary>
+    public static RedisChannel ApprovalChannel { get; } = RedisChannel.Literal("chat:approvals");
 }

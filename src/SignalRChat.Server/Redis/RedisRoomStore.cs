@@ -157,6 +157,41 @@ internal sealed class RedisRoomStore : IRoomStore, IRoomEventBus
             members.Add(new RoomMember((string)online[i]!, (string)online[i + 1]!));
         }
 
-        return new RoomSnapshot(roomId, lastSeq, members, messages, active);
+        var settings = JsonSerializer.Deserialize<RoomSettings>((string)result[7]!, ChatJson.Options)!;
+        return new RoomSnapshot(roomId, lastSeq, members, messages, active) { Settings = settings };
+    }
+
+    public async ValueTask<RoomActivity> GetActivityAsync(string roomId, CancellationToken cancellationToken = default)
+    {
+        var result = (RedisResult[])(await RunAsync(roomId, "activity", CollaborationScripts.Activity, Args(roomId), writes: false))!;
+        var active = (string)result[1]!;
+        return new RoomActivity(JsonSerializer.Deserialize<RoomSettings>((string)result[0]!, ChatJson.Options)!, active.Length == 0 ? null : active);
+    }
+
+    public async ValueTask<RoomSettings?> UpdateSettingsAsync(string roomId, RoomSettingsUpdate update, RoomMember by, bool checkPermission,
+        CancellationToken cancellationToken = default)
+    {
+        var args = Args(roomId).With(user: by.UserId, name: by.Name);
+        args.Check = checkPermission ? "1" : "0";
+        args.Assistant = update.Assistant ?? string.Empty;
+        args.OnBusy = update.OnBusy ?? string.Empty;
+        args.Topic = update.Topic ?? string.Empty;
+        args.HasTopic = update.Topic is null ? "0" : "1";
+        var json = (string?)await RunAsync(roomId, "settings", CollaborationScripts.Settings, args);
+        return string.IsNullOrEmpty(json) ? null : JsonSerializer.Deserialize<RoomSettings>(json, ChatJson.Options);
+    }
+
+    // Not a room write (no seq, nothing kept but the throttle), so it goes out even while this node holds writes back.
+    public async ValueTask<TypingOutcome> PublishTypingAsync(TypingEvent typing, TimeSpan interval, CancellationToken cancellationToken = default)
+    {
+        var args = Args(typing.RoomId).With(user: typing.UserId);
+        args.Json = JsonSerializer.Serialize(typing, ChatJson.Options);
+        args.IntervalMs = (long)interval.TotalMilliseconds;
+        return (long)await RunAsync(typing.RoomId, "typing", CollaborationScripts.Typing, args, writes: false) switch
+        {
+            1 => TypingOutcome.Sent,
+            0 => TypingOutcome.Throttled,
+            _ => TypingOutcome.NotMember,
+        };
     }
 }

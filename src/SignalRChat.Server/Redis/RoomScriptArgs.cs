@@ -27,6 +27,7 @@ internal sealed class RoomScriptArgs
         Running = room + ":running";
         Lease = room + ":lease";
         Gens = room + ":gens";
+        Typing = room + ":typing";
         RoomId = roomId;
         Channel = RedisKeys.RoomChannel(roomId).ToString();
         Now = nowMs;
@@ -50,6 +51,7 @@ internal sealed class RoomScriptArgs
     public RedisKey Running { get; }
     public RedisKey Lease { get; }
     public RedisKey Gens { get; }
+    public RedisKey Typing { get; }
 
     public RedisValue RoomId { get; }
     public RedisValue Channel { get; }
@@ -89,6 +91,16 @@ internal sealed class RoomScriptArgs
     public RedisValue Error { get; set; } = string.Empty;
     public RedisValue Draining { get; set; } = "0";
     public RedisValue Node { get; set; } = string.Empty;
+
+    // Room settings, typing and Regenerate (see CollaborationScripts and QueueScripts.Submit).
+    public RedisValue Check { get; set; } = "1";
+    public RedisValue Assistant { get; set; } = string.Empty;
+    public RedisValue OnBusy { get; set; } = string.Empty;
+    public RedisValue Topic { get; set; } = string.Empty;
+    public RedisValue HasTopic { get; set; } = "0";
+    public RedisValue IntervalMs { get; set; } = 0;
+    public RedisValue UserSeq { get; set; } = 0;
+    public RedisValue Regenerates { get; set; } = string.Empty;
 
     /// <summary>Sets the arguments of a room operation.</summary>
     public RoomScriptArgs With(string? user = null, string? name = null, string? conn = null, bool? endMembership = null, string? visibility = null,

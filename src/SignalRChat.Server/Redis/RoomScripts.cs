@@ -91,7 +91,7 @@ internal static class RoomScripts
         return 0
         """);
 
-    /// <summary>[lastSeq, the last <c>@Count</c> messages, active gen, msg, state, text, online users and names].</summary>
+    /// <summary>[lastSeq, the last <c>@Count</c> messages, active gen, msg, state, text, online users and names, the room's settings as JSON].</summary>
     public static readonly LuaScript Snapshot = Prepare("""
         local count = tonumber(@Count)
         local active = redis.call('HMGET', kActive, 'gen', 'msg', 'state')
@@ -103,7 +103,7 @@ internal static class RoomScripts
             table.insert(online, redis.call('HGET', kMembers, presenceList[i]) or presenceList[i])
           end
         end
-        return {redis.call('GET', kSeq) or '0', redis.call('LRANGE', kHist, -count, -1), active[1] or '', active[2] or '', active[3] or '', redis.call('GET', kActiveText) or '', online}
+        return {redis.call('GET', kSeq) or '0', redis.call('LRANGE', kHist, -count, -1), active[1] or '', active[2] or '', active[3] or '', redis.call('GET', kActiveText) or '', online, settingsJson()}
         """);
 
     /// <summary>[lastSeq, 1 when <c>@After</c> is older than the log keeps, at most <c>@Count</c> logged events after it].</summary>
@@ -116,5 +116,5 @@ internal static class RoomScripts
         return {last, 0, redis.call('ZRANGEBYSCORE', kLog, '(' .. after, '+inf', 'LIMIT', 0, tonumber(@Count))}
         """);
 
-    private static LuaScript Prepare(string body) => LuaScript.Prepare(RedisLua.Prelude + Rules + body);
+    private static LuaScript Prepare(string body) => LuaScript.Prepare(RedisLua.Prelude + Rules + CollaborationScripts.Rules + body);
 }

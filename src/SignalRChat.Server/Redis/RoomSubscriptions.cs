@@ -136,6 +136,13 @@ internal sealed class RoomSubscriptions(IConnectionMultiplexer redis, ILogger lo
                 return;
             }
 
+            if (received.IsEphemeral)
+            {
+                // No seq (typing): it takes no part in the catch-up and goes straight to the room's subscribers here.
+                _subscribers?.Invoke(received);
+                return;
+            }
+
             await CatchUpAsync(watched, received);
         });
     }

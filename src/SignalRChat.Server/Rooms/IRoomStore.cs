@@ -61,6 +61,21 @@ public interface IRoomStore
     /// False when the room was already known (nothing changes) or the store keeps its own (Redis).
     /// </summary>
     ValueTask<bool> RestoreAsync(RestoredRoom room, CancellationToken cancellationToken = default);
+
+    /// <summary>The room's settings and the reply generating in it now (or null), as one read.</summary>
+    ValueTask<RoomActivity> GetActivityAsync(string roomId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Sends an ephemeral <c>typing</c> event to the room's members on every node: no seq, not logged. At most one per
+    /// user and room per <paramref name="interval"/>, counted where the room's state lives (so across nodes with Redis).
+    /// </summary>
+    ValueTask<TypingOutcome> PublishTypingAsync(TypingEvent typing, TimeSpan interval, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Merges <paramref name="update"/> into the room's settings and appends a <c>roomSettings</c> event, in one step;
+    /// null when <paramref name="by"/> may not change them (unless <paramref name="checkPermission"/> is false: the assistant's own tool).
+    /// </summary>
+    ValueTask<RoomSettings?> UpdateSettingsAsync(string roomId, RoomSettingsUpdate update, RoomMember by, bool checkPermission, CancellationToken cancellationToken = default);
 }
 
 /// <summary>A room as the record has it, to rebuild its hot state from.</summary>
@@ -72,6 +87,19 @@ public sealed record RestoredRoom(
     IReadOnlyList<RoomMember> Members,
     IReadOnlyList<ChatMessage> History,
     long LastSeq);
+
+/// <summary>Outcome of <see cref="IRoomStore.PublishTypingAsync"/>.</summary>
+public enum TypingOutcome
+{
+    Sent,
+
+    /// <summary>The user's last typing event in the room went out less than the interval ago.</summary>
+    Throttled,
+    NotMember,
+}
+
+/// <summary>A room's settings and the id of the reply generating in it now, if any.</summary>
+public sealed record RoomActivity(RoomSettings Settings, string? ActiveGenerationId);
 
 /// <summary>Carries each room's appended events, in seq order, to this node's subscribers.</summary>
 public interface IRoomEventBus

@@ -129,6 +129,50 @@ internal sealed class InMemoryRoomStore(IOptions<RoomOptions> options, TimeProvi
     public ValueTask<bool> RestoreAsync(RestoredRoom room, CancellationToken cancellationToken = default) =>
         ValueTask.FromResult(_rooms.TryAdd(room.RoomId, RoomState.Restore(room, _options)));
 
+    public ValueTask<RoomActivity> GetActivityAsync(string roomId, CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult(Read(roomId, room => new RoomActivity(room.Settings, room.ActiveGenerationId), new RoomActivity(RoomSettings.Default, null)));
+
+    public ValueTask<TypingOutcome> PublishTypingAsync(TypingEvent typing, TimeSpan interval, CancellationToken cancellationToken = default)
+    {
+        if (!_rooms.TryGetValue(typing.RoomId, out var room))
+        {
+            return ValueTask.FromResult(TypingOutcome.NotMember);
+        }
+
+        lock (room)
+        {
+            if (!room.IsMember(typing.UserId))
+            {
+                return ValueTask.FromResult(TypingOutcome.NotMember);
+            }
+
+            if (!room.TakeTyping(typing.UserId, time.GetUtcNow(), interval))
+            {
+                return ValueTask.FromResult(TypingOutcome.Throttled);
+            }
+
+            // Not appended: it takes no seq and stays out of the log.
+            _subscribers?.Invoke(typing);
+            return ValueTask.FromResult(TypingOutcome.Sent);
+        }
+    }
+
+    public ValueTask<RoomSettings?> UpdateSettingsAsync(string roomId, RoomSettingsUpdate update, RoomMember by, bool checkPermission, CancellationToken cancellationToken = default)
+    {
+        var room = GetOrCreate(roomId);
+        lock (room)
+        {
+            if (checkPermission && !room.MayChangeSettings(by.UserId))
+            {
+                return ValueTask.FromResult<RoomSettings?>(null);
+            }
+
+            var settings = room.Merge(update);
+            AppendLocked(room, new RoomSettingsEvent(roomId, settings, by));
+            return ValueTask.FromResult<RoomSettings?>(settings);
+        }
+    }
+
     private T Read<T>(string roomId, Func<RoomState, T> read, T missing)
     {
         if (!_rooms.TryGetValue(roomId, out var room))

@@ -25,9 +25,12 @@ internal sealed class RoomService
     // The invitation bucket lives next to the message bucket of the same user, under its own key.
     private const string InvitationBucketPrefix = "invitations:";
 
+    private readonly TimeProvider _time;
+
     public RoomService(IRoomStore store, RoomFanout fanout, ConnectionRegistry connections, GenerationHost generations, IOptions<LimitOptions> limits,
-        IUserLimiter userLimits, ReplyBudget budget, IOptions<InvitationOptions> invitations)
+        IUserLimiter userLimits, ReplyBudget budget, IOptions<InvitationOptions> invitations, TimeProvider time)
     {
+        _time = time;
         _invitations = invitations;
         _userLimits = userLimits;
         _budget = budget;
@@ -197,11 +200,32 @@ internal sealed class RoomService
         var room = RequireRoomId(roomId);
         RequireText(text);
         await RequireMemberAsync(user, room, "send to");
+        var activity = await _store.GetActivityAsync(room, cancellationToken);
+        if (!ReplyPolicy.StartsReply(activity.Settings, text!))
+        {
+            // People talking among themselves: the message is stored and shown, and no reply starts.
+            await TakeMessageAsync(user);
+            RequireLength(text!);
+            var appended = await _store.AppendAsync(new MessageEvent(room, GenerationHost.UserMessage(user, text!, _time)), CancellationToken.None);
+            return new SendMessageResult(((MessageEvent)appended).Message.MessageId, null);
+        }
+
         await _budget.RequireAsync(user, cancellationToken);
+        await ReplyPolicy.MakeRoomAsync(_generations, user, room, activity);
         await TakeMessageAsync(user);
         // Checked after the message allowance is spent, so a flood of over-long texts is limited like any other.
         RequireLength(text!);
         return await _generations.SubmitAsync(user, room, text!, cancellationToken);
+    }
+
+    /// <summary>Queues a new reply to a user message already in the room (Regenerate), under the same checks as a message that starts one.</summary>
+    public async Task<SendMessageResult> SubmitReplyAsync(ChatUser user, string room, ChatMessage userMessage, string? regenerates, CancellationToken cancellationToken)
+    {
+        var activity = await _store.GetActivityAsync(room, cancellationToken);
+        await _budget.RequireAsync(user, cancellationToken);
+        await ReplyPolicy.MakeRoomAsync(_generations, user, room, activity);
+        await TakeMessageAsync(user);
+        return await _generations.SubmitReplyAsync(user, room, userMessage, regenerates, cancellationToken);
     }
 
     public async Task<bool> CancelAsync(ChatUser user, string? generationId)
@@ -318,7 +342,7 @@ internal sealed class RoomService
         }
     }
 
-    private async Task RequireMemberAsync(ChatUser user, string room, string action)
+    internal async Task RequireMemberAsync(ChatUser user, string room, string action)
     {
         if (!await _store.IsMemberAsync(room, user.UserId))
         {
@@ -329,6 +353,6 @@ internal sealed class RoomService
     private ConnectionSender RequireConnection(string connectionId) =>
         _connections.Find(connectionId) ?? throw new ChatRequestException(ChatRefusal.Unavailable, "this connection is closing");
 
-    private static string RequireRoomId(string? roomId) =>
+    internal static string RequireRoomId(string? roomId) =>
         RoomIds.IsValid(roomId) ? roomId! : throw new ChatRequestException(ChatRefusal.BadRequest, $"invalid room id: {RoomIds.Rule}");
 }

@@ -23,6 +23,17 @@ internal sealed class RoomState(string roomId, string visibility, string? creato
 
     public long LastSeq { get; private set; }
 
+    public RoomSettings Settings { get; private set; } = RoomSettings.Default;
+
+    /// <summary>True when the user may change the room's settings: any member of a public room, the creator of a private one.</summary>
+    public bool MayChangeSettings(string userId) => IsMember(userId) && (Visibility == RoomVisibility.Public || userId == CreatorId);
+
+    /// <summary>The settings after <paramref name="update"/>; <c>topic: ""</c> clears the topic.</summary>
+    public RoomSettings Merge(RoomSettingsUpdate update) => new(
+        update.Assistant ?? Settings.Assistant,
+        update.OnBusy ?? Settings.OnBusy,
+        update.Topic is null ? Settings.Topic : update.Topic.Length == 0 ? null : update.Topic);
+
     public bool MayEnter(string userId) =>
         Visibility == RoomVisibility.Public || userId == CreatorId || _invited.Contains(userId) || _members.ContainsKey(userId);
 
@@ -44,6 +55,18 @@ internal sealed class RoomState(string roomId, string visibility, string? creato
         }
 
         return room;
+    }
+
+    /// <summary>True when the member's last typing event is at least <paramref name="interval"/> old (and records this one).</summary>
+    public bool TakeTyping(string userId, DateTimeOffset now, TimeSpan interval)
+    {
+        if (!_members.TryGetValue(userId, out var member) || now - member.LastTypingAt < interval)
+        {
+            return false;
+        }
+
+        member.LastTypingAt = now;
+        return true;
     }
 
     public void Invite(string userId) => _invited.Add(userId);
@@ -91,6 +114,9 @@ internal sealed class RoomState(string roomId, string visibility, string? creato
         return nowOffline;
     }
 
+    /// <summary>The id of the reply generating now (from its first status on), or null.</summary>
+    public string? ActiveGenerationId => _active?.GenerationId;
+
     public RoomEvent Append(RoomEvent roomEvent, DateTimeOffset now, RoomOptions options)
     {
         var seq = LastSeq + 1;
@@ -113,6 +139,9 @@ internal sealed class RoomState(string roomId, string visibility, string? creato
                     _history.RemoveFirst();
                 }
 
+                break;
+            case RoomSettingsEvent settings:
+                Settings = settings.Settings;
                 break;
             case StatusEvent { IsFinal: true } s:
                 if (_active is not null && _active.GenerationId == s.GenerationId)
@@ -177,7 +206,7 @@ internal sealed class RoomState(string roomId, string visibility, string? creato
 
         var members = _members.Where(m => m.Value.Connections.Count > 0).Select(m => new RoomMember(m.Key, m.Value.Name)).ToList();
         var active = _active is null ? null : new ActiveGeneration(_active.GenerationId, _active.MessageId, _active.Text.ToString(), _active.State);
-        return new RoomSnapshot(RoomId, LastSeq, members, messages, active);
+        return new RoomSnapshot(RoomId, LastSeq, members, messages, active) { Settings = Settings };
     }
 
     public IReadOnlyList<ChatMessage> History(int maxMessages) => Snapshot(maxMessages).Messages;
@@ -210,6 +239,8 @@ internal sealed class RoomState(string roomId, string visibility, string? creato
     private sealed class Member(string name)
     {
         public string Name { get; set; } = name;
+
+        public DateTimeOffset LastTypingAt { get; set; } = DateTimeOffset.MinValue;
 
         public HashSet<string> Connections { get; } = new(StringComparer.Ordinal);
     }

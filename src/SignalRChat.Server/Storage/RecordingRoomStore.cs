@@ -145,6 +145,26 @@ internal sealed class RecordingRoomStore(IRoomStore hot, IChatRecord record, Cha
 
     public ValueTask<bool> RestoreAsync(RestoredRoom room, CancellationToken cancellationToken = default) => hot.RestoreAsync(room, cancellationToken);
 
+    // Settings and typing live in the hot state only (the record does not keep settings yet).
+    public async ValueTask<RoomActivity> GetActivityAsync(string roomId, CancellationToken cancellationToken = default)
+    {
+        await KnownAsync(roomId, cancellationToken);
+        return await hot.GetActivityAsync(roomId, cancellationToken);
+    }
+
+    public async ValueTask<TypingOutcome> PublishTypingAsync(TypingEvent typing, TimeSpan interval, CancellationToken cancellationToken = default)
+    {
+        await KnownAsync(typing.RoomId, cancellationToken);
+        return await hot.PublishTypingAsync(typing, interval, cancellationToken);
+    }
+
+    public async ValueTask<RoomSettings?> UpdateSettingsAsync(string roomId, RoomSettingsUpdate update, RoomMember by, bool checkPermission,
+        CancellationToken cancellationToken = default)
+    {
+        await KnownAsync(roomId, cancellationToken);
+        return await hot.UpdateSettingsAsync(roomId, update, by, checkPermission, cancellationToken);
+    }
+
     /// <summary>True when the record has the room; the first time, the hot store gets the room from it if it does not know it.</summary>
     private async ValueTask<bool> KnownAsync(string roomId, CancellationToken cancellationToken)
     {
