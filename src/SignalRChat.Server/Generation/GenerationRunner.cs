@@ -272,8 +272,8 @@ internal sealed class GenerationRunner(
         var reason = decision.State switch
         {
             ApprovalStates.Approved => null,
-            ApprovalStates.Denied => $"{decision.By?.Name ?? "a member"} of the room denied this call; do not try it again in this reply",
-            _ => "nobody in the room approved this call in time; do not try it again in this reply",
+            ApprovalStates.Denied => $"{decision.By?.Name ?? "A member"} of the room denied it.",
+            _ => "Nobody in the room approved it in time.",
         };
         return request.CreateResponse(decision.Approved, reason);
     }

@@ -139,7 +139,7 @@ public sealed partial class OfflineChatClient(IOptions<OfflineModelOptions> offl
             var other => other.ToString(),
         } ?? string.Empty;
 
-        if (value.StartsWith("Tool call invocation rejected", StringComparison.Ordinal))
+        if (value.StartsWith("Tool call invocation", StringComparison.Ordinal) && value.Contains("rejected", StringComparison.Ordinal))
         {
             // The function-invoking layer's answer for a call that a member denied or nobody approved in time.
             return $"{Intro}the room did not approve {call?.Name ?? "the tool"}, so nothing was changed.";
