@@ -1,7 +1,7 @@
 // The chat page: guest sign-in, a room with its members, replies streaming in place, Stop for everyone.
 import { ChatClient, errorText, signInAsGuest, type ConnectionState, type HubProtocolName } from "../src/client";
-import type { GenerationState, RoomMember, RoomSnapshot, StatusEvent } from "../src/contract";
-import { isFinal } from "../src/contract";
+import type { AssistantMode, BusyMode, GenerationState, RoomMember, RoomSettings, RoomSnapshot, StatusEvent, TypingEvent } from "../src/contract";
+import { defaultRoomSettings, isFinal, stoppedText } from "../src/contract";
 import { RoomListView } from "./rooms";
 import { ConversationView } from "./view";
 
@@ -35,11 +35,21 @@ const ui = {
   members: byId<HTMLUListElement>("member-list"),
   roomList: byId<HTMLUListElement>("room-list"),
   older: byId<HTMLButtonElement>("older"),
+  settings: byId<HTMLFormElement>("settings"),
+  settingAssistant: byId<HTMLSelectElement>("setting-assistant"),
+  settingOnBusy: byId<HTMLSelectElement>("setting-onbusy"),
+  settingTopic: byId<HTMLInputElement>("setting-topic"),
+  topic: byId("topic"),
+  typing: byId("typing"),
+  mentions: byId<HTMLUListElement>("mention-list"),
   error: byId("error"),
   announcer: byId("announcer"),
 };
 
-const conversation = new ConversationView(ui.messages);
+const conversation = new ConversationView(ui.messages, {
+  regenerate: (messageId) => void act(() => client?.regenerate(roomId, messageId)),
+  decide: (approvalId, approve) => void act(() => client?.decideToolCall(approvalId, approve)),
+});
 const roomList = new RoomListView(ui.roomList, (room) => void switchRoom(room));
 // Paging back: the seq of the oldest message shown, and whether the room has older ones.
 let oldestSeq = 0;
@@ -53,6 +63,97 @@ const members = new Map<string, RoomMember>();
 // Generation id -> assistant message id, and the generations not yet ended (in start order).
 const generationMessages = new Map<string, string>();
 const running = new Map<string, GenerationState>();
+
+// Who is typing now: user id -> name and the timer that forgets them.
+const typists = new Map<string, { name: string; timer: ReturnType<typeof setTimeout> }>();
+const typingShownMs = 4000;
+const typingEveryMs = 2500;
+let lastTypingSent = 0;
+
+async function act(action: () => Promise<unknown> | undefined): Promise<void> {
+  try {
+    await action();
+    showError("");
+  } catch (error) {
+    showError(errorText(error));
+  }
+}
+
+function showSettings(settings: RoomSettings): void {
+  ui.settingAssistant.value = settings.assistant;
+  ui.settingOnBusy.value = settings.onBusy;
+  if (document.activeElement !== ui.settingTopic) {
+    ui.settingTopic.value = settings.topic ?? "";
+  }
+  ui.topic.hidden = !settings.topic;
+  ui.topic.textContent = settings.topic ? `Topic: ${settings.topic}` : "";
+}
+
+function renderTyping(): void {
+  const names = [...typists.values()].map((t) => t.name);
+  ui.typing.textContent =
+    names.length === 0 ? "" : names.length === 1 ? `${names[0]} is typing…` : `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]} are typing…`;
+}
+
+function forgetTypist(userId: string): void {
+  const typist = typists.get(userId);
+  if (typist) {
+    clearTimeout(typist.timer);
+    typists.delete(userId);
+    renderTyping();
+  }
+}
+
+function onTyping(e: TypingEvent): void {
+  if (e.roomId !== roomId || e.userId === userId) {
+    return;
+  }
+  const previous = typists.get(e.userId);
+  if (previous) {
+    clearTimeout(previous.timer);
+  }
+  typists.set(e.userId, { name: e.name, timer: setTimeout(() => forgetTypist(e.userId), typingShownMs) });
+  renderTyping();
+}
+
+/** While the person types: tell the room, at most once every few seconds (the server allows one per 2 s). */
+function typed(): void {
+  const now = Date.now();
+  if (client && ui.message.value.trim() !== "" && now - lastTypingSent >= typingEveryMs) {
+    lastTypingSent = now;
+    client.typing(roomId).catch(() => undefined);
+  }
+  refreshMentions();
+}
+
+/** The word being typed, when it starts a mention of the assistant. */
+function mentionAtCursor(): { start: number; end: number } | undefined {
+  const box = ui.message;
+  const end = box.selectionStart ?? box.value.length;
+  const match = /(^|\s)(@[A-Za-z]*)$/.exec(box.value.slice(0, end));
+  if (!match || match[2] === undefined) {
+    return undefined;
+  }
+  const word = match[2].toLowerCase();
+  return "@assistant".startsWith(word) && word !== "@assistant" ? { start: end - word.length, end } : undefined;
+}
+
+function refreshMentions(): void {
+  ui.mentions.hidden = mentionAtCursor() === undefined;
+}
+
+function completeMention(): boolean {
+  const at = mentionAtCursor();
+  if (!at) {
+    return false;
+  }
+  const box = ui.message;
+  box.value = `${box.value.slice(0, at.start)}@assistant ${box.value.slice(at.end)}`;
+  const cursor = at.start + "@assistant ".length;
+  box.setSelectionRange(cursor, cursor);
+  ui.mentions.hidden = true;
+  return true;
+}
 
 function showError(text: string): void {
   ui.error.textContent = text;
@@ -142,6 +243,9 @@ async function refreshRooms(): Promise<void> {
 
 function render(snapshot: RoomSnapshot): void {
   conversation.clear();
+  for (const typist of [...typists.keys()]) {
+    forgetTypist(typist);
+  }
   generationMessages.clear();
   running.clear();
   members.clear();
@@ -163,6 +267,7 @@ function render(snapshot: RoomSnapshot): void {
   } else {
     showStatus("idle");
   }
+  showSettings(snapshot.settings ?? defaultRoomSettings);
   renderMembers();
   refreshStop();
   showOlder(snapshot.hasMore ?? false, snapshot.messages[0]?.seq);
@@ -182,8 +287,13 @@ function onStatus(status: StatusEvent): void {
       if (status.text !== undefined) {
         conversation.setText(messageId, status.text);
       }
+      if (status.state === "cancelled") {
+        conversation.setNote(messageId, stoppedText(status));
+      }
     }
-    announce(status.state === "completed" ? `Reply: ${status.text ?? ""}` : status.state === "cancelled" ? "The reply was stopped." : `The reply failed: ${status.error ?? ""}`);
+    announce(
+      status.state === "completed" ? `Reply: ${status.text ?? ""}` : status.state === "cancelled" ? `The reply was ${stoppedText(status)}.` : `The reply failed: ${status.error ?? ""}`,
+    );
   } else {
     running.set(status.generationId, status.state);
   }
@@ -197,6 +307,7 @@ function wire(chat: ChatClient): void {
     if (e.roomId === roomId) {
       conversation.upsert(e.message);
       markRead(e.seq);
+      forgetTypist(e.message.authorId);
     }
   });
   chat.onUserEvent("roomActivity", (e) => roomList.activity(e.roomId, e.lastActivity, e.lastMessage, e.unread));
@@ -205,6 +316,22 @@ function wire(chat: ChatClient): void {
     void refreshRooms().catch(() => undefined);
   });
   chat.onUserEvent("readMark", (e) => roomList.read(e.roomId));
+  chat.on("roomSettings", (e) => {
+    if (e.roomId === roomId) {
+      showSettings(e.settings);
+      announce(`${e.changedBy.name} changed the room's settings.`);
+    }
+  });
+  chat.on("toolApproval", (e) => {
+    const messageId = generationMessages.get(e.generationId);
+    if (e.roomId === roomId && messageId) {
+      conversation.showApproval(messageId, e);
+      if (e.state === "pending") {
+        announce(`The assistant asks to run ${e.tool}: approve or deny it.`);
+      }
+    }
+  });
+  chat.onTyping(onTyping);
   chat.on("token", (e) => {
     const messageId = generationMessages.get(e.generationId);
     if (e.roomId === roomId && messageId) {
@@ -371,7 +498,26 @@ ui.messages.addEventListener("scroll", () => {
     void loadOlder();
   }
 });
+ui.settings.addEventListener("submit", (e) => {
+  e.preventDefault();
+  const settings = {
+    assistant: ui.settingAssistant.value as AssistantMode,
+    onBusy: ui.settingOnBusy.value as BusyMode,
+    topic: ui.settingTopic.value.trim(),
+  };
+  void act(async () => showSettings((await client?.updateRoomSettings(roomId, settings)) ?? defaultRoomSettings));
+});
+ui.message.addEventListener("input", typed);
+ui.mentions.addEventListener("mousedown", (e) => {
+  e.preventDefault();
+  completeMention();
+  ui.message.focus();
+});
 ui.message.addEventListener("keydown", (e) => {
+  if ((e.key === "Tab" || e.key === "Enter") && !e.shiftKey && !ui.mentions.hidden && completeMention()) {
+    e.preventDefault();
+    return;
+  }
   if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
     e.preventDefault();
     void send();

@@ -7,6 +7,8 @@ import type {
   RoomEvent,
   RoomEventMap,
   RoomEventName,
+  RoomSettings,
+  RoomSettingsUpdate,
   RoomSnapshot,
   RoomSummary,
   SendMessageResult,
@@ -15,6 +17,7 @@ import type {
   ToolProgressEvent,
   UserEventMap,
   UserEventName,
+  TypingEvent,
 } from "./contract";
 import { isFinal, roomEventNames, userEventNames } from "./contract";
 import { ObservableValue, type Observable } from "./observable";
@@ -110,6 +113,7 @@ export class ChatClient {
   private readonly snapshotHandlers = new Set<(snapshot: RoomSnapshot) => void>();
   private readonly errorHandlers = new Set<(error: Error) => void>();
   private readonly userHandlers = new Map<UserEventName, Set<(event: UserEventMap[UserEventName]) => void>>();
+  private readonly typingHandlers = new Set<(event: TypingEvent) => void>();
 
   constructor(options: ChatClientOptions) {
     const token = options.accessToken;
@@ -137,6 +141,12 @@ export class ChatClient {
         }
       });
     }
+    // Ephemeral: no seq, so it bypasses the room's seq tracking and is never resumed.
+    this.connection.on("typing", (event: TypingEvent) => {
+      for (const handler of this.typingHandlers) {
+        handler(event);
+      }
+    });
     this.connection.onreconnecting(() => this.stateValue.set("reconnecting"));
     this.connection.onreconnected(() => {
       this.stateValue.set("connected");
@@ -200,6 +210,32 @@ export class ChatClient {
   /** True if this call stopped the generation; false if it had already ended. */
   cancelGeneration(generationId: string): Promise<boolean> {
     return this.connection.invoke<boolean>("CancelGeneration", generationId);
+  }
+
+  /** Changes the given settings of a room (a private room's by its creator, a public room's by any member); returns all of them. */
+  updateRoomSettings(roomId: string, settings: RoomSettingsUpdate): Promise<RoomSettings> {
+    return this.connection.invoke<RoomSettings>("UpdateRoomSettings", roomId, settings);
+  }
+
+  /** Tells the room's other members that this user is typing; call it at most every few seconds while they type. */
+  typing(roomId: string): Promise<void> {
+    return this.connection.invoke("Typing", roomId);
+  }
+
+  /** Approves or denies a tool call that waits; true when this call decided it, false when it was already decided or expired. */
+  decideToolCall(approvalId: string, approve: boolean): Promise<boolean> {
+    return this.connection.invoke<boolean>("DecideToolCall", approvalId, approve);
+  }
+
+  /** A new reply to the user message that `messageId` answered (or is); the old reply stays in history. */
+  regenerate(roomId: string, messageId: string): Promise<SendMessageResult> {
+    return this.connection.invoke<SendMessageResult>("Regenerate", roomId, messageId);
+  }
+
+  /** Handles `typing` events (another member types); returns the unsubscribe function. */
+  onTyping(handler: (event: TypingEvent) => void): () => void {
+    this.typingHandlers.add(handler);
+    return () => this.typingHandlers.delete(handler);
   }
 
   /** Asks the server to re-send a room's events after `afterSeq`; the client calls it by itself after a reconnect or a hole. */
