@@ -78,11 +78,40 @@ internal sealed class ChatSession(CliOptions options, IAnsiConsole console)
             case GenerationStates.Completed:
                 return Completed;
             case GenerationStates.Cancelled:
-                await Console.Error.WriteLineAsync("(stopped)");
+                await Console.Error.WriteLineAsync($"({RoomPrinter.Stopped(final.CancelledBy, final.Reason)})");
                 return Stopped;
             default:
                 await Console.Error.WriteLineAsync($"(failed: {TerminalText.Visible(final.Error ?? "unknown error")})");
                 return Failed;
+        }
+    }
+
+    /// <summary>
+    /// While the person types a line at a terminal, tells the room at most every 2.5 s (the server lets one through per 2 s).
+    /// Keys waiting in the terminal's input mean typing; piped input never sends any.
+    /// </summary>
+    private static async Task TellTypingAsync(ChatClient client, Func<string> room, CancellationToken stopping)
+    {
+        if (Console.IsInputRedirected)
+        {
+            return;
+        }
+
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(300));
+        var last = 0L;
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stopping))
+            {
+                if (Console.KeyAvailable && System.Diagnostics.Stopwatch.GetElapsedTime(last) >= TimeSpan.FromSeconds(2.5))
+                {
+                    last = System.Diagnostics.Stopwatch.GetTimestamp();
+                    await client.TypingAsync(room(), stopping).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
         }
     }
 
@@ -91,6 +120,7 @@ internal sealed class ChatSession(CliOptions options, IAnsiConsole console)
         var printer = new RoomPrinter(console, userId, ansi: console.Profile.Capabilities.Ansi && !Console.IsOutputRedirected);
         _printer = printer;
         client.EventReceived += printer.Handle;
+        client.TypingReceived += printer.Typing;
         client.StateChanged += state => printer.Notice(state switch
         {
             HubConnectionState.Connected => "connected",
@@ -101,6 +131,8 @@ internal sealed class ChatSession(CliOptions options, IAnsiConsole console)
 
         var room = options.Room;
         printer.Show(await client.JoinRoomAsync(room), $"joined [bold]{Markup.Escape(room)}[/] as [bold]{Markup.Escape(client.Session?.Name ?? string.Empty)}[/]. Enter sends, Ctrl+C stops a reply, /quit leaves.");
+        using var typingStops = new CancellationTokenSource();
+        _ = TellTypingAsync(client, () => room, typingStops.Token);
         while (await Console.In.ReadLineAsync() is { } line)
         {
             var text = line.Trim();
@@ -114,6 +146,14 @@ internal sealed class ChatSession(CliOptions options, IAnsiConsole console)
                 if (text is "/quit" or "/exit")
                 {
                     break;
+                }
+
+                if (text.StartsWith("/approve ", StringComparison.Ordinal) || text.StartsWith("/deny ", StringComparison.Ordinal))
+                {
+                    var approve = text.StartsWith("/approve ", StringComparison.Ordinal);
+                    var decided = await client.DecideToolCallAsync(text[(text.IndexOf(' ') + 1)..].Trim(), approve);
+                    printer.Notice(decided ? (approve ? "approved" : "denied") : "already decided or expired");
+                    continue;
                 }
 
                 if (text.StartsWith("/room ", StringComparison.Ordinal))

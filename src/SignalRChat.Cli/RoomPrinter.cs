@@ -156,7 +156,7 @@ internal sealed class RoomPrinter(IAnsiConsole? console, string userId, bool ans
                         Prefix();
                         if (e.State == GenerationStates.Cancelled)
                         {
-                            WriteMarkup(" [yellow](stopped)[/]");
+                            WriteMarkup($" [yellow]({Spectre.Console.Markup.Escape(Stopped(e.CancelledBy, e.Reason))})[/]");
                         }
                         else if (e.State == GenerationStates.Failed)
                         {
@@ -168,12 +168,45 @@ internal sealed class RoomPrinter(IAnsiConsole? console, string userId, bool ans
                     }
 
                     break;
+                case RoomSettingsEvent e:
+                    NoticeLocked($"{Spectre.Console.Markup.Escape(e.ChangedBy.Name)} set the room to: assistant {e.Settings.Assistant}, onBusy {e.Settings.OnBusy}" +
+                        (e.Settings.Topic is { } topic ? $", topic \"{Spectre.Console.Markup.Escape(topic)}\"" : string.Empty));
+                    break;
+                case ToolApprovalEvent { State: ApprovalStates.Pending } e:
+                    NoticeLocked($"[yellow]the assistant asks to run {Spectre.Console.Markup.Escape(e.Tool)} {Spectre.Console.Markup.Escape(e.Arguments.GetRawText())}: " +
+                        $"/approve {Spectre.Console.Markup.Escape(e.ApprovalId)} or /deny {Spectre.Console.Markup.Escape(e.ApprovalId)}[/]");
+                    break;
+                case ToolApprovalEvent e:
+                    NoticeLocked($"{Spectre.Console.Markup.Escape(e.Tool)}: {e.State}{(e.DecidedBy is { } by ? " by " + Spectre.Console.Markup.Escape(by.Name) : string.Empty)}");
+                    break;
                 case PresenceEvent e when e.UserId != userId:
                     NoticeLocked($"{Spectre.Console.Markup.Escape(e.Name)} {(e.State == "joined" ? "joined" : "left")}");
                     break;
             }
         }
     }
+
+    /// <summary>Someone else is typing: shown on the status line until something else replaces it.</summary>
+    public void Typing(TypingEvent typing)
+    {
+        lock (_lock)
+        {
+            if (typing.UserId != userId && _streaming is null)
+            {
+                ShowStatus($"[grey]{Spectre.Console.Markup.Escape(typing.Name)} is typing…[/]");
+            }
+        }
+    }
+
+    /// <summary>How a stopped reply reads: "stopped by bob", "stopped: the server shut down".</summary>
+    public static string Stopped(RoomMember? by, string? reason) => (by, reason) switch
+    {
+        ({ } member, CancelReasons.Interrupted) => $"interrupted by {member.Name}",
+        ({ } member, _) => $"stopped by {member.Name}",
+        (null, CancelReasons.Shutdown) => "stopped: the server shut down",
+        (null, CancelReasons.Limit) => "stopped: the reply reached its length limit",
+        _ => "stopped",
+    };
 
     private void WriteMessage(string author, string role, string text, string state)
     {

@@ -81,8 +81,28 @@ public sealed class CliTests
         var final = (StatusEvent)await log.WaitForAsync(e => e is StatusEvent { IsFinal: true });
         Assert.Equal(GenerationStates.Cancelled, final.State);
         Assert.Equal(2, exitCode);
-        Assert.Contains("(stopped)", cli.Stderr);
+        Assert.Contains("(stopped by stopper)", cli.Stderr);
         Assert.Equal(final.Text!.Trim(), cli.Stdout.Trim());
+    }
+
+    [Fact]
+    public async Task A_reply_another_member_stops_prints_who_stopped_it()
+    {
+        await using var server = await ChatServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Chat:Offline:TokenDelayMs"] = "20",
+            ["Chat:Offline:ReplyTokens"] = "3000",
+        });
+        var bob = await server.ConnectAsync("bob");
+        var log = new EventLog(bob);
+        await bob.JoinRoomAsync("cli-stopped-by");
+
+        using var cli = CliProcess.Start("--server", server.Url.ToString(), "--name", "alice", "--room", "cli-stopped-by", "--message", "a long one please");
+        var token = (TokenEvent)await log.WaitForAsync(e => e is TokenEvent { Seq: > 10 });
+        Assert.True(await bob.CancelGenerationAsync(token.GenerationId));
+
+        Assert.Equal(2, await cli.WaitForExitAsync(Timeout));
+        Assert.Contains("(stopped by bob)", cli.Stderr);
     }
 
     [Theory]
