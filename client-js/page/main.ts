@@ -446,11 +446,16 @@ async function send(): Promise<void> {
     return;
   }
   ui.send.disabled = true;
+  // Cleared at once, so what is typed while the message is on its way is kept; a refused message comes back.
+  ui.message.value = "";
+  ui.mentions.hidden = true;
   try {
     await client.sendMessage(roomId, text);
-    ui.message.value = "";
     showError("");
   } catch (error) {
+    if (ui.message.value === "") {
+      ui.message.value = text;
+    }
     showError(errorText(error));
   } finally {
     ui.send.disabled = false;

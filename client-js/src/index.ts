@@ -5,5 +5,4 @@ export { ObservableValue } from "./observable";
 export type { Observable } from "./observable";
 export { RoomTracker, firstSeqOf } from "./room-tracker";
 export type { Arrival, NamedEvent } from "./room-tracker";
-export { parseInline, parseMarkdown, renderMarkdown, safeHref } from "./markdown";
-export type { Block, Inline } from "./markdown";
+export { parseMarkdown, renderMarkdown, safeHref } from "./markdown";

@@ -1,23 +1,11 @@
-// A small, safe markdown subset for assistant replies: the text is parsed into a tree and built as
-// DOM nodes with createElement/createTextNode only, so model text can never become HTML or script.
-
-export type Inline =
-  | { kind: "text"; text: string }
-  | { kind: "code"; text: string }
-  | { kind: "strong"; children: Inline[] }
-  | { kind: "em"; children: Inline[] }
-  | { kind: "link"; href: string; children: Inline[] };
-
-export type Block =
-  | { kind: "paragraph"; children: Inline[] }
-  | { kind: "heading"; level: 1 | 2 | 3; children: Inline[] }
-  | { kind: "code"; language: string; text: string }
-  | { kind: "list"; ordered: boolean; items: Inline[][] };
-
-const fence = /^\s*```\s*([\w+-]*)\s*$/;
-const heading = /^(#{1,3})\s+(.*)$/;
-const bullet = /^\s*[-*+]\s+(.*)$/;
-const numbered = /^\s*\d{1,9}[.)]\s+(.*)$/;
+// Assistant replies as markdown: parsed by micromark (CommonMark + GFM: tables, task lists,
+// strikethrough, autolinks) into an mdast syntax tree, then built as DOM nodes with createElement
+// and createTextNode only, so model text never becomes HTML or script. Raw HTML in the source is
+// shown as text; links keep only http(s) and mailto targets; images are shown as their text.
+import type { Nodes, Parents, Root, RootContent, Table } from "mdast";
+import { fromMarkdown } from "mdast-util-from-markdown";
+import { gfmFromMarkdown } from "mdast-util-gfm";
+import { gfm } from "micromark-extension-gfm";
 
 /** Only these link targets are kept; anything else (javascript:, data:) stays plain text. */
 export function safeHref(href: string): string | null {
@@ -25,153 +13,148 @@ export function safeHref(href: string): string | null {
   return /^(https?:\/\/|mailto:)/i.test(trimmed) ? trimmed : null;
 }
 
-export function parseMarkdown(source: string): Block[] {
-  const lines = source.replace(/\r\n?/g, "\n").split("\n");
-  const blocks: Block[] = [];
-  let paragraph: string[] = [];
-  const flush = (): void => {
-    if (paragraph.length > 0) {
-      blocks.push({ kind: "paragraph", children: parseInline(paragraph.join("\n")) });
-      paragraph = [];
-    }
-  };
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i] ?? "";
-    const open = fence.exec(line);
-    if (open) {
-      flush();
-      const body: string[] = [];
-      // A fence still open (the reply is streaming) runs to the end.
-      while (++i < lines.length && !fence.test(lines[i] ?? "")) {
-        body.push(lines[i] ?? "");
-      }
-      blocks.push({ kind: "code", language: open[1] ?? "", text: body.join("\n") });
-      continue;
-    }
-    const head = heading.exec(line);
-    if (head) {
-      flush();
-      blocks.push({ kind: "heading", level: (head[1]?.length ?? 1) as 1 | 2 | 3, children: parseInline(head[2] ?? "") });
-      continue;
-    }
-    const item = bullet.exec(line) ?? numbered.exec(line);
-    if (item) {
-      flush();
-      const ordered = !bullet.test(line);
-      const items: Inline[][] = [parseInline(item[1] ?? "")];
-      while (i + 1 < lines.length) {
-        const next = ordered ? numbered.exec(lines[i + 1] ?? "") : bullet.exec(lines[i + 1] ?? "");
-        if (!next) {
-          break;
-        }
-        items.push(parseInline(next[1] ?? ""));
-        i++;
-      }
-      blocks.push({ kind: "list", ordered, items });
-      continue;
-    }
-    if (line.trim() === "") {
-      flush();
-      continue;
-    }
-    paragraph.push(line);
-  }
-  flush();
-  return blocks;
-}
+const extensions = [gfm()];
+const mdastExtensions = [gfmFromMarkdown()];
 
-const inlinePattern = /`([^`\n]+)`|\*\*(.+?)\*\*|__(.+?)__|\*([^*\s][^*]*?)\*|_([^_\s][^_]*?)_|\[([^\]\n]+)\]\(([^)\s]+)\)|(https?:\/\/[^\s<>()]+[^\s<>().,;:!?'"])/g;
-
-export function parseInline(text: string): Inline[] {
-  const out: Inline[] = [];
-  let last = 0;
-  for (const match of text.matchAll(inlinePattern)) {
-    const index = match.index ?? 0;
-    if (index > last) {
-      out.push({ kind: "text", text: text.slice(last, index) });
-    }
-    const [whole, code, strong1, strong2, em1, em2, label, href, bare] = match;
-    if (code !== undefined) {
-      out.push({ kind: "code", text: code });
-    } else if (strong1 !== undefined || strong2 !== undefined) {
-      out.push({ kind: "strong", children: parseInline(strong1 ?? strong2 ?? "") });
-    } else if (em1 !== undefined || em2 !== undefined) {
-      out.push({ kind: "em", children: parseInline(em1 ?? em2 ?? "") });
-    } else if (label !== undefined && href !== undefined) {
-      const safe = safeHref(href);
-      out.push(safe ? { kind: "link", href: safe, children: parseInline(label) } : { kind: "text", text: whole });
-    } else if (bare !== undefined) {
-      out.push({ kind: "link", href: bare, children: [{ kind: "text", text: bare }] });
-    }
-    last = index + whole.length;
-  }
-  if (last < text.length) {
-    out.push({ kind: "text", text: text.slice(last) });
-  }
-  return out;
-}
-
-function inlineNodes(doc: Document, inlines: Inline[]): Node[] {
-  return inlines.map((inline) => {
-    switch (inline.kind) {
-      case "text":
-        return doc.createTextNode(inline.text);
-      case "code": {
-        const el = doc.createElement("code");
-        el.textContent = inline.text;
-        return el;
-      }
-      case "strong":
-      case "em": {
-        const el = doc.createElement(inline.kind);
-        el.append(...inlineNodes(doc, inline.children));
-        return el;
-      }
-      case "link": {
-        const el = doc.createElement("a");
-        el.href = inline.href;
-        el.rel = "noopener noreferrer";
-        el.target = "_blank";
-        el.append(...inlineNodes(doc, inline.children));
-        return el;
-      }
-    }
-  });
+/** The markdown's syntax tree (mdast). A code fence still open (the reply is streaming) runs to the end. */
+export function parseMarkdown(source: string): Root {
+  return fromMarkdown(source, { extensions, mdastExtensions });
 }
 
 /** Builds the markdown as DOM nodes (never innerHTML), ready to append. */
 export function renderMarkdown(doc: Document, source: string): Node[] {
-  return parseMarkdown(source).map((block) => {
-    switch (block.kind) {
-      case "paragraph": {
-        const p = doc.createElement("p");
-        p.append(...inlineNodes(doc, block.children));
-        return p;
-      }
-      case "heading": {
-        const h = doc.createElement(`h${block.level + 2}`);
-        h.append(...inlineNodes(doc, block.children));
-        return h;
-      }
-      case "code": {
-        const pre = doc.createElement("pre");
-        const code = doc.createElement("code");
-        if (block.language) {
-          code.dataset["language"] = block.language;
-        }
-        code.textContent = block.text;
-        pre.append(code);
-        return pre;
-      }
-      case "list": {
-        const list = doc.createElement(block.ordered ? "ol" : "ul");
-        for (const item of block.items) {
-          const li = doc.createElement("li");
-          li.append(...inlineNodes(doc, item));
-          list.append(li);
-        }
-        return list;
-      }
+  return children(doc, parseMarkdown(source));
+}
+
+function children(doc: Document, parent: Parents): Node[] {
+  const out: Node[] = [];
+  for (const child of parent.children) {
+    const node = build(doc, child);
+    if (node) {
+      out.push(node);
     }
+  }
+  return out;
+}
+
+function element(doc: Document, tag: string, parent: Parents): HTMLElement {
+  const el = doc.createElement(tag);
+  el.append(...children(doc, parent));
+  return el;
+}
+
+function build(doc: Document, node: RootContent | Nodes): Node | null {
+  switch (node.type) {
+    case "paragraph":
+      return element(doc, "p", node);
+    case "heading":
+      // h1 and h2 belong to the page; a reply's headings start at h3.
+      return element(doc, `h${Math.min(6, node.depth + 2)}`, node);
+    case "blockquote":
+      return element(doc, "blockquote", node);
+    case "list": {
+      const list = element(doc, node.ordered ? "ol" : "ul", node);
+      if (node.ordered && node.start !== null && node.start !== undefined && node.start !== 1) {
+        list.setAttribute("start", String(node.start));
+      }
+      return list;
+    }
+    case "listItem": {
+      const li = doc.createElement("li");
+      if (typeof node.checked === "boolean") {
+        const box = doc.createElement("input");
+        box.type = "checkbox";
+        box.checked = node.checked;
+        box.disabled = true;
+        li.append(box, doc.createTextNode(" "));
+      }
+      // A tight list's paragraphs are shown inline, as a browser would for `<li>text</li>`.
+      for (const child of node.children) {
+        const built = child.type === "paragraph" && node.spread === false ? children(doc, child) : [build(doc, child)];
+        for (const part of built) {
+          if (part) {
+            li.append(part);
+          }
+        }
+      }
+      return li;
+    }
+    case "code": {
+      const pre = doc.createElement("pre");
+      const code = doc.createElement("code");
+      if (node.lang) {
+        code.dataset["language"] = node.lang;
+      }
+      code.textContent = node.value;
+      pre.append(code);
+      return pre;
+    }
+    case "table":
+      return table(doc, node);
+    case "thematicBreak":
+      return doc.createElement("hr");
+    case "break":
+      return doc.createElement("br");
+    case "emphasis":
+      return element(doc, "em", node);
+    case "strong":
+      return element(doc, "strong", node);
+    case "delete":
+      return element(doc, "del", node);
+    case "inlineCode": {
+      const code = doc.createElement("code");
+      code.textContent = node.value;
+      return code;
+    }
+    case "link": {
+      const href = safeHref(node.url);
+      if (!href) {
+        const span = doc.createElement("span");
+        span.append(...children(doc, node));
+        return span;
+      }
+      const a = element(doc, "a", node) as HTMLAnchorElement;
+      a.href = href;
+      a.rel = "noopener noreferrer";
+      a.target = "_blank";
+      return a;
+    }
+    case "image":
+      // Never loaded: a reply cannot make the page fetch anything.
+      return doc.createTextNode(node.alt ?? "");
+    case "text":
+    case "html":
+      return doc.createTextNode(node.value);
+    case "linkReference":
+    case "imageReference":
+    case "definition":
+    case "footnoteDefinition":
+    case "footnoteReference":
+      return "children" in node ? element(doc, "span", node) : null;
+    default:
+      return "children" in node ? element(doc, "span", node as Parents) : "value" in node ? doc.createTextNode(String(node.value)) : null;
+  }
+}
+
+function table(doc: Document, node: Table): HTMLElement {
+  const el = doc.createElement("table");
+  const head = doc.createElement("thead");
+  const body = doc.createElement("tbody");
+  node.children.forEach((row, index) => {
+    const tr = doc.createElement("tr");
+    row.children.forEach((cell, column) => {
+      const td = element(doc, index === 0 ? "th" : "td", cell);
+      const align = node.align?.[column];
+      if (align) {
+        td.style.textAlign = align;
+      }
+      tr.append(td);
+    });
+    (index === 0 ? head : body).append(tr);
   });
+  el.append(head);
+  if (body.childElementCount > 0) {
+    el.append(body);
+  }
+  return el;
 }

@@ -124,25 +124,28 @@ describe("ObservableValue", () => {
 });
 
 describe("markdown", () => {
-  it("parses code blocks, lists, headings and inline marks", () => {
-    const blocks = parseMarkdown("# Title\n\nSome **bold** and `code`.\n\n- one\n- two\n\n1. first\n2. second\n\n```ts\nconst a = 1 < 2;\n```");
-    expect(blocks.map((b) => b.kind)).toEqual(["heading", "paragraph", "list", "list", "code"]);
-    expect(blocks[4]).toEqual({ kind: "code", language: "ts", text: "const a = 1 < 2;" });
-    expect(blocks[2]).toMatchObject({ kind: "list", ordered: false });
-    expect(blocks[3]).toMatchObject({ kind: "list", ordered: true });
+  const types = (root: { children: { type: string }[] }) => root.children.map((n) => n.type);
+
+  it("parses code blocks, lists, headings, block quotes and tables into a syntax tree", () => {
+    const root = parseMarkdown("# Title\n\nSome **bold** and `code`.\n\n- one\n  - nested\n- two\n\n> quoted\n\n| a | b |\n| - | - |\n| 1 | 2 |\n\n```ts\nconst a = 1 < 2;\n```");
+    expect(types(root)).toEqual(["heading", "paragraph", "list", "blockquote", "table", "code"]);
+    expect(root.children[5]).toMatchObject({ type: "code", lang: "ts", value: "const a = 1 < 2;" });
+    const list = root.children[2] as unknown as { children: { children: { type: string }[] }[] };
+    expect(list.children[0]?.children.map((n) => n.type)).toEqual(["paragraph", "list"]);
   });
 
   it("keeps a code block that is still streaming open to the end", () => {
-    expect(parseMarkdown("```\nline 1\nline 2")).toEqual([{ kind: "code", language: "", text: "line 1\nline 2" }]);
+    expect(parseMarkdown("```\nline 1\nline 2").children).toMatchObject([{ type: "code", value: "line 1\nline 2" }]);
   });
 
-  it("keeps only http, https and mailto links; HTML stays text", () => {
+  it("keeps only http, https and mailto links; HTML is a node the renderer shows as text", () => {
     expect(safeHref("javascript:alert(1)")).toBeNull();
     expect(safeHref("https://example.com/x")).toBe("https://example.com/x");
-    expect(parseMarkdown("[x](javascript:alert(1))")).toEqual([{ kind: "paragraph", children: [{ kind: "text", text: "[x](javascript:alert(1)" }, { kind: "text", text: ")" }] }]);
-    expect(parseMarkdown("<img src=x onerror=alert(1)>")).toEqual([{ kind: "paragraph", children: [{ kind: "text", text: "<img src=x onerror=alert(1)>" }] }]);
-    expect(parseMarkdown("see [docs](https://example.com)")).toEqual([
-      { kind: "paragraph", children: [{ kind: "text", text: "see " }, { kind: "link", href: "https://example.com", children: [{ kind: "text", text: "docs" }] }] },
-    ]);
+    expect(safeHref("mailto:a@example.com")).toBe("mailto:a@example.com");
+    expect(parseMarkdown("<img src=x onerror=alert(1)>").children).toMatchObject([{ type: "html", value: "<img src=x onerror=alert(1)>" }]);
+    expect(parseMarkdown("see [docs](https://example.com)").children[0]).toMatchObject({
+      type: "paragraph",
+      children: [{ type: "text", value: "see " }, { type: "link", url: "https://example.com", children: [{ type: "text", value: "docs" }] }],
+    });
   });
 });
