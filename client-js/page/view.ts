@@ -1,6 +1,6 @@
 // The conversation's DOM: one element per message, text built as nodes (never innerHTML).
 import type { ChatMessage, MessageState, ToolApprovalEvent, ToolProgressEvent } from "../src/contract";
-import { renderMarkdown } from "../src/markdown";
+import { MarkdownView } from "../src/markdown";
 
 const badges: Record<MessageState, string> = { generating: "generating", completed: "", cancelled: "stopped", failed: "failed" };
 
@@ -11,6 +11,7 @@ interface MessageView {
   renderPending: boolean;
   /** The first version of this reply (itself unless it regenerates another). */
   root: string;
+  markdown?: MarkdownView;
 }
 
 /** What the page does when a member acts on a message. */
@@ -338,7 +339,8 @@ export class ConversationView {
   private renderAssistant(view: MessageView): void {
     view.renderPending = false;
     const stick = this.nearBottom();
-    this.textElement(view).replaceChildren(...renderMarkdown(document, view.text));
+    view.markdown ??= new MarkdownView(document, this.textElement(view));
+    view.markdown.render(view.text);
     if (stick) {
       this.scrollToEnd();
     }

@@ -5,4 +5,4 @@ export { ObservableValue } from "./observable";
 export type { Observable } from "./observable";
 export { RoomTracker, firstSeqOf } from "./room-tracker";
 export type { Arrival, NamedEvent } from "./room-tracker";
-export { parseMarkdown, renderMarkdown, safeHref } from "./markdown";
+export { MarkdownView, parseMarkdown, renderMarkdown, safeHref, splitBlocks } from "./markdown";

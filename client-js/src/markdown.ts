@@ -158,3 +158,74 @@ function table(doc: Document, node: Table): HTMLElement {
   }
   return el;
 }
+
+const fenceLine = /^ {0,3}(`{3,}|~{3,})/;
+const listStart = /^(?:[-*+]|\d{1,9}[.)])(?:\s|$)/;
+
+/**
+ * Cuts markdown into top-level pieces that parse the same alone as together: at a blank line outside a
+ * code fence, before a line that starts a new block at the margin (not an indented continuation, not a
+ * further list item). Joined, the pieces are the source again.
+ */
+export function splitBlocks(source: string): string[] {
+  const pieces: string[] = [];
+  let start = 0;
+  let fence: string | null = null;
+  let afterBlank = false;
+  let position = 0;
+  while (position < source.length) {
+    const end = source.indexOf("\n", position);
+    const next = end === -1 ? source.length : end + 1;
+    const line = source.slice(position, end === -1 ? source.length : end);
+    const marker = fenceLine.exec(line)?.[1];
+    if (fence === null && afterBlank && position > start && line.trim() !== "" && !/^\s/.test(line) && !listStart.test(line)) {
+      pieces.push(source.slice(start, position));
+      start = position;
+    }
+    if (marker) {
+      if (fence === null) {
+        fence = marker;
+      } else if (marker[0] === fence[0] && marker.length >= fence.length && line.trim() === marker) {
+        fence = null;
+      }
+    }
+    afterBlank = line.trim() === "";
+    position = next;
+  }
+  if (start < source.length) {
+    pieces.push(source.slice(start));
+  }
+  return pieces;
+}
+
+/**
+ * Renders a reply into one element and keeps it up to date as it grows: only the pieces (see
+ * {@link splitBlocks}) that changed are parsed and built again, so a long reply that streams costs
+ * about its last paragraph a frame, not its whole length.
+ */
+export class MarkdownView {
+  private parts: { text: string; nodes: Node[] }[] = [];
+
+  constructor(
+    private readonly doc: Document,
+    private readonly container: HTMLElement,
+  ) {}
+
+  render(source: string): void {
+    const pieces = splitBlocks(source);
+    let same = 0;
+    while (same < pieces.length && same < this.parts.length && this.parts[same]?.text === pieces[same]) {
+      same++;
+    }
+    for (const stale of this.parts.splice(same)) {
+      for (const node of stale.nodes) {
+        node.parentNode?.removeChild(node);
+      }
+    }
+    for (const text of pieces.slice(same)) {
+      const nodes = renderMarkdown(this.doc, text);
+      this.container.append(...nodes);
+      this.parts.push({ text, nodes });
+    }
+  }
+}
