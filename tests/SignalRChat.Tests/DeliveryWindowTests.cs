@@ -26,13 +26,13 @@ public sealed class DeliveryWindowTests
 
         var reply = await alice.SendMessageAsync("window", "hello");
 
-        var final = await aliceLog.WaitForFinalAsync(reply.GenerationId);
+        var final = await aliceLog.WaitForFinalAsync(reply.GenerationId!);
         Assert.Equal(GenerationStates.Completed, final.State);
         var tokens = aliceLog.Events.OfType<TokenEvent>().Where(t => t.GenerationId == reply.GenerationId).ToList();
         Assert.InRange(tokens.Count, 1, 2);
-        Assert.Equal(final.Text, aliceLog.TextOf(reply.GenerationId));
-        Assert.Equal(final.Text, (await bobLog.WaitForFinalAsync(reply.GenerationId)).Text);
-        Assert.Equal(final.Text, bobLog.TextOf(reply.GenerationId));
+        Assert.Equal(final.Text, aliceLog.TextOf(reply.GenerationId!));
+        Assert.Equal(final.Text, (await bobLog.WaitForFinalAsync(reply.GenerationId!)).Text);
+        Assert.Equal(final.Text, bobLog.TextOf(reply.GenerationId!));
         StreamingTests.AssertContiguous(aliceLog.Events, aliceSnapshot.LastSeq);
     }
 
