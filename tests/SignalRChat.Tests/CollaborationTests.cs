@@ -1,5 +1,6 @@
 using Stopwatch = System.Diagnostics.Stopwatch;
 using Microsoft.AspNetCore.SignalR;
+using Microsoft.Extensions.DependencyInjection;
 using SignalRChat.Client;
 using SignalRChat.Contracts;
 using SignalRChat.Tests.Infrastructure;
@@ -14,8 +15,7 @@ public sealed class CollaborationTests
     [Fact]
     public async Task A_stopped_reply_says_who_stopped_it_keeps_it_in_history_and_its_usage_is_counted_and_charged()
     {
-        // A budget smaller than what the stopped reply streams: it is spent by the stop alone.
-        await using var server = await ChatServer.StartAsync(new Dictionary<string, string?>(Slow) { ["Chat:Limits:DailyTokensPerUser"] = "5" });
+        await using var server = await ChatServer.StartAsync(Slow);
         var alice = await server.ConnectAsync("alice");
         var bob = await server.ConnectAsync("bob");
         var aliceLog = new EventLog(alice);
@@ -38,8 +38,11 @@ public sealed class CollaborationTests
         Assert.Equal("bob", kept.CancelledBy?.Name);
         Assert.Equal(reply.MessageId, kept.ReplyTo);
 
-        var refused = await Assert.ThrowsAsync<HubException>(() => alice.SendMessageAsync("who-stopped", "one more"));
-        Assert.Contains("Chat:Limits:DailyTokensPerUser", refused.Message);
+        // The daily budget of the one who asked is charged for what the stopped reply used, prompt and output.
+        var limiter = server.Services.GetRequiredService<SignalRChat.Server.Limits.IUserLimiter>();
+        var used = await limiter.GetTokensUsedAsync(alice.Session!.UserId, DateOnly.FromDateTime(DateTime.UtcNow));
+        Assert.True(used >= aliceFinal.Usage.OutputTokens + aliceFinal.Usage.InputTokens, $"charged {used}, used {aliceFinal.Usage}");
+        Assert.Equal(0, await limiter.GetTokensUsedAsync(bob.Session!.UserId, DateOnly.FromDateTime(DateTime.UtcNow)));
     }
 
     [Fact]
