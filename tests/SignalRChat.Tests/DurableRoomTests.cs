@@ -90,7 +90,7 @@ public sealed class DurableRoomTests(PostgresFixture postgres) : IClassFixture<P
             sent.Add(await alice.SendMessageAsync("long", $"message {i}"));
         }
 
-        await log.WaitForFinalAsync(sent[^1].GenerationId, TimeSpan.FromSeconds(60));
+        await log.WaitForFinalAsync(sent[^1].GenerationId!, TimeSpan.FromSeconds(60));
         var all = new List<ChatMessage>();
         long beforeSeq = 0;
         while (true)
@@ -260,7 +260,7 @@ public sealed class DurableRoomTests(PostgresFixture postgres) : IClassFixture<P
             }
 
             await doomed.KillAsync();
-            streamed = log.TextOf(sent.GenerationId);
+            streamed = log.TextOf(sent.GenerationId!);
         }
 
         await using var again = await ServerProcess.StartAsync(settings);
@@ -301,7 +301,7 @@ public sealed class DurableRoomTests(PostgresFixture postgres) : IClassFixture<P
             {
                 var sent = await alice.SendMessageAsync("ops", $"before {i}");
                 acknowledged.Add(sent.MessageId);
-                await log.WaitForFinalAsync(sent.GenerationId);
+                await log.WaitForFinalAsync(sent.GenerationId!);
             }
 
             await database.StopAsync();
@@ -331,7 +331,7 @@ public sealed class DurableRoomTests(PostgresFixture postgres) : IClassFixture<P
                     {
                         var sent = await alice.SendMessageAsync("ops", "after");
                         acknowledged.Add(sent.MessageId);
-                        await log.WaitForFinalAsync(sent.GenerationId);
+                        await log.WaitForFinalAsync(sent.GenerationId!);
                         break;
                     }
                     catch (HubException) when (!deadline.IsCancellationRequested)
