@@ -480,12 +480,12 @@ describe("stopping and resuming (a slow offline model)", () => {
       const [forChunks, forMessage] = stream!.tee();
       const [chunks, message] = await Promise.all([readChunks(forChunks), lastMessage(forMessage)]);
 
-      const final = await finalStatus(bob, sent.generationId);
+      const final = await finalStatus(bob, sent.generationId ?? "");
       expect(final.state).toBe("completed");
       expect(chunks[0]).toMatchObject({ type: "start", messageId: final.messageId });
       expect(chunks.at(-1)).toMatchObject({ type: "finish" });
       const deltas = chunks.filter((c) => c.type === "text-delta").map((c) => (c.type === "text-delta" ? c.delta : ""));
-      expect(deltas.join("")).toBe(tokensOf(bob, sent.generationId));
+      expect(deltas.join("")).toBe(tokensOf(bob, sent.generationId ?? ""));
       expect(deltas.join("")).toBe(final.text);
       expect(textOf(message)).toBe(final.text);
     } finally {
