@@ -49,6 +49,11 @@ internal sealed class RoomFanout
     /// <summary>Rooms this node holds now.</summary>
     public int RoomCount => _rooms.Count;
 
+    /// <summary>Raised once a room was released on this node: its loop completed and the bus let it go.</summary>
+    public event Action<string>? Released;
+
+    public bool Holds(string roomId) => _rooms.ContainsKey(roomId);
+
     private void Publish(RoomEvent roomEvent)
     {
         if (_rooms.TryGetValue(roomEvent.RoomId, out var room))
@@ -197,6 +202,7 @@ internal sealed class RoomFanout
         {
             done.TrySetResult();
             _releasing.TryRemove(new KeyValuePair<string, Task>(roomId, done.Task));
+            Released?.Invoke(roomId);
         }
     }
 
