@@ -16,8 +16,7 @@ internal static class KestrelLimits
         limits.MaxRequestHeadersTotalSize = 32 * 1024;
         limits.MaxRequestLineSize = 8 * 1024;
         limits.RequestHeadersTimeout = TimeSpan.FromSeconds(15);
-        // A whole hub frame (up to 512 KiB, see MaximumReceiveMessageSize) fits in a long-polling POST; nothing needs more.
-        limits.MaxRequestBodySize = 1024 * 1024;
+        // Body sizes are limited per route (64 KiB on sign-in and room routes, Chat:Interop:MaxRequestBytes on the interop ones).
         // A body trickled in below 240 bytes/s after 5 s is dropped (Kestrel's default, kept explicit).
         limits.MinRequestBodyDataRate = new MinDataRate(240, TimeSpan.FromSeconds(5));
         limits.KeepAliveTimeout = TimeSpan.FromMinutes(2);
