@@ -21,9 +21,10 @@ internal static class LifetimeRun
     {
         var cyclesAt = Array.IndexOf(args, "--cycles");
         var cycles = cyclesAt >= 0 ? int.Parse(args[cyclesAt + 1], CultureInfo.InvariantCulture) : 100_000;
-        await RoomChurnAsync(cycles, null, log);
-        await using (var redis = await RedisServer.StartAsync())
+        if (!args.Contains("--resume-only"))
         {
+            await RoomChurnAsync(cycles, null, log);
+            await using var redis = await RedisServer.StartAsync();
             await RoomChurnAsync(cycles, redis.ConnectionString, log);
         }
 
@@ -102,8 +103,12 @@ internal static class LifetimeRun
         var resumer = await chat.ConnectAsync(0, "resumer");
         await chat.JoinAsync(resumer, room);
 
-        // More than a thousand events in the log first.
-        await RunAsync(chat, members, room, BenchModel.Request(1100, 0), null);
+        // More than a thousand events in the log first (deltas the model yields at once may share one event).
+        while ((await resumer.Connection.InvokeAsync<RoomSnapshot>(ChatProtocol.Methods.JoinRoom, room)).LastSeq < 1100)
+        {
+            await RunAsync(chat, members, room, BenchModel.Request(1100, 1), null);
+        }
+
         log($"resume under load{(redis is null ? string.Empty : ", Redis")}: 100 streaming members, a reply of 400 tokens at 5 ms, a resume of 1,000 events every 100 ms meanwhile");
         var without = await RunAsync(chat, members, room, BenchModel.Request(400, 5), null);
         var resumes = 0;
