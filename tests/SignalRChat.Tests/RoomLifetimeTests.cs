@@ -122,6 +122,8 @@ public sealed class RoomLifetimeTests
         Assert.False(fanout.Holds("held"));
     }
 
+    private const string Channel = "chat:{room:redis-kept}:events";
+
     [Fact]
     public async Task With_Redis_an_idle_room_unsubscribes_its_channel_and_a_later_join_subscribes_again_with_the_room_intact()
     {
@@ -131,19 +133,20 @@ public sealed class RoomLifetimeTests
         var admin = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
         await using var _ = admin;
         var db = admin.GetDatabase();
-        async Task<string[]> ChannelsAsync() => ((RedisResult[])(await db.ExecuteAsync("PUBSUB", "CHANNELS", "chat:room:*"))!).Select(r => (string)r!).ToArray();
+        // Room channels are sharded channels (SSUBSCRIBE): PUBSUB SHARDCHANNELS lists those some client is subscribed to.
+        async Task<string[]> ChannelsAsync() => ((RedisResult[])(await db.ExecuteAsync("PUBSUB", "SHARDCHANNELS", "chat:{room:*"))!).Select(r => (string)r!).ToArray();
 
         var alice = await nodeA.ConnectAsync("alice");
         var aliceLog = new EventLog(alice);
         await alice.JoinRoomAsync("redis-kept");
         var reply = await alice.AskAsync("redis-kept", "keep this");
         var final = await aliceLog.WaitForFinalAsync(reply.GenerationId);
-        Assert.Contains("chat:room:redis-kept", await ChannelsAsync());
+        Assert.Contains(Channel, await ChannelsAsync());
 
         var released = WhenReleasedAsync(nodeA, "redis-kept");
         await alice.LeaveRoomAsync("redis-kept");
         await released;
-        Assert.DoesNotContain("chat:room:redis-kept", await ChannelsAsync());
+        Assert.DoesNotContain(Channel, await ChannelsAsync());
 
         // Bob on the other node, and Alice back on hers: history and seq as they were, live events flow to both.
         var bob = await nodeB.ConnectAsync("bob");
@@ -152,7 +155,7 @@ public sealed class RoomLifetimeTests
         Assert.Contains(bobSnapshot.Messages, m => m.Text == "keep this");
         Assert.Equal(final.Seq + 2, bobSnapshot.LastSeq);
         var aliceSnapshot = await alice.JoinRoomAsync("redis-kept");
-        Assert.Contains("chat:room:redis-kept", await ChannelsAsync());
+        Assert.Contains(Channel, await ChannelsAsync());
 
         var again = await bob.AskAsync("redis-kept", "again");
         await aliceLog.WaitForFinalAsync(again.GenerationId);
