@@ -24,6 +24,11 @@ internal static class LifetimeRun
         if (!args.Contains("--resume-only"))
         {
             await RoomChurnAsync(cycles, null, log);
+            if (args.Contains("--memory-only"))
+            {
+                return 0;
+            }
+
             await using var redis = await RedisServer.StartAsync();
             await RoomChurnAsync(cycles, redis.ConnectionString, log);
         }
@@ -55,8 +60,10 @@ internal static class LifetimeRun
         async Task<string> MeasureAsync()
         {
             var stats = (await Http.GetFromJsonAsync<MemoryStats>(new Uri(node.Url, "/bench/stats")))!;
+            var returned = (await Http.GetFromJsonAsync<MemoryStats>(new Uri(node.Url, "/bench/stats?aggressive")))!;
             var keys = admin is null ? string.Empty : $", {await admin.GetServer(admin.GetEndPoints()[0]).DatabaseSizeAsync():N0} Redis keys";
-            return $"RSS {stats.WorkingSet / 1048576.0:F0} MB, managed heap {stats.ManagedHeap / 1048576.0:F1} MB{keys}";
+            return $"RSS {stats.WorkingSet / 1048576.0:F0} MB ({returned.WorkingSet / 1048576.0:F0} MB once the collector returns its reserve), " +
+                $"managed heap {stats.ManagedHeap / 1048576.0:F1} MB{keys}";
         }
 
         var chat = new ChatService([node.Url]);
