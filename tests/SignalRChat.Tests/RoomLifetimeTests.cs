@@ -122,6 +122,45 @@ public sealed class RoomLifetimeTests
         Assert.False(fanout.Holds("held"));
     }
 
+    [Fact]
+    public async Task A_room_with_a_running_reply_stays_held_until_the_reply_ends()
+    {
+        await using var server = await ChatServer.StartAsync(ShortIdle(new Dictionary<string, string?>
+        {
+            ["Chat:Offline:TokenDelayMs"] = "10",
+            ["Chat:Offline:ReplyTokens"] = "3000",
+            ["Chat:Generation:DrainTime"] = "00:00:00",
+        }));
+        var fanout = server.Services.GetRequiredService<RoomFanout>();
+        var alice = await server.ConnectAsync("alice");
+        var bob = await server.ConnectAsync("bob");
+        var bobLog = new EventLog(bob);
+        await alice.JoinRoomAsync("replying");
+        await bob.JoinRoomAsync("replying");
+        var reply = await alice.SendMessageAsync("replying", "a very long story");
+        await bobLog.WaitForTokensAsync(reply.GenerationId, 5);
+
+        // Alice's connection goes (she stays a member) and Bob leaves after seeing her go: nobody here needs the room but the reply.
+        var token = alice.Session!.Token;
+        await alice.DisposeAsync();
+        await bobLog.WaitForAsync(e => e is PresenceEvent { Name: "alice", State: PresenceStates.Left });
+        await bob.LeaveRoomAsync("replying");
+
+        // A room that went idle later is released; this one, idle for longer, stays while its reply runs.
+        var other = WhenReleasedAsync(server, "other");
+        await bob.JoinRoomAsync("other");
+        await bob.LeaveRoomAsync("other");
+        await other;
+        Assert.True(fanout.Holds("replying"));
+
+        var released = WhenReleasedAsync(server, "replying");
+        await using var again = new ChatClient(server.Url, token);
+        await again.StartAsync();
+        Assert.True(await again.CancelGenerationAsync(reply.GenerationId));
+        await released;
+        Assert.False(fanout.Holds("replying"));
+    }
+
     private const string Channel = "chat:{room:redis-kept}:events";
 
     [Fact]
