@@ -9,7 +9,7 @@ namespace SignalRChat.Server.Fanout;
 /// with a reply running here stays: the reply keeps appending) and trims the in-memory event logs
 /// by age, so a room nobody writes to does not keep its log either.
 /// </summary>
-internal sealed class RoomSweeper(RoomFanout fanout, IRoomStore store, GenerationRegistry generations, IOptions<RoomOptions> options,
+internal sealed class RoomSweeper(RoomFanout fanout, IRoomEventBus bus, GenerationRegistry generations, IOptions<RoomOptions> options,
     TimeProvider time, ILogger<RoomSweeper> logger) : BackgroundService
 {
     private static readonly TimeSpan MaxPeriod = TimeSpan.FromSeconds(30);
@@ -48,6 +48,7 @@ internal sealed class RoomSweeper(RoomFanout fanout, IRoomStore store, Generatio
     {
         var busy = new HashSet<string>(generations.Live.Select(g => g.RoomId), StringComparer.Ordinal);
         await fanout.SweepAsync(busy);
-        (store as InMemoryRoomStore)?.TrimLogs();
+        // The bus is the hot store itself (the record, when there is one, wraps the store, not the bus).
+        (bus as InMemoryRoomStore)?.TrimLogs();
     }
 }
