@@ -16,12 +16,18 @@ internal sealed class ChildServer : IAsyncDisposable
 
     public Uri Url { get; }
 
-    public static async Task<ChildServer> StartAsync(string kind)
+    public static Task<ChildServer> StartAsync(string kind) => StartAsync(kind, null);
+
+    public static async Task<ChildServer> StartAsync(string kind, IReadOnlyDictionary<string, string?>? settings)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         start.ArgumentList.Add(typeof(ChildServer).Assembly.Location);
         start.ArgumentList.Add("--serve");
         start.ArgumentList.Add(kind);
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            start.ArgumentList.Add($"{key}={value}");
+        }
 
         // Like the service's own build (the Web SDK's default): server garbage collection.
         start.Environment["DOTNET_gcServer"] = "1";
@@ -56,9 +62,10 @@ internal sealed class ChildServer : IAsyncDisposable
     }
 
     /// <summary>Runs in the child: serves until stdin closes or the parent kills it.</summary>
-    public static async Task<int> ServeAsync(string kind)
+    public static async Task<int> ServeAsync(string kind, IEnumerable<string>? settings = null)
     {
-        var app = kind == "chat" ? ChatNode.Build(null, "http://127.0.0.1:0", stats: true) : BaselineNode.Build(null, "http://127.0.0.1:0", stats: true);
+        var chatSettings = settings?.Select(s => s.Split('=', 2)).ToDictionary(p => p[0], p => (string?)p[1]);
+        var app = kind == "chat" ? ChatNode.Build(chatSettings, "http://127.0.0.1:0", stats: true) : BaselineNode.Build(null, "http://127.0.0.1:0", stats: true);
         await app.StartAsync();
         Console.WriteLine(ReadyLine + RunningNode.Address(app));
         await app.WaitForShutdownAsync();

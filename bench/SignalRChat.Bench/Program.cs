@@ -3,9 +3,15 @@ using System.Runtime.InteropServices;
 using SignalRChat.Bench;
 
 // dotnet run -c Release --project bench/SignalRChat.Bench [-- --quick | --smoke] [--out DIR]
+// dotnet run -c Release --project bench/SignalRChat.Bench -- --lifetime [--cycles N]: room churn and resume under load only, printed
 if (args.Length >= 2 && args[0] == "--serve")
 {
-    return await ChildServer.ServeAsync(args[1]);
+    return await ChildServer.ServeAsync(args[1], args.Skip(2));
+}
+
+if (args.Contains("--lifetime"))
+{
+    return await LifetimeRun.RunAsync(args, Console.WriteLine);
 }
 
 var settings = args.Contains("--smoke") ? BenchSettings.Smoke : args.Contains("--quick") ? BenchSettings.Quick : BenchSettings.Full;

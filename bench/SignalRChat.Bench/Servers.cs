@@ -227,6 +227,12 @@ internal sealed class StatsEndpoint : IStartupFilter
                 GC.WaitForPendingFinalizers();
             }
 
+            // ?aggressive: also give the memory the collector keeps in reserve back to the system, so RSS shows what is held.
+            if (context.Request.Query.ContainsKey("aggressive"))
+            {
+                GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+            }
+
             using var process = Process.GetCurrentProcess();
             return context.Response.WriteAsJsonAsync(new MemoryStats(process.WorkingSet64, GC.GetTotalMemory(false)));
         });

@@ -22,6 +22,8 @@ internal static class ChatServiceExtensions
         services.AddSingleton(TimeProvider.System);
         services.AddOptions<RoomOptions>().BindConfiguration(RoomOptions.Section)
             .Validate(o => o.MaxHistoryMessages >= 1 && o.EventLogSize >= 1 && o.SnapshotMessages >= 1, "Chat:Rooms values must be positive")
+            .Validate(o => o.IdleTime > TimeSpan.Zero, "Chat:Rooms:IdleTime must be more than zero")
+            .Validate(o => o.MaxReplayEvents >= 1, "Chat:Rooms:MaxReplayEvents must be at least 1")
             .ValidateOnStart();
         services.AddOptions<LimitOptions>().BindConfiguration(LimitOptions.Section)
             .Validate(o => o.MaxMessageChars >= 1, "Chat:Limits:MaxMessageChars must be at least 1")
@@ -31,6 +33,8 @@ internal static class ChatServiceExtensions
             .Validate(o => o.MaxConcurrentGenerationsPerNode >= 1, "Chat:Limits:MaxConcurrentGenerationsPerNode must be at least 1")
             .Validate(o => o.MaxConnectionsPerUser >= 1, "Chat:Limits:MaxConnectionsPerUser must be at least 1")
             .Validate(o => o.DailyTokensPerUser >= 0, "Chat:Limits:DailyTokensPerUser must be 0 (no budget) or more")
+            .Validate(o => o.RoomsCreatedPerHour >= 1, "Chat:Limits:RoomsCreatedPerHour must be at least 1")
+            .Validate(o => o.MembershipChangesPerMinute >= 1, "Chat:Limits:MembershipChangesPerMinute must be at least 1")
             .Validate(o => o.GuestSignInsPerMinute is null or >= 0, "Chat:Limits:GuestSignInsPerMinute must be 0 (no limit) or more")
             .ValidateOnStart();
         services.AddSingleton<IUserLimiter, InMemoryUserLimiter>();
@@ -50,7 +54,10 @@ internal static class ChatServiceExtensions
             .ValidateOnStart();
         services.AddOptions<StreamOptions>().BindConfiguration(StreamOptions.Section)
             .Validate(o => o.KeepAlive > TimeSpan.Zero && o.RetryMs >= 0 && o.MaxQueuedEvents >= 1, "Chat:Streams values must be positive")
+            .Validate(o => o.MaxPerAddress >= 1, "Chat:Streams:MaxPerAddress must be at least 1")
             .ValidateOnStart();
+
+        services.Configure<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>(KestrelLimits.Apply);
 
         services.AddSingleton<InMemoryRoomStore>();
         services.AddSingleton<IRoomStore>(sp => sp.GetRequiredService<InMemoryRoomStore>());
@@ -58,6 +65,8 @@ internal static class ChatServiceExtensions
 
         services.AddSingleton<ConnectionRegistry>();
         services.AddSingleton<RoomFanout>();
+        services.AddHostedService<RoomSweeper>();
+        services.AddSingleton<StreamAddressLimiter>();
         services.AddSingleton<GenerationRegistry>();
         services.AddSingleton<GenerationRunner>();
         services.AddSingleton<InMemoryGenerationBackend>();
@@ -73,7 +82,11 @@ internal static class ChatServiceExtensions
                 hub.MaximumReceiveMessageSize = 512 * 1024;
                 hub.AddFilter<ChatRequestHubFilter>();
             })
-            .AddJsonProtocol(json => ContractJson.Apply(json.PayloadSerializerOptions))
+            .AddJsonProtocol(json =>
+            {
+                json.PayloadSerializerOptions.Encoder = ChatJson.Encoder;
+                ContractJson.Apply(json.PayloadSerializerOptions);
+            })
             .AddMessagePackProtocol(options => options.SerializerOptions = ContractMessagePack.Options);
         foreach (var stock in services.Where(d => d.ServiceType == typeof(IHubProtocol) && d.ImplementationType == typeof(JsonHubProtocol)).ToList())
         {

@@ -10,4 +10,10 @@ internal static partial class FanoutLog
 
     [LoggerMessage(4, LogLevel.Error, "Delivering events of room {RoomId} failed")]
     public static partial void RoomLoopFailed(ILogger logger, string roomId, Exception exception);
+
+    [LoggerMessage(5, LogLevel.Warning, "Releasing idle room {RoomId} on this node failed")]
+    public static partial void RoomReleaseFailed(ILogger logger, string roomId, Exception exception);
+
+    [LoggerMessage(6, LogLevel.Error, "Sweeping idle rooms failed")]
+    public static partial void SweepFailed(ILogger logger, Exception exception);
 }

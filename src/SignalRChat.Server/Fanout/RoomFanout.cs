@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
+using Microsoft.Extensions.Options;
 using SignalRChat.Contracts;
 using SignalRChat.Server.Rooms;
 using SignalRChat.Server.Telemetry;
@@ -7,28 +8,51 @@ using SignalRChat.Server.Telemetry;
 namespace SignalRChat.Server.Fanout;
 
 /// <summary>
-/// Delivers each room's ordered event stream to this node's subscribers of that room. One loop per
-/// room handles events, joins and resumes in one order, so a subscriber's view starts exactly
-/// after its snapshot or resume point: no gap, no duplicate.
+/// Delivers each room's ordered event stream to this node's subscribers of that room. One owner
+/// per room on this node, made when a member or stream first needs the room and released by
+/// <see cref="RoomSweeper"/> once nothing has held it for <c>Chat:Rooms:IdleTime</c>: its loop
+/// completes and the bus lets the room go (<see cref="IRoomEventBus.UnwatchAsync"/>).
+/// Snapshots and resume ranges are read before anything is posted to the room's loop, so one
+/// member's read never stalls the others; the loop then reconciles by seq: what it delivered
+/// after the read is filled in from the events it keeps in memory, or the read is made again.
 /// </summary>
 internal sealed class RoomFanout
 {
+    // Events a room keeps after delivering them, to fill the gap between a read and the loop's position.
+    private const int RecentEvents = 512;
+
+    // Events read from the store at once for a resume.
+    private const int ReplayPage = 250;
+
     private readonly ConcurrentDictionary<string, LocalRoom> _rooms = new(StringComparer.Ordinal);
+
+    // A released room's channel is let go before a new owner of the same room watches it again.
+    private readonly ConcurrentDictionary<string, Task> _releasing = new(StringComparer.Ordinal);
     private readonly IRoomStore _store;
     private readonly IRoomEventBus _bus;
+    private readonly IOptions<RoomOptions> _options;
+    private readonly TimeProvider _time;
     private readonly ILogger<RoomFanout> _logger;
     private readonly ChatMetrics _metrics;
 
-    public RoomFanout(IRoomEventBus bus, IRoomStore store, ChatMetrics metrics, ILogger<RoomFanout> logger)
+    public RoomFanout(IRoomEventBus bus, IRoomStore store, IOptions<RoomOptions> options, TimeProvider time, ChatMetrics metrics, ILogger<RoomFanout> logger)
     {
         _metrics = metrics;
         _store = store;
         _bus = bus;
+        _options = options;
+        _time = time;
         _logger = logger;
         bus.Subscribe(Publish);
     }
 
+    /// <summary>Rooms this node holds now.</summary>
     public int RoomCount => _rooms.Count;
+
+    /// <summary>Raised once a room was released on this node: its loop completed and the bus let it go.</summary>
+    public event Action<string>? Released;
+
+    public bool Holds(string roomId) => _rooms.ContainsKey(roomId);
 
     private void Publish(RoomEvent roomEvent)
     {
@@ -39,19 +63,76 @@ internal sealed class RoomFanout
     }
 
     /// <summary>Subscribes and returns the snapshot the subscriber's stream continues from.</summary>
-    public Task<RoomSnapshot> AttachAsync(string roomId, IRoomSubscriber subscriber)
+    public async Task<RoomSnapshot> AttachAsync(string roomId, IRoomSubscriber subscriber)
     {
-        var request = new AttachRequest(subscriber);
-        Room(roomId).Post(request);
-        return request.Result.Task;
+        var room = Hold(roomId, subscriber.Id, out var added);
+        try
+        {
+            await room.Ready;
+            while (true)
+            {
+                var snapshot = await _store.GetSnapshotAsync(roomId);
+                var request = new AttachRequest(subscriber, snapshot);
+                room.Post(request);
+                if (await request.Result.Task)
+                {
+                    return snapshot;
+                }
+            }
+        }
+        catch
+        {
+            if (added)
+            {
+                Unhold(room, subscriber.Id);
+            }
+
+            throw;
+        }
     }
 
-    /// <summary>Re-sends the events after <paramref name="afterSeq"/> to the subscriber, then keeps it subscribed.</summary>
-    public Task<ResumeResult> ResumeAsync(string roomId, IRoomSubscriber subscriber, long afterSeq)
+    /// <summary>
+    /// Re-sends the events after <paramref name="afterSeq"/> to the subscriber, then keeps it subscribed;
+    /// <c>reset</c> (and not subscribed) when that seq is no longer in the log, is above the room's last
+    /// seq, or is more than <c>Chat:Rooms:MaxReplayEvents</c> behind.
+    /// </summary>
+    public async Task<ResumeResult> ResumeAsync(string roomId, IRoomSubscriber subscriber, long afterSeq)
     {
-        var request = new ResumeRequest(subscriber, afterSeq);
-        Room(roomId).Post(request);
-        return request.Result.Task;
+        var fromSeq = afterSeq == long.MaxValue ? long.MaxValue : afterSeq + 1;
+        var room = Hold(roomId, subscriber.Id, out var added);
+        try
+        {
+            await room.Ready;
+            while (true)
+            {
+                var (reset, lastSeq, events) = await ReadReplayAsync(roomId, afterSeq);
+                if (reset)
+                {
+                    if (added)
+                    {
+                        Unhold(room, subscriber.Id);
+                    }
+
+                    return new ResumeResult(roomId, fromSeq, lastSeq, true);
+                }
+
+                var request = new ResumeRequest(subscriber, afterSeq, events, lastSeq);
+                room.Post(request);
+                if (await request.Result.Task)
+                {
+                    return new ResumeResult(roomId, fromSeq, lastSeq, false);
+                }
+            }
+        }
+        catch
+        {
+            if (added)
+            {
+                Unhold(room, subscriber.Id);
+            }
+
+            throw;
+        }
     }
 
     public void Detach(string roomId, string subscriberId)
@@ -59,19 +140,139 @@ internal sealed class RoomFanout
         if (_rooms.TryGetValue(roomId, out var room))
         {
             room.Post(new DetachRequest(subscriberId));
+            Unhold(room, subscriberId);
         }
     }
 
-    private LocalRoom Room(string roomId) => _rooms.GetOrAdd(roomId, id => new LocalRoom(id, _store, _bus, _metrics, _logger));
-
-    private sealed record AttachRequest(IRoomSubscriber Subscriber)
+    /// <summary>
+    /// Releases every room nothing has held for <c>Chat:Rooms:IdleTime</c>, except those in
+    /// <paramref name="busyRooms"/> (a reply runs there), and waits until their loops completed and
+    /// the bus let them go.
+    /// </summary>
+    public async Task SweepAsync(IReadOnlySet<string> busyRooms)
     {
-        public TaskCompletionSource<RoomSnapshot> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        var now = _time.GetUtcNow();
+        var idleTime = _options.Value.IdleTime;
+        var released = new List<Task>();
+        foreach (var (roomId, room) in _rooms)
+        {
+            lock (room.Gate)
+            {
+                if (busyRooms.Contains(roomId))
+                {
+                    room.Touch(now);
+                    continue;
+                }
+
+                if (!room.IsIdle(now, idleTime))
+                {
+                    continue;
+                }
+
+                // In this order, under the gate: a new owner made after the removal finds what it must wait for.
+                room.Released = true;
+                var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                _releasing[roomId] = done.Task;
+                _rooms.TryRemove(new KeyValuePair<string, LocalRoom>(roomId, room));
+                released.Add(ReleaseAsync(roomId, room, done));
+            }
+
+            if (released.Count >= 256)
+            {
+                await Task.WhenAll(released);
+                released.Clear();
+            }
+        }
+
+        await Task.WhenAll(released);
     }
 
-    private sealed record ResumeRequest(IRoomSubscriber Subscriber, long AfterSeq)
+    private async Task ReleaseAsync(string roomId, LocalRoom room, TaskCompletionSource done)
     {
-        public TaskCompletionSource<ResumeResult> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        try
+        {
+            await room.CompleteAsync();
+            await _bus.UnwatchAsync(roomId);
+        }
+        catch (Exception ex)
+        {
+            FanoutLog.RoomReleaseFailed(_logger, roomId, ex);
+        }
+        finally
+        {
+            done.TrySetResult();
+            _releasing.TryRemove(new KeyValuePair<string, Task>(roomId, done.Task));
+            Released?.Invoke(roomId);
+        }
+    }
+
+    private LocalRoom Hold(string roomId, string holderId, out bool added)
+    {
+        while (true)
+        {
+            var room = _rooms.GetOrAdd(roomId, id => new LocalRoom(id, _bus, _metrics, _time, _logger));
+            lock (room.Gate)
+            {
+                if (room.Released)
+                {
+                    continue;
+                }
+
+                added = room.Holders.Add(holderId);
+            }
+
+            room.Start(_releasing.GetValueOrDefault(roomId));
+            return room;
+        }
+    }
+
+    private void Unhold(LocalRoom room, string holderId)
+    {
+        lock (room.Gate)
+        {
+            if (room.Holders.Remove(holderId) && room.Holders.Count == 0)
+            {
+                room.Touch(_time.GetUtcNow());
+            }
+        }
+    }
+
+    /// <summary>The events after <paramref name="afterSeq"/> up to the room's last seq at the first read, read page by page.</summary>
+    private async Task<(bool Reset, long LastSeq, List<RoomEvent> Events)> ReadReplayAsync(string roomId, long afterSeq)
+    {
+        var first = await _store.ReadAfterAsync(roomId, afterSeq, ReplayPage);
+        var last = first.LastSeq;
+        if (first.Reset || afterSeq > last || last - afterSeq > _options.Value.MaxReplayEvents)
+        {
+            return (true, last, []);
+        }
+
+        var events = new List<RoomEvent>(first.Events);
+        var page = first.Events;
+        while (page.Count == ReplayPage && events[^1].Seq < last)
+        {
+            var next = await _store.ReadAfterAsync(roomId, events[^1].Seq, ReplayPage);
+            if (next.Reset)
+            {
+                return (true, next.LastSeq, []);
+            }
+
+            page = next.Events;
+            events.AddRange(page.Where(e => e.Seq <= last));
+        }
+
+        return (false, last, events);
+    }
+
+    /// <summary>Joins with what was read for it; the loop answers false when it moved on past what it can fill in, so the caller reads again.</summary>
+    private sealed record AttachRequest(IRoomSubscriber Subscriber, RoomSnapshot Snapshot)
+    {
+        public TaskCompletionSource<bool> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    private sealed record ResumeRequest(IRoomSubscriber Subscriber, long AfterSeq, IReadOnlyList<RoomEvent> Events, long LastSeq)
+    {
+        public TaskCompletionSource<bool> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     private sealed record DetachRequest(string SubscriberId);
@@ -83,42 +284,74 @@ internal sealed class RoomFanout
         public long DeliveredSeq { get; set; } = deliveredSeq;
     }
 
-    private sealed class LocalRoom
+    private sealed class LocalRoom(string roomId, IRoomEventBus bus, ChatMetrics metrics, TimeProvider time, ILogger logger)
     {
         private readonly Channel<object> _inbox = Channel.CreateUnbounded<object>(new UnboundedChannelOptions { SingleReader = true });
         private readonly Dictionary<string, Subscription> _subscriptions = new(StringComparer.Ordinal);
-        private readonly string _roomId;
-        private readonly IRoomStore _store;
-        private readonly IRoomEventBus _bus;
-        private readonly ILogger _logger;
-        private readonly ChatMetrics _metrics;
+        private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private Queue<RoomEvent>? _recent;
+        private long _seenSeq;
+        private DateTimeOffset _idleSince = time.GetUtcNow();
+        private Task? _loop;
 
-        public LocalRoom(string roomId, IRoomStore store, IRoomEventBus bus, ChatMetrics metrics, ILogger logger)
+        /// <summary>Guards <see cref="Holders"/>, <see cref="Released"/> and the idle time.</summary>
+        public Lock Gate { get; } = new();
+
+        /// <summary>Subscribers that hold the room on this node; it may be released only when there are none.</summary>
+        public HashSet<string> Holders { get; } = new(StringComparer.Ordinal);
+
+        public bool Released { get; set; }
+
+        /// <summary>Done once this node receives the room's events.</summary>
+        public Task Ready => _ready.Task;
+
+        public void Touch(DateTimeOffset now) => _idleSince = now;
+
+        public bool IsIdle(DateTimeOffset now, TimeSpan idleTime) => !Released && Holders.Count == 0 && now - _idleSince >= idleTime;
+
+        public void Start(Task? predecessor)
         {
-            _metrics = metrics;
-            _roomId = roomId;
-            _store = store;
-            _bus = bus;
-            _logger = logger;
-            _ = Task.Run(RunAsync);
+            lock (Gate)
+            {
+                _loop ??= RunAsync(predecessor);
+            }
         }
 
         public void Post(object item) => _inbox.Writer.TryWrite(item);
 
-        private async Task RunAsync()
+        public Task CompleteAsync()
         {
-            // Joins and resumes wait in the inbox until this node receives the room's events.
-            while (true)
+            _inbox.Writer.TryComplete();
+            lock (Gate)
+            {
+                return _loop ?? Task.CompletedTask;
+            }
+        }
+
+        private async Task RunAsync(Task? predecessor)
+        {
+            // Runs on the thread pool from its first step, not inside the caller's lock.
+            await Task.Yield();
+            if (predecessor is not null)
+            {
+                await predecessor;
+            }
+
+            // Joins and resumes wait for this before they read, so nothing falls between their read and the events.
+            while (!_inbox.Reader.Completion.IsCompleted)
             {
                 try
                 {
-                    await _bus.WatchAsync(_roomId);
+                    await bus.WatchAsync(roomId);
+                    _ready.TrySetResult();
                     break;
                 }
                 catch (Exception ex)
                 {
-                    FanoutLog.RoomLoopFailed(_logger, _roomId, ex);
-                    await Task.Delay(TimeSpan.FromSeconds(1));
+                    FanoutLog.RoomLoopFailed(logger, roomId, ex);
+                    // The bus counts interest per watch: the failed one is given back, so one release lets the room go.
+                    await bus.UnwatchAsync(roomId).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                    await Task.Delay(TimeSpan.FromSeconds(1), time);
                 }
             }
 
@@ -135,37 +368,80 @@ internal sealed class RoomFanout
                             continue;
                         }
 
-                        await HandleAsync(item);
+                        Handle(item);
                     }
                     catch (Exception ex)
                     {
-                        FanoutLog.RoomLoopFailed(_logger, _roomId, ex);
+                        FanoutLog.RoomLoopFailed(logger, roomId, ex);
                         Fail(item, ex);
                     }
                 }
             }
+
+            if (_subscriptions.Count > 0)
+            {
+                _subscriptions.Clear();
+                metrics.RoomDeactivated();
+            }
         }
 
-        private ValueTask HandleAsync(object item)
+        private void Handle(object item)
         {
             switch (item)
             {
                 case RoomEvent roomEvent:
                     Deliver(roomEvent);
-                    return ValueTask.CompletedTask;
+                    break;
                 case AttachRequest attach:
-                    return AttachAsync(attach);
+                    Attach(attach);
+                    break;
                 case ResumeRequest resume:
-                    return ResumeAsync(resume);
+                    Resume(resume);
+                    break;
                 case DetachRequest detach:
                     if (_subscriptions.Remove(detach.SubscriberId) && _subscriptions.Count == 0)
                     {
-                        _metrics.RoomDeactivated();
+                        metrics.RoomDeactivated();
                     }
 
-                    return ValueTask.CompletedTask;
-                default:
-                    return ValueTask.CompletedTask;
+                    break;
+            }
+        }
+
+        private void Remember(RoomEvent roomEvent)
+        {
+            if (roomEvent.Seq <= _seenSeq)
+            {
+                return;
+            }
+
+            _seenSeq = roomEvent.Seq;
+            _recent ??= new Queue<RoomEvent>();
+            _recent.Enqueue(roomEvent);
+            if (_recent.Count > RecentEvents)
+            {
+                _recent.Dequeue();
+            }
+        }
+
+        /// <summary>True when every event this loop delivered after <paramref name="seq"/> is still in memory here.</summary>
+        private bool CanFillAfter(long seq) =>
+            _seenSeq <= seq || (_recent is { Count: > 0 } recent && recent.Peek().FirstCoveredSeq <= seq + 1);
+
+        private void FillFromRecent(Subscription subscription)
+        {
+            if (_recent is null || _seenSeq <= subscription.DeliveredSeq)
+            {
+                return;
+            }
+
+            foreach (var roomEvent in _recent)
+            {
+                if (roomEvent.Seq > subscription.DeliveredSeq)
+                {
+                    subscription.DeliveredSeq = roomEvent.Seq;
+                    subscription.Subscriber.Deliver(new OutgoingEvent(roomEvent));
+                }
             }
         }
 
@@ -177,6 +453,7 @@ internal sealed class RoomFanout
                 return;
             }
 
+            Remember(roomEvent);
             OutgoingEvent? outgoing = null;
             foreach (var subscription in _subscriptions.Values)
             {
@@ -211,6 +488,11 @@ internal sealed class RoomFanout
         /// </summary>
         private void DeliverRun(TokenRun run)
         {
+            foreach (var token in run.Tokens)
+            {
+                Remember(token);
+            }
+
             OutgoingEvent? joined = null;
             foreach (var subscription in _subscriptions.Values)
             {
@@ -232,34 +514,41 @@ internal sealed class RoomFanout
                 subscription.DeliveredSeq = run.LastSeq;
             }
 
-            _metrics.TokensJoined(run.Count - 1);
+            metrics.TokensJoined(run.Count - 1);
         }
 
-        private async ValueTask AttachAsync(AttachRequest attach)
+        private void Attach(AttachRequest attach)
         {
-            // Everything up to the snapshot's lastSeq is in the snapshot; events still in the inbox
-            // with a seq at or below it are skipped for this subscriber.
-            var snapshot = await _store.GetSnapshotAsync(_roomId);
-            var id = attach.Subscriber.Id;
-            if (_subscriptions.TryGetValue(id, out var existing))
+            // Everything up to the snapshot's lastSeq is in the snapshot: events still in the inbox at or
+            // below it are skipped for this subscriber, those this loop delivered after it are sent now.
+            var lastSeq = attach.Snapshot.LastSeq;
+            if (!CanFillAfter(lastSeq))
             {
-                existing.DeliveredSeq = Math.Max(existing.DeliveredSeq, snapshot.LastSeq);
-                existing.Subscriber.Seal();
+                attach.Result.TrySetResult(false);
+                return;
+            }
+
+            var id = attach.Subscriber.Id;
+            if (_subscriptions.TryGetValue(id, out var subscription))
+            {
+                subscription.Subscriber.Seal();
+                subscription.DeliveredSeq = lastSeq;
             }
             else
             {
-                Subscribe(id, new Subscription(attach.Subscriber, snapshot.LastSeq));
+                subscription = new Subscription(attach.Subscriber, lastSeq);
+                Subscribe(id, subscription);
             }
 
-            attach.Result.TrySetResult(snapshot);
+            FillFromRecent(subscription);
+            attach.Result.TrySetResult(true);
         }
 
-        private async ValueTask ResumeAsync(ResumeRequest resume)
+        private void Resume(ResumeRequest resume)
         {
-            var range = await _store.ReadAfterAsync(_roomId, resume.AfterSeq);
-            if (range.Reset)
+            if (!CanFillAfter(resume.LastSeq))
             {
-                resume.Result.TrySetResult(new ResumeResult(_roomId, resume.AfterSeq + 1, range.LastSeq, true));
+                resume.Result.TrySetResult(false);
                 return;
             }
 
@@ -276,7 +565,7 @@ internal sealed class RoomFanout
                 subscription.Subscriber.Seal();
             }
 
-            foreach (var roomEvent in range.Events)
+            foreach (var roomEvent in resume.Events)
             {
                 if (roomEvent.Seq > subscription.DeliveredSeq)
                 {
@@ -285,8 +574,9 @@ internal sealed class RoomFanout
                 }
             }
 
-            subscription.DeliveredSeq = Math.Max(subscription.DeliveredSeq, range.LastSeq);
-            resume.Result.TrySetResult(new ResumeResult(_roomId, resume.AfterSeq + 1, range.LastSeq, false));
+            subscription.DeliveredSeq = Math.Max(subscription.DeliveredSeq, resume.LastSeq);
+            FillFromRecent(subscription);
+            resume.Result.TrySetResult(true);
         }
 
         private void Subscribe(string id, Subscription subscription)
@@ -294,7 +584,7 @@ internal sealed class RoomFanout
             _subscriptions[id] = subscription;
             if (_subscriptions.Count == 1)
             {
-                _metrics.RoomActivated();
+                metrics.RoomActivated();
             }
         }
 
@@ -329,6 +619,8 @@ internal sealed class TokenRun
     private TokenRun(List<TokenEvent> tokens) => _tokens = tokens;
 
     public int Count => _tokens.Count;
+
+    public IReadOnlyList<TokenEvent> Tokens => _tokens;
 
     public long FirstSeq => _tokens[0].FirstCoveredSeq;
 

@@ -70,7 +70,7 @@ internal static class AgUiApi
         }
         finally
         {
-            rooms.StopWatching(roomId, watcher);
+            await rooms.StopWatchingAsync(user, roomId, watcher);
         }
     }
 

@@ -87,7 +87,7 @@ internal static class AiSdkChatApi
         }
         finally
         {
-            rooms.StopWatching(roomId, watcher);
+            await rooms.StopWatchingAsync(user, roomId, watcher);
         }
     }
 

@@ -12,19 +12,24 @@ internal sealed class InMemoryUserLimiter(TimeProvider time) : IUserLimiter
     private readonly ConcurrentDictionary<string, HashSet<string>> _connections = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, DayUsage> _usage = new(StringComparer.Ordinal);
 
-    public ValueTask<TimeSpan?> TryTakeMessageAsync(string userId, int perMinute, CancellationToken cancellationToken = default)
+    public ValueTask<TimeSpan?> TryTakeMessageAsync(string userId, int perMinute, CancellationToken cancellationToken = default) =>
+        TryTakeAsync(userId, "messages", perMinute, TimeSpan.FromMinutes(1), cancellationToken);
+
+    public ValueTask<TimeSpan?> TryTakeAsync(string userId, string allowance, int capacity, TimeSpan period, CancellationToken cancellationToken = default)
     {
         if (_buckets.Count > SweepAbove)
         {
-            Sweep(perMinute);
+            Sweep();
         }
 
-        var bucket = _buckets.GetOrAdd(userId, _ => new Bucket(perMinute, time.GetTimestamp()));
+        var bucket = _buckets.GetOrAdd(allowance + "|" + userId, _ => new Bucket(capacity, time.GetTimestamp()));
         lock (bucket)
         {
-            var perSecond = perMinute / 60.0;
+            var perSecond = capacity / period.TotalSeconds;
             var now = time.GetTimestamp();
-            bucket.Tokens = Math.Min(perMinute, bucket.Tokens + time.GetElapsedTime(bucket.Stamp, now).TotalSeconds * perSecond);
+            bucket.Capacity = capacity;
+            bucket.PerSecond = perSecond;
+            bucket.Tokens = Math.Min(capacity, bucket.Tokens + time.GetElapsedTime(bucket.Stamp, now).TotalSeconds * perSecond);
             bucket.Stamp = now;
             if (bucket.Tokens >= 1)
             {
@@ -77,13 +82,13 @@ internal sealed class InMemoryUserLimiter(TimeProvider time) : IUserLimiter
         return ValueTask.CompletedTask;
     }
 
-    private void Sweep(int perMinute)
+    private void Sweep()
     {
         foreach (var (userId, bucket) in _buckets)
         {
             lock (bucket)
             {
-                if (bucket.Tokens + time.GetElapsedTime(bucket.Stamp).TotalSeconds * perMinute / 60.0 >= perMinute)
+                if (bucket.Tokens + time.GetElapsedTime(bucket.Stamp).TotalSeconds * bucket.PerSecond >= bucket.Capacity)
                 {
                     _buckets.TryRemove(new KeyValuePair<string, Bucket>(userId, bucket));
                 }
@@ -102,6 +107,10 @@ internal sealed class InMemoryUserLimiter(TimeProvider time) : IUserLimiter
 
     private sealed class Bucket(double tokens, long stamp)
     {
+        public double Capacity { get; set; } = tokens;
+
+        public double PerSecond { get; set; }
+
         public double Tokens { get; set; } = tokens;
 
         public long Stamp { get; set; } = stamp;

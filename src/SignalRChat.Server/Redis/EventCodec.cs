@@ -14,6 +14,7 @@ internal static class EventCodec
     private static readonly JsonSerializerOptions HintOptions = new(JsonSerializerDefaults.Web)
     {
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        Encoder = ChatJson.Encoder,
     };
 
     public static string Template(RoomEvent roomEvent)

@@ -22,10 +22,12 @@ internal sealed class RedisRoomStore : IRoomStore, IRoomEventBus
     private readonly RedisScriptInvoker _scripts;
     private readonly RoomSubscriptions _subscriptions;
     private readonly RedisWriteBehind _writeBehind;
+    private readonly IConnectionMultiplexer _redis;
 
     public RedisRoomStore(IConnectionMultiplexer redis, RedisScriptInvoker scripts, IOptions<RoomOptions> options, IOptions<RedisGenerationOptions> redisOptions,
         TimeProvider time, ILogger<RedisRoomStore> logger)
     {
+        _redis = redis;
         _options = options;
         _redisOptions = redisOptions;
         _time = time;
@@ -110,14 +112,28 @@ internal sealed class RedisRoomStore : IRoomStore, IRoomEventBus
     // Redis keeps a room's hot state itself; rebuilding a room whose keys Redis lost is not done yet.
     public ValueTask<bool> RestoreAsync(RestoredRoom room, CancellationToken cancellationToken = default) => ValueTask.FromResult(false);
 
-    /// <summary>The events after <paramref name="afterSeq"/>, read in pages so one big read never holds Redis for every other room.</summary>
-    public async ValueTask<EventRange> ReadAfterAsync(string roomId, long afterSeq, CancellationToken cancellationToken = default)
+    public async ValueTask<bool> ExistsAsync(string roomId, CancellationToken cancellationToken = default)
+    {
+        var room = RedisKeys.Room(roomId);
+        try
+        {
+            return await _redis.GetDatabase().KeyExistsAsync([room + ":meta", room + ":seq"]) > 0;
+        }
+        catch (Exception ex) when (RedisScriptInvoker.IsUnreachable(ex))
+        {
+            throw RedisScriptInvoker.Unavailable();
+        }
+    }
+
+    /// <summary>The events after <paramref name="afterSeq"/> (at most <paramref name="limit"/>), read in pages so one big read never holds Redis for every other room.</summary>
+    public async ValueTask<EventRange> ReadAfterAsync(string roomId, long afterSeq, int limit = int.MaxValue, CancellationToken cancellationToken = default)
     {
         var events = new List<RoomEvent>();
         var from = afterSeq;
         while (true)
         {
-            var result = (RedisResult[])(await RunAsync(roomId, "read", RoomScripts.Read, Args(roomId).With(after: from, count: ReadPage), writes: false))!;
+            var count = Math.Min(ReadPage, limit - events.Count);
+            var result = (RedisResult[])(await RunAsync(roomId, "read", RoomScripts.Read, Args(roomId).With(after: from, count: count), writes: false))!;
             var last = (long)result[0];
             if ((long)result[1] == 1)
             {
@@ -130,7 +146,7 @@ internal sealed class RedisRoomStore : IRoomStore, IRoomEventBus
                 events.Add(EventCodec.Decode((string)entry!, logged: true));
             }
 
-            if (page.Length < ReadPage || events.Count == 0 || events[^1].Seq >= last)
+            if (page.Length < count || events.Count == 0 || events.Count >= limit || events[^1].Seq >= last)
             {
                 return new EventRange(false, last, events);
             }

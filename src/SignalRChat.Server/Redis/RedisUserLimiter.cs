@@ -5,7 +5,7 @@ using StackExchange.Redis;
 namespace SignalRChat.Server.Redis;
 
 /// <summary>
-/// The per-user limits held in Redis, so they hold across every node: the message bucket, open
+/// The per-user limits held in Redis, so they hold across every node: the buckets (messages, rooms created, membership changes), open
 /// connections and the daily token budget, each changed atomically by a small script.
 /// </summary>
 internal sealed class RedisUserLimiter(IConnectionMultiplexer redis, TimeProvider time) : IUserLimiter
@@ -13,15 +13,15 @@ internal sealed class RedisUserLimiter(IConnectionMultiplexer redis, TimeProvide
     // Connections a dead node could not forget stop counting after a day.
     private static readonly TimeSpan ConnectionTtl = TimeSpan.FromDays(1);
 
-    private const string TakeMessage = """
-        local perMinute, now = tonumber(ARGV[1]), tonumber(ARGV[2])
+    private const string TakeFromBucket = """
+        local capacity, now, period = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]) or 60000
         local state = redis.call('HMGET', KEYS[1], 'tokens', 'stamp')
-        local tokens, stamp = tonumber(state[1]) or perMinute, tonumber(state[2]) or now
-        tokens = math.min(perMinute, tokens + (now - stamp) * perMinute / 60000)
+        local tokens, stamp = tonumber(state[1]) or capacity, tonumber(state[2]) or now
+        tokens = math.min(capacity, tokens + (now - stamp) * capacity / period)
         local wait = -1
-        if tokens >= 1 then tokens = tokens - 1 else wait = math.ceil((1 - tokens) * 60000 / perMinute) end
+        if tokens >= 1 then tokens = tokens - 1 else wait = math.ceil((1 - tokens) * period / capacity) end
         redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'stamp', now)
-        redis.call('PEXPIRE', KEYS[1], 120000)
+        redis.call('PEXPIRE', KEYS[1], period * 2)
         return wait
         """;
 
@@ -36,7 +36,13 @@ internal sealed class RedisUserLimiter(IConnectionMultiplexer redis, TimeProvide
 
     public async ValueTask<TimeSpan?> TryTakeMessageAsync(string userId, int perMinute, CancellationToken cancellationToken = default)
     {
-        var wait = (long)await Db.ScriptEvaluateAsync(TakeMessage, [Key(userId, "bucket")], [perMinute, Now]);
+        var wait = (long)await Db.ScriptEvaluateAsync(TakeFromBucket, [Key(userId, "bucket")], [perMinute, Now]);
+        return wait < 0 ? null : TimeSpan.FromMilliseconds(wait);
+    }
+
+    public async ValueTask<TimeSpan?> TryTakeAsync(string userId, string allowance, int capacity, TimeSpan period, CancellationToken cancellationToken = default)
+    {
+        var wait = (long)await Db.ScriptEvaluateAsync(TakeFromBucket, [Key(userId, allowance)], [capacity, Now, (long)period.TotalMilliseconds]);
         return wait < 0 ? null : TimeSpan.FromMilliseconds(wait);
     }
 

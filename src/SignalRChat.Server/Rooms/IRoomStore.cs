@@ -51,7 +51,14 @@ public interface IRoomStore
 
     ValueTask<RoomSnapshot> GetSnapshotAsync(string roomId, CancellationToken cancellationToken = default);
 
-    ValueTask<EventRange> ReadAfterAsync(string roomId, long afterSeq, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// The events after <paramref name="afterSeq"/>, at most <paramref name="limit"/> of them (a page: the
+    /// caller reads on from the last one while it is short of <see cref="EventRange.LastSeq"/>).
+    /// </summary>
+    ValueTask<EventRange> ReadAfterAsync(string roomId, long afterSeq, int limit = int.MaxValue, CancellationToken cancellationToken = default);
+
+    /// <summary>True when the room exists, so entering it would not bring it into being.</summary>
+    ValueTask<bool> ExistsAsync(string roomId, CancellationToken cancellationToken = default);
 
     ValueTask<IReadOnlyList<ChatMessage>> GetHistoryAsync(string roomId, int maxMessages, CancellationToken cancellationToken = default);
 
@@ -108,4 +115,10 @@ public interface IRoomEventBus
 
     /// <summary>Starts receiving a room's events on this node; done before a snapshot is taken, so nothing falls between.</summary>
     Task WatchAsync(string roomId);
+
+    /// <summary>
+    /// This node no longer holds the room (no member, stream or reply here for a while): stop receiving
+    /// its events and let go of whatever is kept for it on this node. A later <see cref="WatchAsync"/> starts afresh.
+    /// </summary>
+    Task UnwatchAsync(string roomId);
 }

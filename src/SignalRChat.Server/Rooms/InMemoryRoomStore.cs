@@ -4,7 +4,11 @@ using SignalRChat.Contracts;
 
 namespace SignalRChat.Server.Rooms;
 
-/// <summary>The default store: every room in this process, each guarded by its own lock.</summary>
+/// <summary>
+/// The default store: every room in this process, each guarded by its own lock. A room with history
+/// is the record and stays; an empty one (see <see cref="RoomState.IsEmpty"/>) is forgotten once this
+/// node lets it go, so joining and leaving made-up rooms leaves nothing behind.
+/// </summary>
 internal sealed class InMemoryRoomStore(IOptions<RoomOptions> options, TimeProvider time) : IRoomStore, IRoomEventBus
 {
     private readonly ConcurrentDictionary<string, RoomState> _rooms = new(StringComparer.Ordinal);
@@ -15,14 +19,43 @@ internal sealed class InMemoryRoomStore(IOptions<RoomOptions> options, TimeProvi
 
     public Task WatchAsync(string roomId) => Task.CompletedTask;
 
-    public ValueTask<RoomEvent> AppendAsync(RoomEvent roomEvent, CancellationToken cancellationToken = default)
+    /// <summary>Rooms held in memory, for tests and metrics.</summary>
+    public int RoomCount => _rooms.Count;
+
+    public Task UnwatchAsync(string roomId)
     {
-        var room = GetOrCreate(roomEvent.RoomId);
-        lock (room)
+        if (_rooms.TryGetValue(roomId, out var room))
         {
-            return ValueTask.FromResult(AppendLocked(room, roomEvent));
+            lock (room)
+            {
+                if (room.IsEmpty)
+                {
+                    room.Forgotten = true;
+                    _rooms.TryRemove(new KeyValuePair<string, RoomState>(roomId, room));
+                }
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Trims every room's event log by age, so a room nobody writes to does not keep its log.</summary>
+    public void TrimLogs()
+    {
+        var now = time.GetUtcNow();
+        foreach (var room in _rooms.Values)
+        {
+            lock (room)
+            {
+                room.TrimLog(now, _options);
+            }
         }
     }
+
+    public ValueTask<bool> ExistsAsync(string roomId, CancellationToken cancellationToken = default) => ValueTask.FromResult(_rooms.ContainsKey(roomId));
+
+    public ValueTask<RoomEvent> AppendAsync(RoomEvent roomEvent, CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult(Locked(roomEvent.RoomId, null, room => AppendLocked(room, roomEvent)));
 
     // Publishing inside the room's lock is what keeps every subscriber's view in seq order.
     private RoomEvent AppendLocked(RoomState room, RoomEvent roomEvent)
@@ -34,26 +67,33 @@ internal sealed class InMemoryRoomStore(IOptions<RoomOptions> options, TimeProvi
 
     public ValueTask<RoomCreation> CreateRoomAsync(string roomId, string userId, string visibility, CancellationToken cancellationToken = default)
     {
-        // Only the instance that GetOrAdd kept counts: a factory that ran and lost a race created nothing.
-        RoomState? made = null;
-        var room = _rooms.GetOrAdd(roomId, id => made = new RoomState(id, visibility, userId));
-        if (ReferenceEquals(room, made))
+        while (true)
         {
-            return ValueTask.FromResult(RoomCreation.Created);
-        }
+            // Only the instance that GetOrAdd kept counts: a factory that ran and lost a race created nothing.
+            RoomState? made = null;
+            var room = _rooms.GetOrAdd(roomId, id => made = new RoomState(id, visibility, userId) { CreatedExplicitly = true });
+            if (ReferenceEquals(room, made))
+            {
+                return ValueTask.FromResult(RoomCreation.Created);
+            }
 
-        // Visibility and creator never change after creation, so they need no lock.
-        return ValueTask.FromResult(room.CreatorId == userId && room.Visibility == visibility ? RoomCreation.AlreadyYours : RoomCreation.TakenByOther);
+            lock (room)
+            {
+                // Visibility and creator never change after creation; the lock only tells whether the room was just forgotten.
+                if (!room.Forgotten)
+                {
+                    return ValueTask.FromResult(room.CreatorId == userId && room.Visibility == visibility ? RoomCreation.AlreadyYours : RoomCreation.TakenByOther);
+                }
+            }
+        }
     }
 
-    public ValueTask<RoomEntry> EnterAsync(string roomId, RoomMember member, string connectionId, CancellationToken cancellationToken = default)
-    {
-        var room = GetOrCreate(roomId, member.UserId);
-        lock (room)
+    public ValueTask<RoomEntry> EnterAsync(string roomId, RoomMember member, string connectionId, CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult(Locked(roomId, member.UserId, room =>
         {
             if (!room.MayEnter(member.UserId))
             {
-                return ValueTask.FromResult(RoomEntry.NotInvited);
+                return RoomEntry.NotInvited;
             }
 
             if (room.AddConnection(member, connectionId))
@@ -61,9 +101,8 @@ internal sealed class InMemoryRoomStore(IOptions<RoomOptions> options, TimeProvi
                 AppendLocked(room, new PresenceEvent(roomId, member.UserId, member.Name, PresenceStates.Joined));
             }
 
-            return ValueTask.FromResult(RoomEntry.Entered);
-        }
-    }
+            return RoomEntry.Entered;
+        }));
 
     public ValueTask ExitAsync(string roomId, string userId, string connectionId, bool endMembership, CancellationToken cancellationToken = default)
     {
@@ -81,20 +120,17 @@ internal sealed class InMemoryRoomStore(IOptions<RoomOptions> options, TimeProvi
         return ValueTask.CompletedTask;
     }
 
-    public ValueTask<RoomEntry> EnsureMemberAsync(string roomId, RoomMember member, CancellationToken cancellationToken = default)
-    {
-        var room = GetOrCreate(roomId, member.UserId);
-        lock (room)
+    public ValueTask<RoomEntry> EnsureMemberAsync(string roomId, RoomMember member, CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult(Locked(roomId, member.UserId, room =>
         {
             if (!room.MayEnter(member.UserId))
             {
-                return ValueTask.FromResult(RoomEntry.NotInvited);
+                return RoomEntry.NotInvited;
             }
 
             room.AddMember(member);
-            return ValueTask.FromResult(RoomEntry.Entered);
-        }
-    }
+            return RoomEntry.Entered;
+        }));
 
     public ValueTask<bool> InviteAsync(string roomId, string userId, CancellationToken cancellationToken = default)
     {
@@ -105,6 +141,11 @@ internal sealed class InMemoryRoomStore(IOptions<RoomOptions> options, TimeProvi
 
         lock (room)
         {
+            if (room.Forgotten)
+            {
+                return ValueTask.FromResult(false);
+            }
+
             room.Invite(userId);
         }
 
@@ -120,8 +161,8 @@ internal sealed class InMemoryRoomStore(IOptions<RoomOptions> options, TimeProvi
     public ValueTask<RoomSnapshot> GetSnapshotAsync(string roomId, CancellationToken cancellationToken = default) =>
         ValueTask.FromResult(Read(roomId, room => room.Snapshot(_options.SnapshotMessages), new RoomSnapshot(roomId, 0, [], [], null)));
 
-    public ValueTask<EventRange> ReadAfterAsync(string roomId, long afterSeq, CancellationToken cancellationToken = default) =>
-        ValueTask.FromResult(Read(roomId, room => room.ReadAfter(afterSeq), new EventRange(afterSeq > 0, 0, [])));
+    public ValueTask<EventRange> ReadAfterAsync(string roomId, long afterSeq, int limit = int.MaxValue, CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult(Read(roomId, room => room.ReadAfter(afterSeq, limit), new EventRange(afterSeq > 0, 0, [])));
 
     public ValueTask<IReadOnlyList<ChatMessage>> GetHistoryAsync(string roomId, int maxMessages, CancellationToken cancellationToken = default) =>
         ValueTask.FromResult(Read(roomId, room => room.History(maxMessages), []));
@@ -157,21 +198,18 @@ internal sealed class InMemoryRoomStore(IOptions<RoomOptions> options, TimeProvi
         }
     }
 
-    public ValueTask<RoomSettings?> UpdateSettingsAsync(string roomId, RoomSettingsUpdate update, RoomMember by, bool checkPermission, CancellationToken cancellationToken = default)
-    {
-        var room = GetOrCreate(roomId);
-        lock (room)
+    public ValueTask<RoomSettings?> UpdateSettingsAsync(string roomId, RoomSettingsUpdate update, RoomMember by, bool checkPermission, CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult(Locked<RoomSettings?>(roomId, null, room =>
         {
             if (checkPermission && !room.MayChangeSettings(by.UserId))
             {
-                return ValueTask.FromResult<RoomSettings?>(null);
+                return null;
             }
 
             var settings = room.Merge(update);
             AppendLocked(room, new RoomSettingsEvent(roomId, settings, by));
-            return ValueTask.FromResult<RoomSettings?>(settings);
-        }
-    }
+            return settings;
+        }));
 
     private T Read<T>(string roomId, Func<RoomState, T> read, T missing)
     {
@@ -182,12 +220,27 @@ internal sealed class InMemoryRoomStore(IOptions<RoomOptions> options, TimeProvi
 
         lock (room)
         {
-            return read(room);
+            return room.Forgotten ? missing : read(room);
         }
     }
 
-    // Whoever first enters an unknown room created it, as a public room; an event appended to an
-    // unknown room (nobody's) makes a public room with no creator.
-    private RoomState GetOrCreate(string roomId, string? creatorId = null) =>
-        _rooms.GetOrAdd(roomId, static (id, creator) => new RoomState(id, RoomVisibility.Public, creator), creatorId);
+    /// <summary>
+    /// Runs <paramref name="change"/> under the room's lock, creating the room if unknown (again, if it was
+    /// just forgotten): whoever first enters an unknown room created it, as a public room; an event
+    /// appended to an unknown room (nobody's) makes a public room with no creator.
+    /// </summary>
+    private T Locked<T>(string roomId, string? creatorId, Func<RoomState, T> change)
+    {
+        while (true)
+        {
+            var room = _rooms.GetOrAdd(roomId, static (id, creator) => new RoomState(id, RoomVisibility.Public, creator), creatorId);
+            lock (room)
+            {
+                if (!room.Forgotten)
+                {
+                    return change(room);
+                }
+            }
+        }
+    }
 }

@@ -16,6 +16,12 @@ public sealed class RoomOptions
 
     /// <summary>How many messages a snapshot carries.</summary>
     public int SnapshotMessages { get; set; } = 100;
+
+    /// <summary>How long a room stays held on this node after its last member, stream or running reply here is gone.</summary>
+    public TimeSpan IdleTime { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>The most events one <c>Resume</c> or <c>Last-Event-ID</c> replays; a reader further behind gets <c>reset</c>.</summary>
+    public int MaxReplayEvents { get; set; } = 1000;
 }
 
 /// <summary>Settings of section <c>Chat:Limits</c>.</summary>
@@ -42,6 +48,12 @@ public sealed class LimitOptions
 
     /// <summary>Guest sign-ins from one client address a minute; when unset 30, or no limit in Development; 0 switches it off.</summary>
     public int? GuestSignInsPerMinute { get; set; }
+
+    /// <summary>Rooms one user may bring into being an hour (<c>CreateRoom</c>, or joining, streaming or posting to an unknown id).</summary>
+    public int RoomsCreatedPerHour { get; set; } = 60;
+
+    /// <summary>Joins, leaves and stream openings one user may make a minute (a repeated join of a room already joined is free).</summary>
+    public int MembershipChangesPerMinute { get; set; } = 120;
 
     /// <summary>Model output tokens a user's requests may spend a day (UTC); 0 switches the budget off.</summary>
     public long DailyTokensPerUser { get; set; } = 200_000;

@@ -57,7 +57,12 @@ internal sealed class RoomService
     {
         var room = RequireRoomId(roomId);
         var sender = RequireConnection(connectionId);
-        await EnterAsync(user, sender, room);
+        // A repeated join of a room this connection is in changes nothing: no presence, no allowance spent, only a snapshot.
+        if (!sender.InRoom(room))
+        {
+            await EnterAsync(user, sender, room);
+        }
+
         return await _fanout.AttachAsync(room, sender);
     }
 
@@ -74,7 +79,20 @@ internal sealed class RoomService
             throw new ChatRequestException(ChatRefusal.BadRequest, "Last-Event-ID must be a seq: 0 or more");
         }
 
-        await EnterStoreAsync(user, reader.Id, room);
+        // A stream is a connection in one room: it counts toward the user's connections like a hub connection.
+        await OpenConnectionAsync(user, reader.Id);
+        try
+        {
+            await TakeMembershipChangeAsync(user);
+            await CountCreationAsync(user, room);
+            await EnterStoreAsync(user, reader.Id, room);
+        }
+        catch
+        {
+            await _userLimits.CloseConnectionAsync(user.UserId, reader.Id);
+            throw;
+        }
+
         try
         {
             if (afterSeq is { } seq && !(await _fanout.ResumeAsync(room, reader, seq)).Reset)
@@ -109,7 +127,14 @@ internal sealed class RoomService
     public async Task CloseStreamAsync(ChatUser user, IRoomSubscriber reader, string roomId)
     {
         _fanout.Detach(roomId, reader.Id);
-        await _store.ExitAsync(roomId, user.UserId, reader.Id, endMembership: false);
+        try
+        {
+            await _store.ExitAsync(roomId, user.UserId, reader.Id, endMembership: false);
+        }
+        finally
+        {
+            await _userLimits.CloseConnectionAsync(user.UserId, reader.Id);
+        }
     }
 
     /// <summary>
@@ -117,36 +142,58 @@ internal sealed class RoomService
     /// it may enter. With a <paramref name="watcher"/>, that watcher sees every event from before
     /// the message on, so none of the reply's events can be missed.
     /// </summary>
+    /// <remarks>Every check comes before the room or the membership is touched: a refused message creates nothing.</remarks>
     public async Task<SendMessageResult> SendFromHttpAsync(ChatUser user, string? roomId, string? text, IRoomSubscriber? watcher, CancellationToken cancellationToken)
     {
         var room = RequireRoomId(roomId);
         RequireText(text);
-        if (await _store.EnsureMemberAsync(room, new RoomMember(user.UserId, user.Name), cancellationToken) == RoomEntry.NotInvited)
+        if (!await _store.MayEnterAsync(room, user.UserId, cancellationToken))
         {
             throw NotInvited(room);
         }
 
+        await _budget.RequireAsync(user, cancellationToken);
+        if (!await _store.IsMemberAsync(room, user.UserId, cancellationToken))
+        {
+            await TakeMembershipChangeAsync(user);
+            await CountCreationAsync(user, room);
+        }
+
+        await TakeMessageAsync(user);
+        // Checked after the message allowance is spent, so a flood of over-long texts is limited like any other.
+        RequireLength(text!);
         if (watcher is not null)
         {
-            await _fanout.AttachAsync(room, watcher);
+            await OpenConnectionAsync(user, watcher.Id);
         }
 
         try
         {
-            return await SendAsync(user, room, text, cancellationToken);
+            if (await _store.EnsureMemberAsync(room, new RoomMember(user.UserId, user.Name), cancellationToken) == RoomEntry.NotInvited)
+            {
+                throw NotInvited(room);
+            }
+
+            if (watcher is not null)
+            {
+                await _fanout.AttachAsync(room, watcher);
+            }
+
+            return await _generations.SubmitAsync(user, room, text!, cancellationToken);
         }
         catch
         {
-            StopWatching(room, watcher);
+            await StopWatchingAsync(user, room, watcher);
             throw;
         }
     }
 
-    public void StopWatching(string roomId, IRoomSubscriber? watcher)
+    public async Task StopWatchingAsync(ChatUser user, string roomId, IRoomSubscriber? watcher)
     {
         if (watcher is not null)
         {
             _fanout.Detach(roomId, watcher.Id);
+            await _userLimits.CloseConnectionAsync(user.UserId, watcher.Id);
         }
     }
 
@@ -159,18 +206,33 @@ internal sealed class RoomService
             throw new ChatRequestException(ChatRefusal.BadRequest, "visibility must be \"public\" or \"private\"");
         }
 
+        var sender = RequireConnection(connectionId);
+        var joining = !sender.InRoom(room);
+        if (joining)
+        {
+            await TakeMembershipChangeAsync(user);
+        }
+
+        await CountCreationAsync(user, room);
         if (await _store.CreateRoomAsync(room, user.UserId, visibility) == RoomCreation.TakenByOther)
         {
             throw new ChatRequestException(ChatRefusal.Conflict, $"room '{room}' already exists: join it, or choose another id (a room keeps the visibility it was created with)");
         }
 
-        return await JoinAsync(user, connectionId, room);
+        if (joining)
+        {
+            await EnterAsync(user, sender, room, counted: true);
+        }
+
+        return await _fanout.AttachAsync(room, sender);
     }
 
     public async Task LeaveAsync(ChatUser user, string connectionId, string? roomId)
     {
         var room = RequireRoomId(roomId);
         var sender = RequireConnection(connectionId);
+        // Counted but never refused: leaving must always work, and a leave follows a join, which was counted.
+        await _userLimits.TryTakeAsync(user.UserId, MembershipAllowance, _limits.Value.MembershipChangesPerMinute, TimeSpan.FromMinutes(1));
         _fanout.Detach(room, connectionId);
         sender.RemoveRoom(room);
         await _store.ExitAsync(room, user.UserId, connectionId, endMembership: true);
@@ -260,16 +322,28 @@ internal sealed class RoomService
         return await _fanout.ResumeAsync(room, sender, afterSeq);
     }
 
-    private async Task EnterAsync(ChatUser user, ConnectionSender sender, string room)
+    /// <summary>Enters the room on this connection; one it is in already costs nothing and changes nothing.</summary>
+    private async Task EnterAsync(ChatUser user, ConnectionSender sender, string room, bool counted = false)
     {
-        if (!sender.TryAddRoom(room, _limits.Value.MaxRoomsPerConnection, out _))
+        if (!sender.TryAddRoom(room, _limits.Value.MaxRoomsPerConnection, out var added))
         {
             throw new ChatRequestException(ChatRefusal.TooManyRequests,
                 $"this connection is already in {_limits.Value.MaxRoomsPerConnection} rooms (Chat:Limits:MaxRoomsPerConnection); leave one first");
         }
 
+        if (!added)
+        {
+            return;
+        }
+
         try
         {
+            if (!counted)
+            {
+                await TakeMembershipChangeAsync(user);
+                await CountCreationAsync(user, room);
+            }
+
             await EnterStoreAsync(user, sender.Id, room);
         }
         catch
@@ -313,6 +387,47 @@ internal sealed class RoomService
                 $"the message is too long: {text.Length} characters, the limit is {maxChars} (Chat:Limits:MaxMessageChars)");
         }
     }
+
+    private const string MembershipAllowance = "membership";
+    private const string CreationAllowance = "rooms-created";
+
+    private async Task OpenConnectionAsync(ChatUser user, string connectionId)
+    {
+        var max = _limits.Value.MaxConnectionsPerUser;
+        if (!await _userLimits.TryOpenConnectionAsync(user.UserId, connectionId, max))
+        {
+            throw new ChatRequestException(ChatRefusal.TooManyRequests,
+                $"connection limit: {max} connections per user (Chat:Limits:MaxConnectionsPerUser), streams included; close one first");
+        }
+    }
+
+    private async Task TakeMembershipChangeAsync(ChatUser user)
+    {
+        var perMinute = _limits.Value.MembershipChangesPerMinute;
+        if (await _userLimits.TryTakeAsync(user.UserId, MembershipAllowance, perMinute, TimeSpan.FromMinutes(1)) is { } wait)
+        {
+            throw new ChatRequestException(ChatRefusal.TooManyRequests,
+                $"rate limit: {perMinute} joins and leaves a minute, try again in {Seconds(wait)} s (Chat:Limits:MembershipChangesPerMinute)");
+        }
+    }
+
+    /// <summary>Entering an unknown room brings it into being, which spends one of the user's room creations.</summary>
+    private async Task CountCreationAsync(ChatUser user, string room)
+    {
+        if (await _store.ExistsAsync(room))
+        {
+            return;
+        }
+
+        var perHour = _limits.Value.RoomsCreatedPerHour;
+        if (await _userLimits.TryTakeAsync(user.UserId, CreationAllowance, perHour, TimeSpan.FromHours(1)) is { } wait)
+        {
+            throw new ChatRequestException(ChatRefusal.TooManyRequests,
+                $"rate limit: {perHour} new rooms an hour, room '{room}' does not exist yet; try again in {Seconds(wait)} s or join an existing room (Chat:Limits:RoomsCreatedPerHour)");
+        }
+    }
+
+    private static int Seconds(TimeSpan wait) => Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
 
     private async Task TakeMessageAsync(ChatUser user)
     {

@@ -34,6 +34,19 @@ internal sealed class RoomState(string roomId, string visibility, string? creato
         update.OnBusy ?? Settings.OnBusy,
         update.Topic is null ? Settings.Topic : update.Topic.Length == 0 ? null : update.Topic);
 
+    /// <summary>Set when the store let the room go; whoever still holds this instance looks the room up again.</summary>
+    public bool Forgotten { get; set; }
+
+    /// <summary>Made by <c>CreateRoom</c>, not by a first join: such a room is kept even while empty.</summary>
+    public bool CreatedExplicitly { get; init; }
+
+    /// <summary>
+    /// A public room that nobody created on purpose, with no message, member, invitation or reply:
+    /// all it holds is presence that came and went, so forgetting it loses nothing.
+    /// </summary>
+    public bool IsEmpty => !CreatedExplicitly && Visibility == RoomVisibility.Public && _history.Count == 0 && _members.Count == 0
+        && _invited.Count == 0 && _active is null;
+
     public bool MayEnter(string userId) =>
         Visibility == RoomVisibility.Public || userId == CreatorId || _invited.Contains(userId) || _members.ContainsKey(userId);
 
@@ -124,7 +137,7 @@ internal sealed class RoomState(string roomId, string visibility, string? creato
         LastSeq = seq;
         Apply(roomEvent, options);
         _log.Enqueue((roomEvent, now));
-        Trim(now, options);
+        TrimLog(now, options);
         return roomEvent;
     }
 
@@ -182,7 +195,8 @@ internal sealed class RoomState(string roomId, string visibility, string? creato
     }
 
 
-    private void Trim(DateTimeOffset now, RoomOptions options)
+    /// <summary>Drops events past the log's size or age; also run on a timer, so a room nobody writes to lets its log go.</summary>
+    public void TrimLog(DateTimeOffset now, RoomOptions options)
     {
         while (_log.Count > options.EventLogSize || (_log.Count > 0 && now - _log.Peek().At > options.EventLogMaxAge))
         {
@@ -211,7 +225,7 @@ internal sealed class RoomState(string roomId, string visibility, string? creato
 
     public IReadOnlyList<ChatMessage> History(int maxMessages) => Snapshot(maxMessages).Messages;
 
-    public EventRange ReadAfter(long afterSeq)
+    public EventRange ReadAfter(long afterSeq, int limit)
     {
         if (afterSeq >= LastSeq)
         {
@@ -224,11 +238,16 @@ internal sealed class RoomState(string roomId, string visibility, string? creato
             return new EventRange(true, LastSeq, []);
         }
 
-        var events = new List<RoomEvent>((int)(LastSeq - afterSeq));
+        var events = new List<RoomEvent>((int)Math.Min(LastSeq - afterSeq, Math.Min(limit, 1024)));
         foreach (var (roomEvent, _) in _log)
         {
             if (roomEvent.Seq > afterSeq)
             {
+                if (events.Count >= limit)
+                {
+                    break;
+                }
+
                 events.Add(roomEvent);
             }
         }

@@ -131,10 +131,17 @@ internal sealed class RecordingRoomStore(IRoomStore hot, IChatRecord record, Cha
         }
     }
 
-    public async ValueTask<EventRange> ReadAfterAsync(string roomId, long afterSeq, CancellationToken cancellationToken = default)
+    public async ValueTask<EventRange> ReadAfterAsync(string roomId, long afterSeq, int limit = int.MaxValue, CancellationToken cancellationToken = default)
     {
         await KnownAsync(roomId, cancellationToken);
-        return await hot.ReadAfterAsync(roomId, afterSeq, cancellationToken);
+        return await hot.ReadAfterAsync(roomId, afterSeq, limit, cancellationToken);
+    }
+
+    public async ValueTask<bool> ExistsAsync(string roomId, CancellationToken cancellationToken = default)
+    {
+        // A room the record knows is brought back first, so it counts as existing.
+        await KnownAsync(roomId, cancellationToken);
+        return await hot.ExistsAsync(roomId, cancellationToken);
     }
 
     public async ValueTask<IReadOnlyList<ChatMessage>> GetHistoryAsync(string roomId, int maxMessages, CancellationToken cancellationToken = default)

@@ -33,15 +33,39 @@ internal static class RoomStreamsApi
         return app;
     }
 
-    private static async Task StreamEventsAsync(string roomId, HttpContext http, RoomService rooms, IOptions<StreamOptions> options, ChatMetrics metrics)
+    private static async Task StreamEventsAsync(string roomId, HttpContext http, RoomService rooms, StreamAddressLimiter addresses, IOptions<StreamOptions> options,
+        ChatMetrics metrics)
     {
         var settings = options.Value;
-        var user = ChatUser.From(http.User);
         if (!TryReadLastEventId(http.Request, out var lastEventId))
         {
             await RefuseAsync(http, new ChatRequestException(ChatRefusal.BadRequest, "Last-Event-ID must be a seq: a whole number, 0 or more"));
             return;
         }
+
+        var address = StreamAddressLimiter.KeyOf(http.Connection.RemoteIpAddress);
+        if (!addresses.TryOpen(address, settings.MaxPerAddress))
+        {
+            await RefuseAsync(http, TooManyStreams(settings));
+            return;
+        }
+
+        try
+        {
+            await StreamRoomEventsAsync(roomId, http, rooms, settings, lastEventId, metrics);
+        }
+        finally
+        {
+            addresses.Close(address);
+        }
+    }
+
+    private static ChatRequestException TooManyStreams(StreamOptions settings) => new(ChatRefusal.TooManyRequests,
+        $"stream limit: {settings.MaxPerAddress} open streams per client address (Chat:Streams:MaxPerAddress); close one first");
+
+    private static async Task StreamRoomEventsAsync(string roomId, HttpContext http, RoomService rooms, StreamOptions settings, long? lastEventId, ChatMetrics metrics)
+    {
+        var user = ChatUser.From(http.User);
 
         var reader = new QueuedSubscriber("sse-" + Guid.NewGuid().ToString("N"), settings.MaxQueuedEvents, metrics);
         (string RoomId, RoomSnapshot? Snapshot) opened;
@@ -101,10 +125,37 @@ internal static class RoomStreamsApi
         }
     }
 
-    private static async Task PostMessageAsync(string roomId, MessageRequest? request, HttpContext http, RoomService rooms, IOptions<StreamOptions> options, ChatMetrics metrics)
+    private static async Task PostMessageAsync(string roomId, MessageRequest? request, HttpContext http, RoomService rooms, StreamAddressLimiter addresses,
+        IOptions<StreamOptions> options, ChatMetrics metrics)
+    {
+        var streaming = http.Request.GetTypedHeaders().Accept.Any(a => a.MediaType.Equals(NdjsonMediaType, StringComparison.OrdinalIgnoreCase));
+        if (!streaming)
+        {
+            await PostMessageCoreAsync(roomId, request, http, rooms, options, metrics, streaming);
+            return;
+        }
+
+        var address = StreamAddressLimiter.KeyOf(http.Connection.RemoteIpAddress);
+        if (!addresses.TryOpen(address, options.Value.MaxPerAddress))
+        {
+            await RefuseAsync(http, TooManyStreams(options.Value));
+            return;
+        }
+
+        try
+        {
+            await PostMessageCoreAsync(roomId, request, http, rooms, options, metrics, streaming);
+        }
+        finally
+        {
+            addresses.Close(address);
+        }
+    }
+
+    private static async Task PostMessageCoreAsync(string roomId, MessageRequest? request, HttpContext http, RoomService rooms, IOptions<StreamOptions> options,
+        ChatMetrics metrics, bool streaming)
     {
         var user = ChatUser.From(http.User);
-        var streaming = http.Request.GetTypedHeaders().Accept.Any(a => a.MediaType.Equals(NdjsonMediaType, StringComparison.OrdinalIgnoreCase));
         var watcher = streaming ? new QueuedSubscriber("ndjson-" + Guid.NewGuid().ToString("N"), options.Value.MaxQueuedEvents, metrics) : null;
         SendMessageResult sent;
         try
@@ -135,7 +186,7 @@ internal static class RoomStreamsApi
         }
         finally
         {
-            rooms.StopWatching(roomId, watcher);
+            await rooms.StopWatchingAsync(user, roomId, watcher);
         }
     }
 

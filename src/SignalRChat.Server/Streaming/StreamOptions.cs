@@ -13,4 +13,7 @@ public sealed class StreamOptions
 
     /// <summary>Events that may wait for a slow HTTP reader before its stream is ended (it resumes with Last-Event-ID).</summary>
     public int MaxQueuedEvents { get; set; } = 5000;
+
+    /// <summary>SSE and NDJSON streams one client address may hold open at once.</summary>
+    public int MaxPerAddress { get; set; } = 20;
 }
