@@ -288,6 +288,32 @@ describe("AI SDK: DefaultChatTransport against /api/ai-sdk/chat", () => {
     }
   });
 
+  it("regenerates a reply (trigger regenerate-message): a new version, and the old one stays", async () => {
+    const room = "ai-regenerate";
+    const alice = await signIn(serverUrl, "ai-regen-alice");
+    const bob = await hubMember(serverUrl, "ai-regen-bob", room);
+    try {
+      const t = transport(serverUrl, alice.token);
+      const first = await lastMessage(await t.sendMessages({
+        chatId: room, messages: [userMessage("hello there")], trigger: "submit-message", messageId: undefined, abortSignal: undefined,
+      }));
+      const again = await t.sendMessages({
+        chatId: room, messages: [userMessage("hello there"), first], trigger: "regenerate-message", messageId: first.id, abortSignal: undefined,
+      });
+      const [forChunks, forMessage] = again.tee();
+      const [chunks, second] = await Promise.all([readChunks(forChunks), lastMessage(forMessage)]);
+      expect(chunks.at(-1)?.type).toBe("finish");
+      expect(second.id).not.toBe(first.id);
+      expect(textOf(second).length).toBeGreaterThan(0);
+
+      // The hub member sees the new reply start as a version of the old one.
+      const started = await bob.waitFor((r) => r.name === "message" && (r.event as { message: { messageId: string } }).message.messageId === second.id);
+      expect((started.event as { message: { regenerates?: string } }).message.regenerates).toBe(first.id);
+    } finally {
+      await bob.connection.stop();
+    }
+  });
+
   it("answers the v1 stream headers and closes with [DONE]", async () => {
     const alice = await signIn(serverUrl, "ai-wire");
     const response = await post(serverUrl, "/api/ai-sdk/chat", alice.token,

@@ -32,7 +32,8 @@ internal static class AiSdkChatApi
         return app;
     }
 
-    private static async Task PostAsync(HttpContext http, RoomService rooms, IOptions<StreamOptions> streams, IOptions<InteropOptions> interop, ChatMetrics metrics)
+    private static async Task PostAsync(HttpContext http, RoomService rooms, CollaborationService collaboration, IOptions<StreamOptions> streams, IOptions<InteropOptions> interop,
+        ChatMetrics metrics)
     {
         var user = ChatUser.From(http.User);
         var aborted = http.RequestAborted;
@@ -49,8 +50,10 @@ internal static class AiSdkChatApi
             sent = trigger switch
             {
                 SubmitMessage => await rooms.SendFromHttpAsync(user, roomId, LastUserText(messages), watcher, aborted),
-                RegenerateMessage => throw new ChatRequestException(ChatRefusal.BadRequest,
-                    "regenerate is not available on this server: send the message again (trigger \"submit-message\")"),
+                // messageId names the reply to try again; without it, the room's latest reply.
+                RegenerateMessage => await rooms.StartWatchedAsync(user, roomId, watcher, async () =>
+                    await collaboration.RegenerateAsync(user, roomId,
+                        JsonBody.OptionalString(body, "messageId", string.Empty) ?? await LatestReplyAsync(rooms, user, roomId, aborted), aborted)),
                 _ => throw new ChatRequestException(ChatRefusal.BadRequest,
                     $"trigger must be \"{SubmitMessage}\" or \"{RegenerateMessage}\""),
             };
@@ -90,6 +93,10 @@ internal static class AiSdkChatApi
             await rooms.StopWatchingAsync(user, roomId, watcher);
         }
     }
+
+    private static async Task<string> LatestReplyAsync(RoomService rooms, ChatUser user, string roomId, CancellationToken cancellationToken) =>
+        (await rooms.PeekAsync(user, roomId, cancellationToken)).Messages.LastOrDefault(m => m.Role == MessageRoles.Assistant)?.MessageId
+        ?? throw new ChatRequestException(ChatRefusal.BadRequest, "there is no reply in this room to regenerate");
 
     /// <summary>
     /// Replays the running reply from its first event (the log keeps it), so a client that lost

@@ -188,6 +188,27 @@ internal sealed class RoomService
         }
     }
 
+    /// <summary>
+    /// Starts a reply for a plain HTTP client that is already a member (a regenerate), with
+    /// <paramref name="watcher"/> seeing every event from before it on, as <see cref="SendFromHttpAsync"/> does for a message.
+    /// </summary>
+    public async Task<SendMessageResult> StartWatchedAsync(ChatUser user, string? roomId, IRoomSubscriber watcher, Func<Task<SendMessageResult>> start)
+    {
+        var room = RequireRoomId(roomId);
+        await RequireMemberAsync(user, room, "regenerate replies in");
+        await OpenConnectionAsync(user, watcher.Id);
+        try
+        {
+            await _fanout.AttachAsync(room, watcher);
+            return await start();
+        }
+        catch
+        {
+            await StopWatchingAsync(user, room, watcher);
+            throw;
+        }
+    }
+
     public async Task StopWatchingAsync(ChatUser user, string roomId, IRoomSubscriber? watcher)
     {
         if (watcher is not null)
