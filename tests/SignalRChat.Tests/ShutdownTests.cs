@@ -45,4 +45,46 @@ public sealed class ShutdownTests
         var next = await bob.AskAsync("redeploy", "are you still there?");
         Assert.Equal(GenerationStates.Completed, (await bobLog.WaitForFinalAsync(next.GenerationId)).State);
     }
+
+    /// <summary>
+    /// The same story on one node without Redis (the in-memory queue): SignalR closes the members'
+    /// connections as soon as stopping begins, so the outcome is read where it is kept, in the record,
+    /// from the node started again on the same database.
+    /// </summary>
+    [Fact]
+    public async Task On_one_node_without_Redis_a_reply_still_running_after_the_drain_is_recorded_as_stopped_by_the_shutdown()
+    {
+        var folder = Directory.CreateTempSubdirectory("signalrchat-shutdown-").FullName;
+        try
+        {
+            var settings = new Dictionary<string, string?>
+            {
+                ["Chat:Storage:Provider"] = "Sqlite",
+                ["ConnectionStrings:Sqlite"] = $"Data Source={Path.Combine(folder, "chat.db")}",
+                ["Chat:Offline:TokenDelayMs"] = "10",
+                ["Chat:Offline:ReplyTokens"] = "3000",
+                ["Chat:Generation:DrainTime"] = "00:00:00.5",
+            };
+            await using (var leaving = await ChatServer.StartAsync(settings))
+            {
+                var alice = await leaving.ConnectAsync("alice");
+                var log = new EventLog(alice);
+                await alice.JoinRoomAsync("redeploy");
+                var reply = await alice.SendMessageAsync("redeploy", "a reply during a redeploy");
+                await log.WaitForTokensAsync(reply.GenerationId!, 3);
+            }
+
+            await using var restarted = await ChatServer.StartAsync(settings);
+            var bob = await restarted.ConnectAsync("bob");
+            var kept = (await bob.JoinRoomAsync("redeploy")).Messages.Single(m => m.Role == MessageRoles.Assistant);
+            Assert.Equal(MessageStates.Cancelled, kept.State);
+            Assert.Null(kept.CancelledBy);
+            Assert.False(string.IsNullOrEmpty(kept.Text));
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(folder, recursive: true);
+        }
+    }
 }
