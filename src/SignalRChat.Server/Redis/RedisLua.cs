@@ -12,7 +12,7 @@ internal static class RedisLua
         local kSeq, kLog, kHist, kActive, kActiveText = @Seq, @Log, @History, @Active, @ActiveText
         local kMeta, kMembers, kPresence, kConns, kInvited = @Meta, @Members, @Presence, @Conns, @Invited
         local kQueue, kRunning, kLease, kGens = @Queue, @Running, @Lease, @Gens
-        local roomId, channel, expect = @RoomId, @Channel, @Expect
+        local roomId, channel, expect, mayHaveRun = @RoomId, @Channel, @Expect, @MayHaveRun == '1'
         local now, logMax, logAge, histMax, ttl = tonumber(@Now), tonumber(@LogMax), tonumber(@LogAge), tonumber(@HistMax), tonumber(@Ttl)
 
         local function finishMessage(msgId, text, state, cancelledBy)
@@ -70,14 +70,16 @@ internal static class RedisLua
         -- A write held back while Redis was unreachable carries the seq it was given then. 'ok': it takes
         -- that seq; 'dup': it is already in the log, at the seq returned second (the call that timed out
         -- had in fact run, maybe after another node's writes); 'moved': another node wrote meanwhile,
-        -- so it takes the next seq instead. Only the first write of a hold-back can have run, so the
-        -- search covers the few seqs written since the one it was given.
+        -- so it takes the next seq instead. Only the first write of a hold-back (the one whose call timed
+        -- out) can have run, so only it is looked for, among the few seqs written since the one it was
+        -- given; the later ones never reached Redis (a reply repeats its deltas' texts, so looking for
+        -- them would find the node's own earlier writes).
         local function expectation(kind, json)
           if expect == '' then return 'ok' end
           local want = tonumber(expect)
           local current = tonumber(redis.call('GET', kSeq) or '0')
           if current == want - 1 then return 'ok' end
-          if current >= want then
+          if current >= want and mayHaveRun then
             local entries = redis.call('ZRANGEBYSCORE', kLog, want, math.min(current, want + 200), 'WITHSCORES')
             for i = 1, #entries, 2 do
               local at = entries[i + 1]

@@ -41,8 +41,10 @@ internal sealed class RedisWriteBehind(RedisScriptInvoker scripts, RoomSubscript
     public async Task<(RoomEvent? Held, Task<RedisResult> Written)> WriteAsync(RoomEvent roomEvent, string operation, LuaScript script, RoomScriptArgs args)
     {
         var roomId = roomEvent.RoomId;
+        var attempted = false;
         if (!HasBacklog(roomId))
         {
+            attempted = true;
             try
             {
                 var result = await scripts.EvaluateAsync(operation, script, args);
@@ -64,10 +66,10 @@ internal sealed class RedisWriteBehind(RedisScriptInvoker scripts, RoomSubscript
             }
         }
 
-        return HoldBack(roomEvent, operation, script, args);
+        return HoldBack(roomEvent, operation, script, args, attempted);
     }
 
-    private (RoomEvent Held, Task<RedisResult> Written) HoldBack(RoomEvent roomEvent, string operation, LuaScript script, RoomScriptArgs args)
+    private (RoomEvent Held, Task<RedisResult> Written) HoldBack(RoomEvent roomEvent, string operation, LuaScript script, RoomScriptArgs args, bool attempted)
     {
         var roomId = roomEvent.RoomId;
         lock (_lock)
@@ -80,6 +82,7 @@ internal sealed class RedisWriteBehind(RedisScriptInvoker scripts, RoomSubscript
 
             var held = roomEvent.Numbered(backlog.NextSeq++);
             args.Expect = held.Seq;
+            args.MayHaveRun = attempted ? "1" : "0";
             var pending = new Pending(held.Seq, operation, script, args);
             backlog.Items.Enqueue(pending);
 

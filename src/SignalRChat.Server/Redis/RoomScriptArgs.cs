@@ -65,6 +65,9 @@ internal sealed class RoomScriptArgs
     /// <summary>The seq a write held back during an outage must take ('' for any: see <see cref="RedisWriteBehind"/>).</summary>
     public RedisValue Expect { get; set; } = string.Empty;
 
+    /// <summary>'1' for the held-back write whose call timed out: it may have reached Redis after all.</summary>
+    public RedisValue MayHaveRun { get; set; } = "0";
+
     // Arguments of the operations, by name.
     public RedisValue Kind { get; set; } = string.Empty;
     public RedisValue Json { get; set; } = string.Empty;
