@@ -9,6 +9,9 @@ const clients: ChatClient[] = [];
 async function connect(session: GuestSession): Promise<ChatClient> {
   const client = new ChatClient({ serverUrl, accessToken: session.token, reconnectDelaysMs: [0, 200, 500], logLevel: LogLevel.None });
   await client.start();
+  // The handshake is answered before the server has registered the connection for messages to its
+  // user; a hub call is only served once that set-up is done.
+  await client.listRooms();
   clients.push(client);
   return client;
 }

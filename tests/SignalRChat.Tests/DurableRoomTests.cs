@@ -360,6 +360,9 @@ public sealed class DurableRoomTests(PostgresFixture postgres) : IClassFixture<P
     {
         var client = new ChatClient(server.Url, session.Token);
         await client.StartAsync();
+        // The handshake is answered before the node has registered the connection for messages to its
+        // user (on Redis: subscribed to the user's channel); a hub call is only served once that is done.
+        await client.ListRoomsAsync();
         return client;
     }
 

@@ -88,6 +88,9 @@ public sealed class UserBackplaneTests
         var listener = new Listener(builder.Build());
         listener.Connection.On<RoomMember>("probe", member => listener.Received.TrySetResult(member));
         await listener.Connection.StartAsync();
+        // The handshake is answered before the node has subscribed to the user's channel; a hub call is
+        // only served once the connection's set-up (and so the subscription) is done.
+        await listener.Connection.InvokeAsync<IReadOnlyList<RoomSummary>>(ChatProtocol.Methods.ListRooms);
         return listener;
     }
 
