@@ -163,17 +163,28 @@ public sealed class RoomLifetimeTests
 
     private const string Channel = "chat:{room:redis-kept}:events";
 
-    [Fact]
-    public async Task With_Redis_an_idle_room_unsubscribes_its_channel_and_a_later_join_subscribes_again_with_the_room_intact()
+    [Theory]
+    [InlineData(IRedisDeployment.Single)]
+    [InlineData(IRedisDeployment.Cluster)]
+    public async Task With_Redis_an_idle_room_unsubscribes_its_channel_and_a_later_join_subscribes_again_with_the_room_intact(string deployment)
     {
-        await using var redis = await RedisServer.StartAsync();
+        await using var redis = await IRedisDeployment.StartAsync(deployment);
         await using var nodeA = await ChatServer.StartAsync(ShortIdle(redis.NodeSettings()));
         await using var nodeB = await ChatServer.StartAsync(ShortIdle(redis.NodeSettings()));
         var admin = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
         await using var _ = admin;
-        var db = admin.GetDatabase();
-        // Room channels are sharded channels (SSUBSCRIBE): PUBSUB SHARDCHANNELS lists those some client is subscribed to.
-        async Task<string[]> ChannelsAsync() => ((RedisResult[])(await db.ExecuteAsync("PUBSUB", "SHARDCHANNELS", "chat:{room:*"))!).Select(r => (string)r!).ToArray();
+        // Room channels are sharded channels (SSUBSCRIBE): PUBSUB SHARDCHANNELS lists those some client is subscribed to,
+        // each shard its own (on a cluster, the channel lives on the master of the room's slot).
+        async Task<string[]> ChannelsAsync()
+        {
+            var channels = new List<string>();
+            foreach (var server in admin.GetServers())
+            {
+                channels.AddRange(((RedisResult[])(await server.ExecuteAsync("PUBSUB", "SHARDCHANNELS", "chat:{room:*"))!).Select(r => (string)r!));
+            }
+
+            return [.. channels];
+        }
 
         var alice = await nodeA.ConnectAsync("alice");
         var aliceLog = new EventLog(alice);
@@ -201,6 +212,62 @@ public sealed class RoomLifetimeTests
         await bobLog.WaitForFinalAsync(again.GenerationId);
         StreamingTests.AssertContiguous(aliceLog.Events.Where(e => e.Seq > aliceSnapshot.LastSeq).ToList(), aliceSnapshot.LastSeq);
         StreamingTests.AssertContiguous(bobLog.Events, bobSnapshot.LastSeq);
+    }
+
+    [Theory]
+    [InlineData(IRedisDeployment.Single)]
+    [InlineData(IRedisDeployment.Cluster)]
+    public async Task With_Redis_every_key_of_an_idle_rooms_hot_state_expires_after_IdleRoomTtl(string deployment)
+    {
+        await using var redis = await IRedisDeployment.StartAsync(deployment);
+        var settings = ShortIdle(redis.NodeSettings());
+        settings["Chat:Redis:IdleRoomTtl"] = "00:00:02";
+        await using var node = await ChatServer.StartAsync(settings);
+        var admin = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        await using var _ = admin;
+        // Every key in Redis with its time to live, from every shard.
+        async Task<Dictionary<string, TimeSpan?>> KeysAsync()
+        {
+            var keys = new Dictionary<string, TimeSpan?>(StringComparer.Ordinal);
+            foreach (var server in admin.GetServers().Where(s => !s.IsReplica))
+            {
+                await foreach (var key in server.KeysAsync(pattern: "*"))
+                {
+                    keys[key!] = await admin.GetDatabase().KeyTimeToLiveAsync(key);
+                }
+            }
+
+            return keys;
+        }
+
+        var alice = await node.ConnectAsync("alice");
+        var log = new EventLog(alice);
+        await alice.JoinRoomAsync("ttl-room");
+        var reply = await alice.AskAsync("ttl-room", "remember me for a while");
+        await log.WaitForFinalAsync(reply.GenerationId);
+        var released = WhenReleasedAsync(node, "ttl-room");
+        await alice.LeaveRoomAsync("ttl-room");
+        await released;
+
+        var held = await KeysAsync();
+        // Nothing in Redis is kept for ever: every key has a time to live (the reply's and the user's limits their own),
+        // and the room's hot state at most IdleRoomTtl.
+        Assert.All(held, key => Assert.True(key.Value is { } ttl && ttl > TimeSpan.Zero, $"{key.Key} has no time to live"));
+        var room = held.Where(k => k.Key.StartsWith("chat:{room:ttl-room}", StringComparison.Ordinal)).ToList();
+        Assert.Contains(room, k => k.Key.EndsWith(":history", StringComparison.Ordinal));
+        Assert.All(room, key => Assert.True(key.Value <= TimeSpan.FromSeconds(2), $"{key.Key}: {key.Value}"));
+
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while ((await KeysAsync()).Keys.Any(k => k.StartsWith("chat:{room:ttl-room}", StringComparison.Ordinal)))
+        {
+            // Redis expires keys on its own clock: look again until they are gone, within the deadline.
+            await Task.Delay(100, deadline.Token);
+        }
+
+        // The node carries on: the room can be entered again and talked in.
+        await alice.JoinRoomAsync("ttl-room");
+        var again = await alice.AskAsync("ttl-room", "still here?");
+        Assert.Equal(GenerationStates.Completed, (await log.WaitForFinalAsync(again.GenerationId)).State);
     }
 
     [Fact]
