@@ -234,10 +234,11 @@ internal sealed class StatsEndpoint : IStartupFilter
             }
 
             using var process = Process.GetCurrentProcess();
-            return context.Response.WriteAsJsonAsync(new MemoryStats(process.WorkingSet64, GC.GetTotalMemory(false)));
+            return context.Response.WriteAsJsonAsync(new MemoryStats(process.WorkingSet64, GC.GetTotalMemory(false), GC.GetGCMemoryInfo().TotalCommittedBytes, process.Threads.Count));
         });
         next(app);
     };
 }
 
-internal sealed record MemoryStats(long WorkingSet, long ManagedHeap);
+/// <summary>A process's working set, its managed heap after collecting, and the memory the collector has committed (the rest of the working set is code and native memory).</summary>
+internal sealed record MemoryStats(long WorkingSet, long ManagedHeap, long Committed = 0, int Threads = 0);

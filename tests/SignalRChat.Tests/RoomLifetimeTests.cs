@@ -5,6 +5,7 @@ using SignalRChat.Client;
 using SignalRChat.Contracts;
 using SignalRChat.Server.Fanout;
 using SignalRChat.Server.Rooms;
+using SignalRChat.Server.Storage;
 using SignalRChat.Tests.Infrastructure;
 using StackExchange.Redis;
 
@@ -74,7 +75,7 @@ public sealed class RoomLifetimeTests
         var store = server.Services.GetRequiredService<InMemoryRoomStore>();
         var guest = await server.ConnectAsync("guest");
         var rooms = Enumerable.Range(0, 20).Select(i => $"spam-{i}").ToArray();
-        var released = WhenReleasedAsync(server, [.. rooms, "talked"]);
+        var released = WhenReleasedAsync(server, [.. rooms, "talked", "made"]);
         foreach (var room in rooms)
         {
             await guest.JoinRoomAsync(room);
@@ -86,10 +87,16 @@ public sealed class RoomLifetimeTests
         var reply = await guest.AskAsync("talked", "hello");
         await log.WaitForFinalAsync(reply.GenerationId);
         await guest.LeaveRoomAsync("talked");
+        // A room someone created is kept though nothing was said in it.
+        await guest.CreateRoomAsync("made", RoomVisibility.Public);
+        await guest.LeaveRoomAsync("made");
         await released;
 
         Assert.Equal(0, fanout.RoomCount);
-        Assert.Equal(1, store.RoomCount);
+        Assert.Equal(2, store.RoomCount);
+        // The record in memory forgets them too: only the room with history and the created one stay.
+        await server.Services.GetRequiredService<ChatRecordWriter>().FlushAsync(CancellationToken.None);
+        Assert.Equal(2, ((MemoryChatRecord)server.Services.GetRequiredService<IChatRecord>()).RoomCount);
         foreach (var room in rooms)
         {
             Assert.False(await store.ExistsAsync(room));

@@ -11,6 +11,18 @@ internal sealed class MemoryChatRecord : IChatRecord
 
     public string Description => "memory (Chat:Storage:Provider=Memory)";
 
+    /// <summary>Rooms kept, listed or not.</summary>
+    public int RoomCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _rooms.Count;
+            }
+        }
+    }
+
     public Task<IReadOnlyList<int>> MigrateAsync(CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<int>>([]);
 
     public Task WriteAsync(IReadOnlyList<RecordWrite> writes, CancellationToken cancellationToken)
@@ -52,16 +64,28 @@ internal sealed class MemoryChatRecord : IChatRecord
             case InvitationSaved invitation when _rooms.TryGetValue(invitation.RoomId, out var room):
                 room.Invited.TryAdd(invitation.UserId, invitation.At);
                 break;
-            case MembershipSaved membership when _rooms.TryGetValue(membership.RoomId, out var room):
-                if (!membership.Left)
+            case MembershipSaved { Left: false } joined:
+                if (!_rooms.TryGetValue(joined.RoomId, out var entered))
                 {
-                    room.Members[membership.UserId] = room.Members.TryGetValue(membership.UserId, out var was)
-                        ? was with { Name = membership.Name, Left = false }
-                        : new StoredMember(membership.UserId, membership.Name, false, 0);
+                    // A room forgotten when its last member left (below) is seen again.
+                    _rooms[joined.RoomId] = entered = new Room(RoomVisibility.Public, null, joined.At);
                 }
-                else if (room.Members.TryGetValue(membership.UserId, out var was))
+
+                entered.Members[joined.UserId] = entered.Members.TryGetValue(joined.UserId, out var before)
+                    ? before with { Name = joined.Name, Left = false }
+                    : new StoredMember(joined.UserId, joined.Name, false, 0);
+                break;
+            case MembershipSaved left when _rooms.TryGetValue(left.RoomId, out var room):
+                if (room.Members.TryGetValue(left.UserId, out var was))
                 {
-                    room.Members[membership.UserId] = was with { Left = true };
+                    room.Members[left.UserId] = was with { Left = true };
+                }
+
+                if (room.IsEmpty)
+                {
+                    // A public room nobody created, said nothing in and nobody is in any more is the same as one never entered:
+                    // forgotten, so the process keeps what is in use, not every room anyone ever walked through.
+                    _rooms.Remove(left.RoomId);
                 }
 
                 break;
@@ -213,5 +237,8 @@ internal sealed class MemoryChatRecord : IChatRecord
         public Dictionary<string, StoredMember> Members { get; } = new(StringComparer.Ordinal);
 
         public SortedList<long, StoredMessage> Messages { get; } = [];
+
+        /// <summary>Nothing anyone would find again: no creator, messages, invitations, settings or present member.</summary>
+        public bool IsEmpty => CreatorId is null && !Unlisted && Messages.Count == 0 && Invited.Count == 0 && Settings is null && Members.Values.All(m => m.Left);
     }
 }
