@@ -16,6 +16,16 @@ internal sealed class ChildServer : IAsyncDisposable
 
     public Uri Url { get; }
 
+    /// <summary>The CPU time the server process has used so far (user and system).</summary>
+    public TimeSpan Cpu
+    {
+        get
+        {
+            _process.Refresh();
+            return _process.TotalProcessorTime;
+        }
+    }
+
     public static Task<ChildServer> StartAsync(string kind) => StartAsync(kind, null);
 
     public static async Task<ChildServer> StartAsync(string kind, IReadOnlyDictionary<string, string?>? settings)
@@ -65,7 +75,8 @@ internal sealed class ChildServer : IAsyncDisposable
     public static async Task<int> ServeAsync(string kind, IEnumerable<string>? settings = null)
     {
         var chatSettings = settings?.Select(s => s.Split('=', 2)).ToDictionary(p => p[0], p => (string?)p[1]);
-        var app = kind == "chat" ? ChatNode.Build(chatSettings, "http://127.0.0.1:0", stats: true) : BaselineNode.Build(null, "http://127.0.0.1:0", stats: true);
+        var app = kind == "chat" ? ChatNode.Build(chatSettings, "http://127.0.0.1:0", stats: true)
+            : BaselineNode.Build(chatSettings?.GetValueOrDefault("ConnectionStrings:Redis"), "http://127.0.0.1:0", stats: true);
         await app.StartAsync();
         Console.WriteLine(ReadyLine + RunningNode.Address(app));
         await app.WaitForShutdownAsync();

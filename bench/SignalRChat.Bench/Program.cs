@@ -4,9 +4,15 @@ using SignalRChat.Bench;
 
 // dotnet run -c Release --project bench/SignalRChat.Bench [-- --quick | --smoke] [--out DIR]
 // dotnet run -c Release --project bench/SignalRChat.Bench -- --lifetime [--cycles N]: room churn and resume under load only, printed
+// dotnet run -c Release --project bench/SignalRChat.Bench -- --scaling [--rooms 10,100,300,1000] [--window 0,00:00:00.016]: cost by load, printed and plotted
 if (args.Length >= 2 && args[0] == "--serve")
 {
     return await ChildServer.ServeAsync(args[1], args.Skip(2));
+}
+
+if (args.Contains("--scaling"))
+{
+    return await ScalingRun.RunAsync(args, Console.WriteLine);
 }
 
 if (args.Contains("--lifetime"))

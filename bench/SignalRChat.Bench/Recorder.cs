@@ -9,11 +9,15 @@ internal sealed class Recorder(int capacity)
     private readonly double[] _latencyMs = new double[capacity];
     private int _count;
     private long _tokens;
+    private long _messages;
     private long _firstStamp = long.MaxValue;
     private long _lastReceipt;
     private long _modelTtft = -1;
 
     public long Tokens => Interlocked.Read(ref _tokens);
+
+    /// <summary>Token messages received, each holding one delta or several joined.</summary>
+    public long Messages => Interlocked.Read(ref _messages);
 
     /// <summary>The model's own time to first token (ask → first yield), in Stopwatch ticks, of the last first token seen.</summary>
     public long ModelTtftTicks => Interlocked.Read(ref _modelTtft);
@@ -22,6 +26,7 @@ internal sealed class Recorder(int capacity)
     public int Receive(string text)
     {
         var now = Stopwatch.GetTimestamp();
+        Interlocked.Increment(ref _messages);
         var tokens = 0;
         long requested = -1;
         foreach (var part in text.AsSpan().Split(' '))
