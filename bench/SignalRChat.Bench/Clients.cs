@@ -100,7 +100,7 @@ internal sealed class ChatService(IReadOnlyList<Uri> nodes, string name = "chat"
     }
 }
 
-internal sealed class BaselineService(IReadOnlyList<Uri> nodes, string name = "baseline", bool shaped = false, WireProtocol protocol = WireProtocol.Json)
+internal sealed class BaselineService(IReadOnlyList<Uri> nodes, string name = "baseline", bool shaped = false, WireProtocol protocol = WireProtocol.Json, bool joined = false)
     : ServiceUnderTest(name, nodes, protocol)
 {
     public override string HubPath => BaselineNode.HubPath;
@@ -110,7 +110,7 @@ internal sealed class BaselineService(IReadOnlyList<Uri> nodes, string name = "b
     public override Task JoinAsync(Member member, string room) => member.Connection.InvokeAsync("Join", room);
 
     public override Task<string> StartAsync(Member member, string room, string request) =>
-        member.Connection.InvokeAsync<string>(shaped ? "StartShaped" : "Start", room, request);
+        member.Connection.InvokeAsync<string>(joined ? "StartJoined" : shaped ? "StartShaped" : "Start", room, request);
 
     public override Task<bool> CancelAsync(Member member, string id) => member.Connection.InvokeAsync<bool>("Cancel", id);
 

@@ -59,10 +59,11 @@ namespace SignalRChat.Bench
                 var chat = new ChatService([chatNode.Url]);
                 var baseline = new BaselineService([baselineNode.Url]);
                 var shaped = new BaselineService([baselineNode.Url], "baseline, chat-shaped tokens", shaped: true);
+                var joined = new BaselineService([baselineNode.Url], "baseline, joining waiting tokens", joined: true);
                 log("fan-out, one node");
                 foreach (var (rooms, members) in settings.FanOut.Where(f => Run($"fan-out {f.Rooms}×{f.Members}")))
                 {
-                    await scenarios.FanOutAsync(chat, baseline, rooms, members, $"fan-out {rooms}×{members}", rooms == 1 && members == 100 ? 5 : null, shaped);
+                    await scenarios.FanOutAsync(chat, baseline, rooms, members, $"fan-out {rooms}×{members}", rooms == 1 && members == 100 ? 5 : null, shaped, joined);
                 }
 
                 // The same nodes, both sides speaking MessagePack: the rows to read beside the JSON ones.

@@ -135,6 +135,9 @@ internal sealed class BaselineHub(BaselineRuns runs) : Hub
     /// <summary>The same stream with each token in the chat service's token event shape (room, generation, seq, text).</summary>
     public string StartShaped(string group, string request) => runs.Start(group, request, shaped: true);
 
+    /// <summary>The same stream, with the tokens that wait while a send is under way joined into the next send, as the chat service joins waiting deltas.</summary>
+    public string StartJoined(string group, string request) => runs.Start(group, request, shaped: false, joined: true);
+
     public Task<bool> Cancel(string id) => runs.CancelAsync(id);
 }
 
@@ -152,13 +155,53 @@ internal sealed class BaselineRuns
         _redis?.Subscribe(RedisChannel.Literal(CancelChannel), (_, id) => CancelLocal(id.ToString()));
     }
 
-    public string Start(string group, string request, bool shaped)
+    public string Start(string group, string request, bool shaped, bool joined = false)
     {
         var id = "g-" + Guid.NewGuid().ToString("N")[..16];
         var cancellation = new CancellationTokenSource();
         _running[id] = cancellation;
-        _ = Task.Run(() => RunAsync(id, group, request, shaped, cancellation.Token));
+        _ = Task.Run(() => joined ? RunJoinedAsync(id, group, request, cancellation.Token) : RunAsync(id, group, request, shaped, cancellation.Token));
         return id;
+    }
+
+    private async Task RunJoinedAsync(string id, string group, string request, CancellationToken cancellationToken)
+    {
+        var waiting = System.Threading.Channels.Channel.CreateUnbounded<string>(new() { SingleReader = true, SingleWriter = true });
+        var state = "completed";
+        var model = Task.Run(async () =>
+        {
+            try
+            {
+                await foreach (var token in BenchModel.StreamAsync(request, cancellationToken))
+                {
+                    waiting.Writer.TryWrite(token);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                state = "cancelled";
+            }
+            finally
+            {
+                waiting.Writer.TryComplete();
+            }
+        }, CancellationToken.None);
+
+        var joined = new System.Text.StringBuilder();
+        while (await waiting.Reader.WaitToReadAsync(CancellationToken.None))
+        {
+            joined.Clear();
+            while (waiting.Reader.TryRead(out var token))
+            {
+                joined.Append(token);
+            }
+
+            await _hub.Clients.Group(group).SendAsync("token", joined.ToString(), CancellationToken.None);
+        }
+
+        await model;
+        _running.TryRemove(id, out _);
+        await _hub.Clients.Group(group).SendAsync("status", state, CancellationToken.None);
     }
 
     public async Task<bool> CancelAsync(string id)
