@@ -430,8 +430,12 @@ async function switchRoom(room: string): Promise<void> {
   const previous = roomId;
   roomId = room;
   try {
-    // The previous room is not left: the person stays a member, so it stays in their list with its unread count.
     await client.joinRoom(room);
+    // The previous room is closed, not left: the person stays a member, so it stays in their list and its unread
+    // count goes on in roomActivity; the connection only carries the room on screen (however many rooms one visits).
+    if (previous) {
+      await client.closeRoom(previous).catch(() => undefined);
+    }
     showRoom(room);
     await refreshRooms().catch(() => undefined);
   } catch (error) {

@@ -193,8 +193,17 @@ export class ChatClient {
     return this.enter(roomId, () => this.connection.invoke<RoomSnapshot>("CreateRoom", roomId, options));
   }
 
-  async leaveRoom(roomId: string): Promise<void> {
-    await this.connection.invoke("LeaveRoom", roomId);
+  leaveRoom(roomId: string): Promise<void> {
+    return this.exit("LeaveRoom", roomId);
+  }
+
+  /** Stops receiving the room on this connection and stays a member (extension `CloseRoom`); `joinRoom` opens it again. */
+  closeRoom(roomId: string): Promise<void> {
+    return this.exit("CloseRoom", roomId);
+  }
+
+  private async exit(method: "LeaveRoom" | "CloseRoom", roomId: string): Promise<void> {
+    await this.connection.invoke(method, roomId);
     this.rooms.get(roomId)?.leave();
     this.rooms.delete(roomId);
   }

@@ -69,4 +69,23 @@ describe("history, room list and read marks", () => {
 
     await expect(alice.getHistory(room, 0, 500)).rejects.toSatisfy((e: unknown) => errorText(e).includes("limit must be 1 to 200"));
   });
+
+  it("closes a room on one connection and keeps it in the person's list", async () => {
+    const room = `closed-${Date.now()}`;
+    const session = await signInAsGuest(serverUrl, "carol");
+    const carol = await connect(session);
+    const dave = await connect(await signInAsGuest(serverUrl, "dave"));
+    await carol.joinRoom(room);
+    await dave.joinRoom(room);
+
+    await carol.closeRoom(room);
+    const reply = await dave.ask(room, "hello carol");
+    await reply.completion;
+
+    // Still a member: the room is listed with what she has not read, and opening it again shows the conversation.
+    const listed = (await carol.listRooms()).find((r) => r.roomId === room);
+    expect(listed?.unread).toBe(2);
+    const snapshot = await carol.joinRoom(room);
+    expect(snapshot.messages.map((m) => m.text)).toContain("hello carol");
+  });
 });

@@ -253,9 +253,14 @@ public sealed class ChatClient : IAsyncDisposable
     public Task<RoomSnapshot> CreateRoomAsync(string roomId, string visibility = RoomVisibility.Public, CancellationToken cancellationToken = default) =>
         EnterAsync(roomId, () => Connection.InvokeAsync<RoomSnapshot>(ChatProtocol.Methods.CreateRoom, roomId, new CreateRoomOptions(visibility), cancellationToken));
 
-    public async Task LeaveRoomAsync(string roomId, CancellationToken cancellationToken = default)
+    public Task LeaveRoomAsync(string roomId, CancellationToken cancellationToken = default) => ExitAsync(ChatProtocol.Methods.LeaveRoom, roomId, cancellationToken);
+
+    /// <summary>Stops receiving the room on this connection and stays a member (extension <c>CloseRoom</c>); <see cref="JoinRoomAsync"/> opens it again.</summary>
+    public Task CloseRoomAsync(string roomId, CancellationToken cancellationToken = default) => ExitAsync(ChatProtocol.Methods.CloseRoom, roomId, cancellationToken);
+
+    private async Task ExitAsync(string method, string roomId, CancellationToken cancellationToken)
     {
-        await Connection.InvokeAsync(ChatProtocol.Methods.LeaveRoom, roomId, cancellationToken);
+        await Connection.InvokeAsync(method, roomId, cancellationToken);
         if (_rooms.TryRemove(roomId, out var room))
         {
             lock (room.Gate)

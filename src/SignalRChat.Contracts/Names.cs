@@ -9,6 +9,9 @@ public static class ChatProtocol
     {
         public const string JoinRoom = nameof(JoinRoom);
         public const string LeaveRoom = nameof(LeaveRoom);
+
+        /// <summary>Extension: this connection stops receiving the room's events; the caller stays a member (the room stays in their list).</summary>
+        public const string CloseRoom = nameof(CloseRoom);
         public const string SendMessage = nameof(SendMessage);
         public const string CancelGeneration = nameof(CancelGeneration);
         public const string CreateRoom = nameof(CreateRoom);

@@ -19,6 +19,8 @@ internal sealed class ChatHub(RoomService rooms, RoomRecordService record, Colla
 
     public Task LeaveRoom(string roomId) => rooms.LeaveAsync(Caller, Context.ConnectionId, roomId);
 
+    public Task CloseRoom(string roomId) => rooms.CloseAsync(Caller, Context.ConnectionId, roomId);
+
     public Task<RoomSnapshot> CreateRoom(string roomId, CreateRoomOptions? options) => rooms.CreateAsync(Caller, Context.ConnectionId, roomId, options);
 
     public Task InviteToRoom(string roomId, string userId) => record.InviteAsync(Caller, roomId, userId, Context.ConnectionAborted);

@@ -248,7 +248,15 @@ internal sealed class RoomService
         return await _fanout.AttachAsync(room, sender);
     }
 
-    public async Task LeaveAsync(ChatUser user, string connectionId, string? roomId)
+    public Task LeaveAsync(ChatUser user, string connectionId, string? roomId) => ExitAsync(user, connectionId, roomId, endMembership: true);
+
+    /// <summary>
+    /// This connection stops receiving the room (as when it closes), and the person stays a member: the room stays in
+    /// their list, its unread count goes on in <c>roomActivity</c>, and a later <c>JoinRoom</c> opens it again.
+    /// </summary>
+    public Task CloseAsync(ChatUser user, string connectionId, string? roomId) => ExitAsync(user, connectionId, roomId, endMembership: false);
+
+    private async Task ExitAsync(ChatUser user, string connectionId, string? roomId, bool endMembership)
     {
         var room = RequireRoomId(roomId);
         var sender = RequireConnection(connectionId);
@@ -256,7 +264,7 @@ internal sealed class RoomService
         await _userLimits.TryTakeAsync(user.UserId, MembershipAllowance, _limits.Value.MembershipChangesPerMinute, TimeSpan.FromMinutes(1));
         _fanout.Detach(room, connectionId);
         sender.RemoveRoom(room);
-        await _store.ExitAsync(room, user.UserId, connectionId, endMembership: true);
+        await _store.ExitAsync(room, user.UserId, connectionId, endMembership);
     }
 
     public async Task InviteAsync(ChatUser user, string? roomId, string? userId)
@@ -349,7 +357,7 @@ internal sealed class RoomService
         if (!sender.TryAddRoom(room, _limits.Value.MaxRoomsPerConnection, out var added))
         {
             throw new ChatRequestException(ChatRefusal.TooManyRequests,
-                $"this connection is already in {_limits.Value.MaxRoomsPerConnection} rooms (Chat:Limits:MaxRoomsPerConnection); leave one first");
+                $"this connection is already in {_limits.Value.MaxRoomsPerConnection} rooms (Chat:Limits:MaxRoomsPerConnection); leave or close one first");
         }
 
         if (!added)
