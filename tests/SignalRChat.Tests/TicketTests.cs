@@ -89,7 +89,7 @@ public sealed class TicketTests
             Assert.Contains("the ticket is not valid", await ErrorOf(response), StringComparison.Ordinal);
         }
 
-        // A ticket is not a bearer token: refused in the header, on the ticket route too (no ticket buys another).
+        // A ticket is not a bearer token: refused in the header of other routes, on the ticket route too (no ticket buys another).
         using (var request = new HttpRequestMessage(HttpMethod.Get, "/api/rooms"))
         {
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", ticket);
@@ -105,9 +105,16 @@ public sealed class TicketTests
         // The ticket route reads the header only: a token in its query string buys nothing.
         Assert.Equal(HttpStatusCode.Unauthorized, (await http.PostAsync($"/api/auth/ticket?access_token={alice.Token}", null)).StatusCode);
 
-        // None of it used the real ticket up.
-        using var good = await http.GetAsync($"/api/rooms/lobby/events?access_token={ticket}", HttpCompletionOption.ResponseHeadersRead);
-        Assert.Equal(HttpStatusCode.OK, good.StatusCode);
+        // None of it used the real ticket up. A client that can set headers may send it there on the stream's route.
+        using (var request = new HttpRequestMessage(HttpMethod.Get, "/api/rooms/lobby/events"))
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", ticket);
+            using var good = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+            Assert.Equal(HttpStatusCode.OK, good.StatusCode);
+        }
+
+        using var reused = await http.GetAsync($"/api/rooms/lobby/events?access_token={ticket}", HttpCompletionOption.ResponseHeadersRead);
+        Assert.Contains("the ticket was used already", await ErrorOf(reused), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -93,12 +93,15 @@ internal static class AuthExtensions
         return Task.CompletedTask;
     }
 
-    /// <summary>As <see cref="ReadToken"/>; a ticket in the query string is redeemed (used up) instead of validated as a token.</summary>
+    /// <summary>
+    /// As <see cref="ReadToken"/>; on the routes that take a token in the query (the hub, the event stream) a ticket is
+    /// redeemed (used up) instead, whether it came in the query or, from a client that can set headers, in the header.
+    /// </summary>
     private static async Task ReadTokenOrTicket(MessageReceivedContext context)
     {
-        var token = BearerTokens.Read(context.Request, out var fromQuery);
+        var token = BearerTokens.Read(context.Request);
         var tickets = context.HttpContext.RequestServices.GetRequiredService<TicketService>();
-        if (token is null || !fromQuery || !tickets.IsTicket(token))
+        if (token is null || !BearerTokens.MayCarryQueryToken(context.Request.Path) || !tickets.IsTicket(token))
         {
             context.Token = token;
             return;

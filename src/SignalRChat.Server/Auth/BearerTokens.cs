@@ -12,12 +12,8 @@ internal static class BearerTokens
     /// The <c>Authorization: Bearer</c> token, or on the hub and the SSE route only (WebSockets and
     /// EventSource cannot set headers) the <c>access_token</c> query parameter.
     /// </summary>
-    public static string? Read(HttpRequest request) => Read(request, out _);
-
-    /// <inheritdoc cref="Read(HttpRequest)"/>
-    public static string? Read(HttpRequest request, out bool fromQuery)
+    public static string? Read(HttpRequest request)
     {
-        fromQuery = false;
         string? header = request.Headers[HeaderNames.Authorization];
         if (header is not null && header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
         {
@@ -28,7 +24,6 @@ internal static class BearerTokens
         if (MayCarryQueryToken(request.Path) && request.Query.TryGetValue(QueryParameter, out var values))
         {
             var token = values.ToString();
-            fromQuery = token.Length > 0;
             return token.Length == 0 ? null : token;
         }
 
