@@ -49,6 +49,37 @@ export interface ChatClientOptions {
    * reply's text crosses the wire once instead of twice. Default `include`.
    */
   finalText?: "include" | "omit";
+  /**
+   * Connect with a single-use ticket (`POST /api/auth/ticket`, bought with the token in a header) instead of the
+   * token itself, fetched afresh for every connect and reconnect. A browser puts what the connection carries in the
+   * WebSocket's URL (`?access_token=`), where proxies may log it; a ticket found there is worthless once used or
+   * 30 s old. Default: on in a browser (unless `transport` names another transport than WebSockets), off elsewhere,
+   * where the token travels in a header. With tickets the client connects over WebSockets without negotiating.
+   */
+  tickets?: boolean;
+}
+
+/** A single-use ticket for the query string of the hub or the event stream. */
+export interface Ticket {
+  ticket: string;
+  /** ISO 8601; the ticket is refused afterwards, and after its first use. */
+  expiresAt: string;
+}
+
+/** Buys a single-use ticket with the token in the `Authorization` header: `POST /api/auth/ticket`. */
+export async function getTicket(serverUrl: string, token: string): Promise<Ticket> {
+  const response = await fetch(`${serverUrl}/api/auth/ticket`, { method: "POST", headers: { authorization: `Bearer ${token}` } });
+  const body: unknown = await response.json().catch(() => null);
+  if (!response.ok) {
+    const error = typeof body === "object" && body !== null && "error" in body && typeof body.error === "string" ? body.error : `no ticket (${response.status})`;
+    throw new Error(error);
+  }
+  return body as Ticket;
+}
+
+/** True where the stock client carries the token in URLs (a browser page or worker), not in headers (Node). */
+function inBrowser(): boolean {
+  return typeof document !== "undefined" || (typeof self === "object" && typeof (self as { importScripts?: unknown }).importScripts === "function");
 }
 
 /** A room event with its name, for handlers that take every event. */
@@ -117,13 +148,24 @@ export class ChatClient {
 
   constructor(options: ChatClientOptions) {
     const token = options.accessToken;
+    const tokenFactory = typeof token === "string" ? () => token : token;
+    const serverUrl = options.serverUrl ?? "";
     const delays = options.reconnectDelaysMs ?? defaultReconnectDelaysMs;
-    const httpOptions: signalR.IHttpConnectionOptions = {
-      accessTokenFactory: typeof token === "string" ? () => token : token,
-      ...(options.transport === undefined ? {} : { transport: options.transport }),
-    };
+    const tickets = options.tickets ?? (inBrowser() && (options.transport === undefined || options.transport === signalR.HttpTransportType.WebSockets));
+    // With tickets there is one request per connect (the WebSocket), so the factory runs once per connect and each
+    // ticket is used once; negotiating would spend it before the socket opens.
+    const httpOptions: signalR.IHttpConnectionOptions = tickets
+      ? {
+          accessTokenFactory: async () => (await getTicket(serverUrl, await tokenFactory())).ticket,
+          transport: signalR.HttpTransportType.WebSockets,
+          skipNegotiation: true,
+        }
+      : {
+          accessTokenFactory: tokenFactory,
+          ...(options.transport === undefined ? {} : { transport: options.transport }),
+        };
     let builder = new signalR.HubConnectionBuilder()
-      .withUrl(`${options.serverUrl ?? ""}${hubPath}${options.finalText === "omit" ? "?finalText=omit" : ""}`, httpOptions)
+      .withUrl(`${serverUrl}${hubPath}${options.finalText === "omit" ? "?finalText=omit" : ""}`, httpOptions)
       .withAutomaticReconnect({ nextRetryDelayInMilliseconds: (context) => delays[Math.min(context.previousRetryCount, delays.length - 1)] ?? 5000 })
       .configureLogging(options.logLevel ?? signalR.LogLevel.Warning);
     if (options.protocol === "messagepack") {

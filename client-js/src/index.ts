@@ -1,6 +1,6 @@
 export * from "./contract";
-export { ChatClient, errorText, hubPath, signInAsGuest } from "./client";
-export type { AnyRoomEvent, ChatClientOptions, ChatReply, ConnectionState, HubProtocolName } from "./client";
+export { ChatClient, errorText, getTicket, hubPath, signInAsGuest } from "./client";
+export type { AnyRoomEvent, ChatClientOptions, ChatReply, ConnectionState, HubProtocolName, Ticket } from "./client";
 export { ObservableValue } from "./observable";
 export type { Observable } from "./observable";
 export { RoomTracker, firstSeqOf } from "./room-tracker";

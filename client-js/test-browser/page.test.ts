@@ -138,6 +138,37 @@ describe("the chat page", () => {
   });
 });
 
+describe("the chat page's credentials", () => {
+  it("opens its WebSocket with a single-use ticket in the URL, never the session token", async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const sockets: string[] = [];
+    const ticketRequests: string[] = [];
+    page.on("websocket", (socket) => sockets.push(socket.url()));
+    page.on("request", (request) => {
+      if (request.url().endsWith("/api/auth/ticket")) {
+        ticketRequests.push(request.method());
+      }
+    });
+    try {
+      await page.goto(`${serverUrl}/?room=web-ticket&name=tess`);
+      await expect.poll(() => page.locator("#connection").textContent(), { timeout: 20_000 }).toBe("connected");
+      expect(ticketRequests).toEqual(["POST"]);
+      expect(sockets).toHaveLength(1);
+      const credential = new URL(sockets[0] ?? "").searchParams.get("access_token") ?? "";
+      const claims = JSON.parse(Buffer.from(credential.split(".")[1] ?? "", "base64url").toString()) as { aud: string };
+      expect(claims.aud).toMatch(/:ticket$/);
+
+      // Lifted from the URL (a proxy's log), it is worth nothing: it was used.
+      const spent = await fetch(`${serverUrl}/api/rooms/web-ticket/events?access_token=${encodeURIComponent(credential)}`);
+      expect(spent.status).toBe(401);
+      expect(((await spent.json()) as { error: string }).error).toContain("the ticket was used already");
+    } finally {
+      await context.close();
+    }
+  });
+});
+
 describe("the chat page's room picker and bad input", () => {
   it("switches rooms from the picker and updates the link to share", async () => {
     const page = await openRoom(serverUrl, "web-first", "walker");

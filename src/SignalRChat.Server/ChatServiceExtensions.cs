@@ -44,6 +44,8 @@ internal static class ChatServiceExtensions
         services.AddSingleton<ReplyBudget>();
         services.AddOptions<InvitationOptions>().BindConfiguration(LimitOptions.Section)
             .Validate(o => o.InvitationsPerMinute >= 1, "Chat:Limits:InvitationsPerMinute must be at least 1")
+            .Validate(o => o.MaxInvitationsPerRoom >= 1, "Chat:Limits:MaxInvitationsPerRoom must be at least 1")
+            .Validate(o => o.MaxPendingInvitationsPerUser >= 1, "Chat:Limits:MaxPendingInvitationsPerUser must be at least 1")
             .ValidateOnStart();
         services.AddSingleton<Approvals.IToolApprovals, Approvals.InMemoryToolApprovals>();
         services.AddOptions<FanoutOptions>().BindConfiguration(FanoutOptions.Section)

@@ -5,7 +5,7 @@ using SignalRChat.Server.Security;
 
 namespace SignalRChat.Server.Auth;
 
-/// <summary><c>POST /api/auth/guest</c> and <c>POST /api/auth/refresh</c>.</summary>
+/// <summary><c>POST /api/auth/guest</c>, <c>POST /api/auth/refresh</c> and <c>POST /api/auth/ticket</c>.</summary>
 internal static class AuthApi
 {
     public sealed record GuestRequest(string? Name);
@@ -15,6 +15,7 @@ internal static class AuthApi
         var group = app.MapGroup("/api/auth").WithSmallBodies();
         group.MapPost("/guest", SignInAsGuest).AllowAnonymous().RequireRateLimiting(GuestSignInLimit.Policy);
         group.MapPost("/refresh", Refresh).RequireAuthorization().RequireRateLimiting(TokenRefreshLimit.Policy);
+        group.MapPost("/ticket", IssueTicket).RequireAuthorization();
         return app;
     }
 
@@ -68,6 +69,23 @@ internal static class AuthApi
         var user = ChatUser.From(principal);
         return Results.Ok(new GuestSession(tokens.Issue(user.UserId, user.Name, start, user.Address), user.UserId, user.Name));
     }
+
+    /// <summary>
+    /// A single-use ticket for the query string of the hub or the event stream, for the session whose token came in the
+    /// <c>Authorization</c> header (this route never reads the query). Any accepted token will do, an identity provider's too.
+    /// </summary>
+    private static IResult IssueTicket(ClaimsPrincipal principal, TicketService tickets)
+    {
+        if (tickets.Issue(principal) is not { } issued)
+        {
+            return Results.Json(new { error = "the token expires now: refresh it or sign in again, then ask for a ticket" },
+                statusCode: StatusCodes.Status401Unauthorized);
+        }
+
+        return Results.Ok(new TicketResponse(issued.Ticket, issued.ExpiresAt));
+    }
+
+    public sealed record TicketResponse(string Ticket, DateTimeOffset ExpiresAt);
 
     private static bool GuestsAllowed(AuthOptions options, IHostEnvironment environment) => options.AllowGuests ?? environment.IsDevelopment();
 }

@@ -25,6 +25,8 @@ internal static class AuthExtensions
         services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.Section)
             .Validate(o => o.TokenLifetime > TimeSpan.Zero, "Chat:Auth:TokenLifetime must be positive")
             .Validate(o => o.MaxSessionAge > TimeSpan.Zero, "Chat:Auth:MaxSessionAge must be positive, e.g. 7.00:00:00")
+            .Validate(o => o.TicketLifetime >= TimeSpan.FromSeconds(1) && o.TicketLifetime <= TimeSpan.FromMinutes(10),
+                "Chat:Auth:TicketLifetime must be from 00:00:01 to 00:10:00")
             .Validate(o => o.RefreshesPerHour >= 1, "Chat:Auth:RefreshesPerHour must be at least 1")
             .Validate(o => o.ClockSkew >= TimeSpan.Zero && o.ClockSkew <= TimeSpan.FromMinutes(5), "Chat:Auth:ClockSkew must be between 0 and 5 minutes")
             .Validate(o => string.IsNullOrEmpty(o.Authority) || Uri.TryCreate(o.Authority, UriKind.Absolute, out _),
@@ -32,6 +34,8 @@ internal static class AuthExtensions
             .ValidateOnStart();
         services.AddSingleton<SigningKeyProvider>();
         services.AddSingleton<TokenService>();
+        services.AddSingleton<ITicketLedger, InMemoryTicketLedger>();
+        services.AddSingleton<TicketService>();
         services.AddSingleton<IUserIdProvider, SubjectUserIdProvider>();
 
         var authority = builder.Configuration[$"{AuthOptions.Section}:{nameof(AuthOptions.Authority)}"];
@@ -48,7 +52,7 @@ internal static class AuthExtensions
                 // The token is read again by nothing; a saved copy would stay with every open hub connection.
                 jwt.SaveToken = false;
                 jwt.TokenValidationParameters = tokens.ValidationParameters();
-                jwt.Events = new JwtBearerEvents { OnMessageReceived = ReadToken, OnTokenValidated = KeepOnlyUserClaims };
+                jwt.Events = new JwtBearerEvents { OnMessageReceived = ReadTokenOrTicket, OnTokenValidated = KeepOnlyUserClaims, OnChallenge = ExplainRefusedTicket };
             });
 
         if (!string.IsNullOrEmpty(authority))
@@ -87,6 +91,44 @@ internal static class AuthExtensions
     {
         context.Token = BearerTokens.Read(context.Request);
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// As <see cref="ReadToken"/>; on the routes that take a token in the query (the hub, the event stream) a ticket is
+    /// redeemed (used up) instead, whether it came in the query or, from a client that can set headers, in the header.
+    /// </summary>
+    private static async Task ReadTokenOrTicket(MessageReceivedContext context)
+    {
+        var token = BearerTokens.Read(context.Request);
+        var tickets = context.HttpContext.RequestServices.GetRequiredService<TicketService>();
+        if (token is null || !BearerTokens.MayCarryQueryToken(context.Request.Path) || !tickets.IsTicket(token))
+        {
+            context.Token = token;
+            return;
+        }
+
+        var (principal, refusal) = await tickets.RedeemAsync(token, context.Scheme.Name, context.HttpContext.RequestAborted);
+        if (principal is null)
+        {
+            context.HttpContext.Items[TicketService.RefusalItem] = refusal;
+            context.Fail(refusal!);
+            return;
+        }
+
+        context.Principal = principal;
+        context.Success();
+    }
+
+    /// <summary>A refused ticket's 401 says why (used, expired, forged), so a client knows to fetch a new one.</summary>
+    private static async Task ExplainRefusedTicket(JwtBearerChallengeContext context)
+    {
+        if (context.HttpContext.Items[TicketService.RefusalItem] is string refusal && !context.Response.HasStarted)
+        {
+            context.HandleResponse();
+            context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+            context.Response.Headers.WWWAuthenticate = "Bearer error=\"invalid_token\"";
+            await context.Response.WriteAsJsonAsync(new { error = refusal });
+        }
     }
 
     private static readonly string[] KeptClaims = [TokenService.UserIdClaim, TokenService.NameClaim, TokenService.IssuerClaim, TokenService.SessionStartClaim, TokenService.AddressClaim, "exp"];

@@ -25,6 +25,9 @@ public sealed class AuthOptions
     /// <summary>Token refreshes one user may make an hour (a client refreshes once per three quarters of <see cref="TokenLifetime"/>).</summary>
     public int RefreshesPerHour { get; set; } = 60;
 
+    /// <summary>How long a single-use ticket for the query string (<c>POST /api/auth/ticket</c>) is valid.</summary>
+    public TimeSpan TicketLifetime { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>How far a token's lifetime may be off because clocks differ.</summary>
     public TimeSpan ClockSkew { get; set; } = TimeSpan.FromSeconds(30);
 

@@ -79,6 +79,7 @@ internal static class RedisExtensions
         services.AddSingleton<IGenerationBackend>(sp => sp.GetRequiredService<RedisGenerationBackend>());
         services.AddHostedService<RedisLeaseSweeper>();
         services.AddSingleton<Approvals.IToolApprovals, RedisToolApprovals>();
+        services.AddSingleton<Auth.ITicketLedger, RedisTicketLedger>();
 
         // Messages to a user reach every node (UserBackplane); room events go on the rooms' own channels.
         services.AddSingleton<UserBackplane<ChatHub>>(sp =>

@@ -34,6 +34,9 @@ internal static class RedisKeys
     /// <summary>A tool call's approval: its room and its state (pending, approved, denied, expired).</summary>
     public static RedisKey Approval(string approvalId) => $"chat:approval:{approvalId}";
 
+    /// <summary>The mark of a used single-use ticket (<c>POST /api/auth/ticket</c>), expiring with the ticket.</summary>
+    public static RedisKey UsedTicket(string ticketId) => $"chat:ticket:{ticketId}";
+
     /// <summary>Decisions on approvals, heard by every node; the one whose reply waits goes on.</summary>
     public static RedisChannel ApprovalChannel { get; } = RedisChannel.Literal("chat:approvals");
 }

@@ -94,8 +94,15 @@ internal sealed class RedisRoomStore : IRoomStore, IRoomEventBus
     public async ValueTask<RoomEntry> EnsureMemberAsync(string roomId, RoomMember member, CancellationToken cancellationToken = default) =>
         (long)await RunAsync(roomId, "ensure", RoomScripts.Ensure, Args(roomId).With(user: member.UserId, name: member.Name)) == 1 ? RoomEntry.Entered : RoomEntry.NotInvited;
 
-    public async ValueTask<bool> InviteAsync(string roomId, string userId, CancellationToken cancellationToken = default) =>
-        (long)await RunAsync(roomId, "invite", RoomScripts.Invite, Args(roomId).With(user: userId)) == 1;
+    public async ValueTask<RoomInvitation> InviteAsync(string roomId, string userId, int maxPerRoom, int maxPendingPerUser,
+        CancellationToken cancellationToken = default) =>
+        (long)await RunAsync(roomId, "invite", RoomScripts.Invite, Args(roomId).With(user: userId, count: maxPerRoom)) switch
+        {
+            1 => RoomInvitation.Invited,
+            2 => RoomInvitation.AlreadyInvited,
+            3 => RoomInvitation.RoomFull,
+            _ => RoomInvitation.NoRoom,
+        };
 
     public async ValueTask<bool> IsMemberAsync(string roomId, string userId, CancellationToken cancellationToken = default) =>
         (long)await RunAsync(roomId, "ismember", RoomScripts.IsMember, Args(roomId).With(user: userId), writes: false) == 1;

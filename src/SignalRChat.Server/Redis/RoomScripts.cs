@@ -77,8 +77,11 @@ internal static class RoomScripts
         return 'created'
         """);
 
+    /// <summary>1 invited, 2 already invited, 3 the list holds <c>@Count</c> already (nothing written), 0 no such room.</summary>
     public static readonly LuaScript Invite = Prepare("""
         if not exists() then return 0 end
+        if redis.call('SISMEMBER', kInvited, @User) == 1 then touch() return 2 end
+        if redis.call('SCARD', kInvited) >= tonumber(@Count) then return 3 end
         redis.call('SADD', kInvited, @User)
         touch()
         return 1

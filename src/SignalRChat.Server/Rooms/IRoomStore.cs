@@ -17,6 +17,22 @@ public enum RoomCreation
     TakenByOther,
 }
 
+/// <summary>Outcome of <see cref="IRoomStore.InviteAsync"/>.</summary>
+public enum RoomInvitation
+{
+    Invited,
+    AlreadyInvited,
+
+    /// <summary>The room's list already holds the most invitations allowed; nothing changed.</summary>
+    RoomFull,
+
+    /// <summary>The person already has the most pending invitations allowed; nothing changed.</summary>
+    InviteeFull,
+
+    /// <summary>The room does not exist (any more).</summary>
+    NoRoom,
+}
+
 /// <summary>Events after a seq, or <see cref="Reset"/> when that seq has left the log's window.</summary>
 public sealed record EventRange(bool Reset, long LastSeq, IReadOnlyList<RoomEvent> Events);
 
@@ -41,7 +57,12 @@ public interface IRoomStore
     /// <summary>Makes the user a member without a connection (a plain HTTP client); no presence event.</summary>
     ValueTask<RoomEntry> EnsureMemberAsync(string roomId, RoomMember member, CancellationToken cancellationToken = default);
 
-    ValueTask<bool> InviteAsync(string roomId, string userId, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// Adds the user to the room's invitation list unless it already holds <paramref name="maxPerRoom"/> others (checked in the
+    /// same step as the write). The store that keeps the record also refuses a person with <paramref name="maxPendingPerUser"/>
+    /// invitations to other rooms they have not joined; a hot store alone ignores it.
+    /// </summary>
+    ValueTask<RoomInvitation> InviteAsync(string roomId, string userId, int maxPerRoom, int maxPendingPerUser, CancellationToken cancellationToken = default);
 
     /// <summary>True when the user has joined the room and not left it (connected or not).</summary>
     ValueTask<bool> IsMemberAsync(string roomId, string userId, CancellationToken cancellationToken = default);

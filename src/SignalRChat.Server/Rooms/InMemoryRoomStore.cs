@@ -132,24 +132,17 @@ internal sealed class InMemoryRoomStore(IOptions<RoomOptions> options, TimeProvi
             return RoomEntry.Entered;
         }));
 
-    public ValueTask<bool> InviteAsync(string roomId, string userId, CancellationToken cancellationToken = default)
+    public ValueTask<RoomInvitation> InviteAsync(string roomId, string userId, int maxPerRoom, int maxPendingPerUser, CancellationToken cancellationToken = default)
     {
         if (!_rooms.TryGetValue(roomId, out var room))
         {
-            return ValueTask.FromResult(false);
+            return ValueTask.FromResult(RoomInvitation.NoRoom);
         }
 
         lock (room)
         {
-            if (room.Forgotten)
-            {
-                return ValueTask.FromResult(false);
-            }
-
-            room.Invite(userId);
+            return ValueTask.FromResult(room.Forgotten ? RoomInvitation.NoRoom : room.Invite(userId, maxPerRoom));
         }
-
-        return ValueTask.FromResult(true);
     }
 
     public ValueTask<bool> IsMemberAsync(string roomId, string userId, CancellationToken cancellationToken = default) =>

@@ -283,7 +283,17 @@ internal sealed class RoomService
                 $"rate limit: {perMinute} invitations a minute, try again in {Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds))} s (Chat:Limits:InvitationsPerMinute)");
         }
 
-        await _store.InviteAsync(room, userId!);
+        var limits = _invitations.Value;
+        switch (await _store.InviteAsync(room, userId!, limits.MaxInvitationsPerRoom, limits.MaxPendingInvitationsPerUser))
+        {
+            case RoomInvitation.RoomFull:
+                throw new ChatRequestException(ChatRefusal.Conflict,
+                    $"invitation limit: room '{room}' has {limits.MaxInvitationsPerRoom} invitations, the most a room may have (Chat:Limits:MaxInvitationsPerRoom)");
+            case RoomInvitation.InviteeFull:
+                throw new ChatRequestException(ChatRefusal.Conflict,
+                    $"invitation limit: that person has {limits.MaxPendingInvitationsPerUser} invitations to rooms they have not joined, the most allowed " +
+                    "(Chat:Limits:MaxPendingInvitationsPerUser); they can be invited again once they join one of them");
+        }
     }
 
     public async Task<SendMessageResult> SendAsync(ChatUser user, string? roomId, string? text, CancellationToken cancellationToken = default)

@@ -82,7 +82,22 @@ internal sealed class RoomState(string roomId, string visibility, string? creato
         return true;
     }
 
-    public void Invite(string userId) => _invited.Add(userId);
+    /// <summary>Adds an invitation unless the list already holds <paramref name="max"/> others.</summary>
+    public RoomInvitation Invite(string userId, int max)
+    {
+        if (_invited.Contains(userId))
+        {
+            return RoomInvitation.AlreadyInvited;
+        }
+
+        if (_invited.Count >= max)
+        {
+            return RoomInvitation.RoomFull;
+        }
+
+        _invited.Add(userId);
+        return RoomInvitation.Invited;
+    }
 
     public void AddMember(RoomMember member)
     {

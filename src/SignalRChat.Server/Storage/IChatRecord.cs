@@ -26,6 +26,12 @@ internal interface IChatRecord
     /// <summary>The rooms the user belongs to (joined and not left, created, or invited to), most recent activity first; the last message's text cut to <see cref="PreviewLength"/>.</summary>
     Task<IReadOnlyList<RoomListing>> ListRoomsAsync(string userId, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// How many rooms other than <paramref name="exceptRoomId"/> the user is invited to and has never joined: the invitations
+    /// still waiting for them (joining a room uses its invitation up, leaving again does not give it back to the count).
+    /// </summary>
+    Task<int> CountPendingInvitationsAsync(string userId, string exceptRoomId, CancellationToken cancellationToken);
+
     /// <summary>Everyone the room belongs to (members, its creator, those invited) and how many messages of others they have not read.</summary>
     Task<IReadOnlyList<(string UserId, int Unread)>> GetUnreadAsync(string roomId, CancellationToken cancellationToken);
 

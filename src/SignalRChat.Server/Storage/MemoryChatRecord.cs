@@ -169,6 +169,14 @@ internal sealed class MemoryChatRecord : IChatRecord
         }
     }
 
+    public Task<int> CountPendingInvitationsAsync(string userId, string exceptRoomId, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            return Task.FromResult(_rooms.Count(r => r.Key != exceptRoomId && r.Value.Invited.ContainsKey(userId) && !r.Value.Members.ContainsKey(userId)));
+        }
+    }
+
     public Task<IReadOnlyList<(string UserId, int Unread)>> GetUnreadAsync(string roomId, CancellationToken cancellationToken)
     {
         lock (_lock)

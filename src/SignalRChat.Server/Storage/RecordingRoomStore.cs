@@ -24,6 +24,8 @@ internal sealed class RecordingRoomStore(IRoomStore hot, IChatRecord record, Cha
     private const int MaxKnown = 50_000;
     private readonly ConcurrentDictionary<string, Lazy<Task<bool>>> _known = new(StringComparer.Ordinal);
 
+    private readonly SemaphoreSlim[] _inviteeGates = Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1)).ToArray();
+
     public async ValueTask<RoomEvent> AppendAsync(RoomEvent roomEvent, CancellationToken cancellationToken = default)
     {
         await KnownAsync(roomEvent.RoomId, cancellationToken);
@@ -86,16 +88,44 @@ internal sealed class RecordingRoomStore(IRoomStore hot, IChatRecord record, Cha
         recorder.Joined(roomId, member);
     }
 
-    public async ValueTask<bool> InviteAsync(string roomId, string userId, CancellationToken cancellationToken = default)
+    public async ValueTask<RoomInvitation> InviteAsync(string roomId, string userId, int maxPerRoom, int maxPendingPerUser,
+        CancellationToken cancellationToken = default)
     {
         await KnownAsync(roomId, cancellationToken);
-        var invited = await hot.InviteAsync(roomId, userId, cancellationToken);
-        if (invited)
-        {
-            await recorder.InvitedAsync(roomId, userId, null, cancellationToken);
-        }
 
-        return invited;
+        // The invitations of one person are counted and written one at a time on this node, so two rooms inviting them at
+        // once cannot both take the last place. The locks are a fixed set shared by hash: their memory does not grow with users.
+        var gate = _inviteeGates[(int)((uint)StringComparer.Ordinal.GetHashCode(userId) % (uint)_inviteeGates.Length)];
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            int pending;
+            try
+            {
+                pending = await record.CountPendingInvitationsAsync(userId, roomId, cancellationToken);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                throw new ChatRequestException(ChatRefusal.Unavailable, $"{record.Description} did not answer: try again in a moment");
+            }
+
+            if (pending >= maxPendingPerUser)
+            {
+                return RoomInvitation.InviteeFull;
+            }
+
+            var invited = await hot.InviteAsync(roomId, userId, maxPerRoom, maxPendingPerUser, cancellationToken);
+            if (invited is RoomInvitation.Invited or RoomInvitation.AlreadyInvited)
+            {
+                await recorder.InvitedAsync(roomId, userId, null, cancellationToken);
+            }
+
+            return invited;
+        }
+        finally
+        {
+            gate.Release();
+        }
     }
 
     public async ValueTask<bool> IsMemberAsync(string roomId, string userId, CancellationToken cancellationToken = default)

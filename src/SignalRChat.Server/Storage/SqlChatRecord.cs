@@ -228,6 +228,20 @@ internal sealed class SqlChatRecord(SqlDatabase database, TimeProvider time) : I
         return rooms.OrderByDescending(r => r.LastActivity).ThenBy(r => r.RoomId, StringComparer.Ordinal).ToList();
     }
 
+    public async Task<int> CountPendingInvitationsAsync(string userId, string exceptRoomId, CancellationToken cancellationToken)
+    {
+        const string sql = """
+            SELECT COUNT(*) FROM invitations i
+            WHERE i.user_id = @user AND i.room_id <> @room
+              AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.room_id = i.room_id AND m.user_id = i.user_id)
+            """;
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var command = Command(connection, sql);
+        SqlParameters.Add(command, "user", userId);
+        SqlParameters.Add(command, "room", exceptRoomId);
+        return Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture);
+    }
+
     public async Task<IReadOnlyList<(string UserId, int Unread)>> GetUnreadAsync(string roomId, CancellationToken cancellationToken)
     {
         const string sql = """

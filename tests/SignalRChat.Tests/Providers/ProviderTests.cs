@@ -101,6 +101,60 @@ public sealed class ProviderTests
     }
 
     [Fact]
+    public async Task A_round_asking_for_more_tool_calls_than_MaxToolCallsPerRound_runs_none_and_the_room_goes_on()
+    {
+        await using var wire = await OpenAIWireServer.StartAsync();
+        // The attack: one model answer asking for four calculator calls at once.
+        wire.Enqueue(
+            WireReply.Stream(
+                Chunks.Role(),
+                Chunks.ToolCall(0, "call_1", "calculator", "{\"expression\": \"1+1\"}"),
+                Chunks.ToolCall(1, "call_2", "calculator", "{\"expression\": \"2+2\"}"),
+                Chunks.ToolCall(2, "call_3", "calculator", "{\"expression\": \"3+3\"}"),
+                Chunks.ToolCall(3, "call_4", "calculator", "{\"expression\": \"4+4\"}"),
+                Chunks.Finish("tool_calls")),
+            WireReply.Text("I ", "asked ", "for ", "too ", "much."),
+            WireReply.Text("Fine, ", "thanks."));
+        var settings = OpenAI(wire);
+        settings["Chat:Model:MaxToolCallsPerRound"] = "3";
+        await using var server = await ChatServer.StartAsync(settings);
+        var alice = await server.ConnectAsync("alice");
+        var bob = await server.ConnectAsync("bob");
+        var log = new EventLog(alice);
+        var bobLog = new EventLog(bob);
+        await alice.JoinRoomAsync("greedy");
+        await bob.JoinRoomAsync("greedy");
+
+        var reply = await alice.AskAsync("greedy", "add up everything");
+        var final = await log.WaitForFinalAsync(reply.GenerationId);
+
+        Assert.Equal(GenerationStates.Completed, final.State);
+        Assert.Equal("I asked for too much.", final.Text);
+
+        // Every member sees each call of the round refused, naming the key; none of them ran.
+        foreach (var events in new[] { log, bobLog })
+        {
+            await events.WaitForFinalAsync(reply.GenerationId);
+            var tools = events.Events.OfType<ToolProgressEvent>().Where(t => t.GenerationId == reply.GenerationId).ToList();
+            Assert.DoesNotContain(tools, t => t.Phase == ToolPhases.Completed);
+            var failed = tools.Where(t => t.Phase == ToolPhases.Failed).ToList();
+            Assert.Equal(["call_1", "call_2", "call_3", "call_4"], failed.Select(t => t.CallId));
+            Assert.All(failed, t => Assert.Equal("refused: 4 tool calls in one round, at most 3 are run (Chat:Model:MaxToolCallsPerRound)", t.Detail));
+        }
+
+        // The model heard the refusal as each call's result.
+        var results = (await wire.WaitForRequestAsync(2)).Messages.Where(m => m.GetProperty("role").GetString() == "tool").ToList();
+        Assert.Equal(4, results.Count);
+        Assert.All(results, r => Assert.StartsWith("refused: 4 tool calls in one round", Content(r), StringComparison.Ordinal));
+
+        // The room goes on: the next message gets its reply.
+        var next = await bob.AskAsync("greedy", "thanks anyway");
+        var nextFinal = await bobLog.WaitForFinalAsync(next.GenerationId);
+        Assert.Equal(GenerationStates.Completed, nextFinal.State);
+        Assert.Equal("Fine, thanks.", nextFinal.Text);
+    }
+
+    [Fact]
     public async Task Malformed_tool_arguments_are_answered_to_the_model_as_a_tool_error_and_shown_as_failed()
     {
         await using var wire = await OpenAIWireServer.StartAsync();
