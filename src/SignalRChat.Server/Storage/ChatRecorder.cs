@@ -83,6 +83,9 @@ internal sealed class ChatRecorder(ChatRecordWriter writer, UserEvents userEvent
     public Task RoomCreatedAsync(string roomId, string visibility, string? creatorId, CancellationToken cancellationToken) =>
         writer.WriteAndWaitAsync(new RoomSaved(roomId, visibility, creatorId, time.GetUtcNow()), cancellationToken);
 
+    /// <summary>Completes once everything recorded before it is written (or throws when the record does not take it within the token).</summary>
+    public Task FlushAsync(CancellationToken cancellationToken) => writer.FlushAsync(cancellationToken);
+
     /// <summary>A room that came into being by being joined (public, no creator).</summary>
     public void RoomSeen(string roomId) => _ = writer.Write(new RoomSaved(roomId, RoomVisibility.Public, null, time.GetUtcNow()));
 

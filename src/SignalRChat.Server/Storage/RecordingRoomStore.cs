@@ -100,13 +100,17 @@ internal sealed class RecordingRoomStore(IRoomStore hot, IChatRecord record, Cha
         try
         {
             int pending;
+            using var answer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            answer.CancelAfter(TimeSpan.FromSeconds(10));
             try
             {
-                pending = await record.CountPendingInvitationsAsync(userId, roomId, cancellationToken);
+                // The joins this node has recorded so far (each uses an invitation up) are written first, so they count.
+                await recorder.FlushAsync(answer.Token);
+                pending = await record.CountPendingInvitationsAsync(userId, roomId, answer.Token);
             }
-            catch (Exception ex) when (ex is not OperationCanceledException)
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
             {
-                throw new ChatRequestException(ChatRefusal.Unavailable, $"{record.Description} did not answer: try again in a moment");
+                throw new ChatRequestException(ChatRefusal.Unavailable, $"{record.Description} did not answer ({ex.GetType().Name}): try again in a moment");
             }
 
             if (pending >= maxPendingPerUser)
