@@ -182,6 +182,17 @@ describe("the chat page's room picker and bad input", () => {
       expect(await page.locator("#share-link").getAttribute("href")).toBe(`${serverUrl}/?room=web-second`);
       await send(page, "in the second room");
       await expect.poll(() => lastReply(page).getAttribute("data-state"), { timeout: 20_000 }).toBe("completed");
+
+      // Looking at more rooms one after another than a connection may be in at once (Chat:Limits:MaxRoomsPerConnection, 50):
+      // the page closes each room it leaves the screen of, so the next one always opens.
+      for (let i = 0; i < 52; i++) {
+        await page.getByRole("textbox", { name: "Room" }).fill(`web-walk-${i}`);
+        await page.getByRole("button", { name: "Go" }).click();
+        await expect.poll(() => new URL(page.url()).searchParams.get("room")).toBe(`web-walk-${i}`);
+      }
+      expect(await page.locator("#error").textContent()).toBe("");
+      await send(page, "after a long walk");
+      await expect.poll(() => lastReply(page).getAttribute("data-state"), { timeout: 20_000 }).toBe("completed");
     } finally {
       await close(page);
     }
