@@ -199,6 +199,38 @@ public sealed class TicketTests
         Assert.Equal([alice.UserId], snapshot.Members.Select(m => m.UserId));
     }
 
+    [Fact]
+    public async Task Tickets_are_limited_per_user_a_minute_and_the_token_in_the_header_still_works()
+    {
+        await using var server = await ChatServer.StartAsync(new Dictionary<string, string?> { ["Chat:Auth:TicketsPerMinute"] = "2" });
+        var alice = await ChatClient.SignInAsGuestAsync(server.Url, "alice");
+        var bob = await ChatClient.SignInAsGuestAsync(server.Url, "bob");
+        using var http = server.CreateHttpClient();
+        await GetTicketAsync(http, alice.Token);
+        await GetTicketAsync(http, alice.Token);
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/auth/ticket");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", alice.Token);
+        using var refused = await http.SendAsync(request);
+        Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        Assert.NotNull(refused.Headers.RetryAfter);
+        Assert.Contains("rate limit: 2 tickets a minute", await ErrorOf(refused), StringComparison.Ordinal);
+        Assert.Contains("Chat:Auth:TicketsPerMinute", await ErrorOf(refused), StringComparison.Ordinal);
+
+        // Another person is not affected, and Alice still connects with her token in the header.
+        await GetTicketAsync(http, bob.Token);
+        await using var client = new ChatClient(server.Url, alice.Token);
+        await client.StartAsync();
+        Assert.Equal("lobby", (await client.JoinRoomAsync("lobby")).RoomId);
+    }
+
+    [Fact]
+    public async Task A_ticket_limit_below_one_stops_start_up_naming_the_key()
+    {
+        var failure = await Assert.ThrowsAnyAsync<Exception>(() => ChatServer.StartAsync(new Dictionary<string, string?> { ["Chat:Auth:TicketsPerMinute"] = "0" }));
+        Assert.Contains("Chat:Auth:TicketsPerMinute", failure.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("00:00:00")]
     [InlineData("00:30:00")]

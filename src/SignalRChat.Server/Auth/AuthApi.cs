@@ -15,7 +15,7 @@ internal static class AuthApi
         var group = app.MapGroup("/api/auth").WithSmallBodies();
         group.MapPost("/guest", SignInAsGuest).AllowAnonymous().RequireRateLimiting(GuestSignInLimit.Policy);
         group.MapPost("/refresh", Refresh).RequireAuthorization().RequireRateLimiting(TokenRefreshLimit.Policy);
-        group.MapPost("/ticket", IssueTicket).RequireAuthorization();
+        group.MapPost("/ticket", IssueTicket).RequireAuthorization().RequireRateLimiting(TicketIssueLimit.Policy);
         return app;
     }
 

@@ -28,6 +28,7 @@ internal static class AuthExtensions
             .Validate(o => o.TicketLifetime >= TimeSpan.FromSeconds(1) && o.TicketLifetime <= TimeSpan.FromMinutes(10),
                 "Chat:Auth:TicketLifetime must be from 00:00:01 to 00:10:00")
             .Validate(o => o.RefreshesPerHour >= 1, "Chat:Auth:RefreshesPerHour must be at least 1")
+            .Validate(o => o.TicketsPerMinute >= 1, "Chat:Auth:TicketsPerMinute must be at least 1")
             .Validate(o => o.ClockSkew >= TimeSpan.Zero && o.ClockSkew <= TimeSpan.FromMinutes(5), "Chat:Auth:ClockSkew must be between 0 and 5 minutes")
             .Validate(o => string.IsNullOrEmpty(o.Authority) || Uri.TryCreate(o.Authority, UriKind.Absolute, out _),
                 "Chat:Auth:Authority must be an absolute URL, e.g. https://login.example.com/realms/chat")
@@ -80,7 +81,9 @@ internal static class AuthExtensions
 
         services.AddAuthorization();
         services.AddGuestSignInLimit();
-        services.AddRateLimiter(limiter => limiter.AddPolicy<string, TokenRefreshLimit>(TokenRefreshLimit.Policy));
+        services.AddRateLimiter(limiter => limiter
+            .AddPolicy<string, TokenRefreshLimit>(TokenRefreshLimit.Policy)
+            .AddPolicy<string, TicketIssueLimit>(TicketIssueLimit.Policy));
 
         // Resolve the key at start-up so a missing or short key stops the server at once.
         services.AddHostedService<SigningKeyCheck>();

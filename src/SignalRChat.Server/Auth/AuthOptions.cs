@@ -28,6 +28,9 @@ public sealed class AuthOptions
     /// <summary>How long a single-use ticket for the query string (<c>POST /api/auth/ticket</c>) is valid.</summary>
     public TimeSpan TicketLifetime { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>Tickets one user may get a minute (<c>POST /api/auth/ticket</c>): one per connect and reconnect of a page.</summary>
+    public int TicketsPerMinute { get; set; } = 60;
+
     /// <summary>How far a token's lifetime may be off because clocks differ.</summary>
     public TimeSpan ClockSkew { get; set; } = TimeSpan.FromSeconds(30);
 
