@@ -213,6 +213,9 @@ internal sealed class RawHubSocket : IAsyncDisposable
 
     public long BytesReceived { get; private set; }
 
+    /// <summary>The size of the last message taken, with its record separator or length prefix (not the WebSocket header).</summary>
+    public int LastMessageBytes { get; private set; }
+
     public static Uri WebSocketUri(Uri node, string hubPath, string? token, string? query = null)
     {
         var builder = new UriBuilder(new Uri(node, hubPath.TrimStart('/'))) { Scheme = "ws" };
@@ -342,6 +345,7 @@ internal sealed class RawHubSocket : IAsyncDisposable
     {
         var message = _pending.GetRange(start, count).ToArray();
         _pending.RemoveRange(0, consumed);
+        LastMessageBytes = consumed;
         return message;
     }
 
@@ -355,12 +359,15 @@ internal sealed class RawHubSocket : IAsyncDisposable
 
 /// <summary>
 /// What the bytes scenario reads from one hub message: its type and, for an invocation, the target and the first
-/// argument: a string as it is (<see cref="Argument"/>), or an event's <c>text</c> and <c>state</c> fields.
+/// argument: a string as it is (<see cref="Argument"/>), or an event's <c>text</c> and <c>state</c> fields; for a
+/// compact delta (<c>t</c>, <c>tr</c>: positional <c>roomId, seq, text</c>), its text.
 /// </summary>
 internal readonly record struct HubMessage(int Type, string? Target, string? Argument, string? Text, string? State)
 {
     public const int Invocation = 1;
     public const int Completion = 3;
+
+    private static bool IsCompact(string? target) => target is SignalRChat.Contracts.ChatProtocol.CompactEvents.Token or SignalRChat.Contracts.ChatProtocol.CompactEvents.TokenRun;
 
     public static HubMessage FromJson(byte[] record)
     {
@@ -372,6 +379,11 @@ internal readonly record struct HubMessage(int Type, string? Target, string? Arg
         }
 
         var target = json.RootElement.GetProperty("target").GetString();
+        if (IsCompact(target))
+        {
+            return new HubMessage(type, target, null, json.RootElement.GetProperty("arguments")[2].GetString(), null);
+        }
+
         var argument = json.RootElement.GetProperty("arguments")[0];
         return argument.ValueKind == JsonValueKind.String
             ? new HubMessage(type, target, argument.GetString(), null, null)
@@ -395,6 +407,13 @@ internal readonly record struct HubMessage(int Type, string? Target, string? Arg
         reader.Skip(); // invocation id
         var target = reader.ReadString();
         reader.ReadArrayHeader();
+        if (IsCompact(target))
+        {
+            reader.Skip(); // room id
+            reader.Skip(); // seq
+            return new HubMessage(type, target, null, reader.ReadString(), null);
+        }
+
         if (reader.NextMessagePackType == MessagePackType.String)
         {
             return new HubMessage(type, target, reader.ReadString(), null, null);

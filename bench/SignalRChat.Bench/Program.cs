@@ -106,6 +106,21 @@ namespace SignalRChat.Bench
                     await scenarios.BytesAsync(chat, baseline, omitFinalText: true);
                     await scenarios.BytesAsync(packedChat, packedBaseline, omitFinalText: true);
                 }
+
+                // What the repository's clients ask for: compact deltas, alone and with finalText=omit.
+                if (Run("bytes per reply, tokens=compact"))
+                {
+                    log("bytes on the wire, tokens=compact");
+                    await scenarios.BytesAsync(chat, baseline, compactTokens: true);
+                    await scenarios.BytesAsync(packedChat, packedBaseline, compactTokens: true);
+                }
+
+                if (Run("bytes per reply, finalText=omit, tokens=compact"))
+                {
+                    log("bytes on the wire, finalText=omit, tokens=compact");
+                    await scenarios.BytesAsync(chat, baseline, omitFinalText: true, compactTokens: true);
+                    await scenarios.BytesAsync(packedChat, packedBaseline, omitFinalText: true, compactTokens: true);
+                }
             }
 
             if (Run("upstream abort"))

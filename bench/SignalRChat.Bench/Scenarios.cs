@@ -219,16 +219,22 @@ internal sealed class Scenarios(BenchSettings settings, Action<string> log)
 
     /// <summary>Bytes a member receives for one reply (WebSocket payload and frame headers) against the reply's text, in the services' protocol.</summary>
     /// <param name="omitFinalText">The chat's reader connects with <c>finalText=omit</c>, as the repository's clients can: the final status comes without the whole text.</param>
-    public async Task BytesAsync(ServiceUnderTest chat, ServiceUnderTest baseline, bool omitFinalText = false)
+    /// <param name="compactTokens">The chat's reader connects with <c>tokens=compact</c>, as the repository's clients do: deltas as <c>t(roomId, seq, text)</c>.</param>
+    public async Task BytesAsync(ServiceUnderTest chat, ServiceUnderTest baseline, bool omitFinalText = false, bool compactTokens = false)
     {
         var text = Encoding.UTF8.GetByteCount(string.Concat(BenchModel.StreamWords(settings.BytesTokens)));
-        var results = new Dictionary<string, (long Bytes, long Carried, int Events)>();
+        var results = new Dictionary<string, (long Bytes, long Carried, int Events, long TokenFraming, int Tokens)>();
         foreach (var service in new[] { baseline, chat })
         {
             var room = NewRoom("bytes");
             var sender = await service.ConnectAsync(0, NewUser());
             var token = await service.TokenAsync(service.Nodes[0], NewUser());
-            var query = omitFinalText && service == chat ? $"{ChatProtocol.Query.FinalText}={ChatProtocol.Query.Omit}" : null;
+            var asked = service != chat ? [] : new[]
+            {
+                omitFinalText ? $"{ChatProtocol.Query.FinalText}={ChatProtocol.Query.Omit}" : null,
+                compactTokens ? $"{ChatProtocol.Query.Tokens}={ChatProtocol.Query.Compact}" : null,
+            }.OfType<string>().ToArray();
+            var query = asked.Length == 0 ? null : string.Join('&', asked);
             await using var reader = await RawHubSocket.ConnectAsync(RawHubSocket.WebSocketUri(service.Nodes[0], service.HubPath, token, query), CancellationToken.None, service.Protocol);
             try
             {
@@ -242,8 +248,9 @@ internal sealed class Scenarios(BenchSettings settings, Action<string> log)
                 sender.Arm(new Recorder(16));
                 var before = reader.BytesReceived;
                 await service.StartAsync(sender, room, BenchModel.Request(settings.BytesTokens, 1, words: true));
-                long carried = 0;
+                long carried = 0, framedTokens = 0;
                 var events = 0;
+                var tokens = 0;
                 while (true)
                 {
                     var message = await reader.ReceiveMessageAsync(timeout.Token);
@@ -253,6 +260,13 @@ internal sealed class Scenarios(BenchSettings settings, Action<string> log)
                     }
 
                     events++;
+                    if (message.Target is "token" or ChatProtocol.CompactEvents.Token or ChatProtocol.CompactEvents.TokenRun)
+                    {
+                        // The message itself and the 2-byte header of the small WebSocket frame it would go in alone.
+                        tokens++;
+                        framedTokens += reader.LastMessageBytes + 2 - Encoding.UTF8.GetByteCount(message.Argument ?? message.Text ?? string.Empty);
+                    }
+
                     bool final;
                     if (message.Argument is { } argument)
                     {
@@ -271,7 +285,7 @@ internal sealed class Scenarios(BenchSettings settings, Action<string> log)
                     }
                 }
 
-                results[service.Name] = (reader.BytesReceived - before, carried, events);
+                results[service.Name] = (reader.BytesReceived - before, carried, events, framedTokens, tokens);
                 log($"  bytes {service.Name}: {reader.BytesReceived - before} bytes in {events} events for {text} bytes of text (text carried {carried})");
                 await sender.Final.WaitAsync(ReplyTimeout);
             }
@@ -283,12 +297,21 @@ internal sealed class Scenarios(BenchSettings settings, Action<string> log)
 
         var c = results[chat.Name];
         var b = results[baseline.Name];
-        var over = (chat.Protocol == WireProtocol.MessagePack ? ", MessagePack" : string.Empty) + (omitFinalText ? ", finalText=omit" : string.Empty);
+        var over = (chat.Protocol == WireProtocol.MessagePack ? ", MessagePack" : string.Empty) + (omitFinalText ? ", finalText=omit" : string.Empty)
+            + (compactTokens ? ", tokens=compact" : string.Empty);
         var label = $"bytes per reply{over} ({settings.BytesTokens} tokens, {text} bytes of text)";
         Figures.Add(new Figure(label, "bytes received / text bytes", "×", (double)c.Bytes / text, (double)b.Bytes / text, "—", null,
             $"chat {c.Bytes} bytes in {c.Events} events, baseline {b.Bytes} bytes in {b.Events} events"));
-        Figures.Add(new Figure(label, "framing per event", "bytes", (double)(c.Bytes - c.Carried) / c.Events, (double)(b.Bytes - b.Carried) / b.Events, "—", null,
-            "everything but the text: SignalR invocation, event fields, WebSocket header"));
+        var framing = (double)(c.Bytes - c.Carried) / c.Events;
+        var bareFraming = (double)(b.Bytes - b.Carried) / b.Events;
+        Figures.Add(new Figure(label, "framing per event", "bytes", framing, bareFraming, "—", null,
+            compactTokens
+                ? "everything but the text: SignalR invocation, event fields, WebSocket header; the reader asked for tokens=compact: deltas as t(roomId, seq, text)"
+                : "everything but the text: SignalR invocation, event fields, WebSocket header"));
+        var tokenFraming = (double)c.TokenFraming / c.Tokens;
+        var bareTokenFraming = (double)b.TokenFraming / b.Tokens;
+        Figures.Add(new Figure(label, "framing per token event", "bytes", tokenFraming, bareTokenFraming, compactTokens ? "≤ 1.5×" : "—", compactTokens ? tokenFraming <= 1.5 * bareTokenFraming : null,
+            $"token messages only, each with the 2-byte header of its own WebSocket frame: chat {c.Tokens} token events, baseline {b.Tokens}"));
         Figures.Add(new Figure(label, "text carried / text", "×", (double)c.Carried / text, (double)b.Carried / text, "≤ 1.2×", (double)c.Carried / text <= 1.2,
             omitFinalText
                 ? "the reader asked for finalText=omit: the final status comes without the text, which the client already has from the deltas"

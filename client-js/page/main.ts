@@ -405,7 +405,7 @@ async function start(name: string, room: string, protocol: HubProtocolName): Pro
   userName = session.name;
   userId = session.userId;
   // The page builds each reply from its deltas, so the final status need not repeat the text.
-  const chat = new ChatClient({ accessToken: session.token, protocol, finalText: "omit" });
+  const chat = new ChatClient({ accessToken: session.token, protocol, finalText: "omit", tokens: "compact" });
   wire(chat);
   await chat.start();
   client = chat;

@@ -1,4 +1,5 @@
-import type { ResumeResult, RoomEvent, RoomEventName } from "./contract";
+import type { ResumeResult, RoomEvent, RoomEventName, StatusEvent, TokenEvent } from "./contract";
+import { isFinal } from "./contract";
 
 /** A room event with its event name, as it arrived. */
 export interface NamedEvent {
@@ -25,7 +26,10 @@ export function firstSeqOf(event: RoomEvent): number {
  * snapshot; an event past a hole is held and Resume is asked for. A Resume that is refused (a
  * restarted server no longer knows the connection's rooms), that answers `reset`, or that shows
  * the room's seq went backwards asks for a fresh JoinRoom, whose snapshot replaces the position.
- * No clock and no I/O: the client feeds it and performs {@link nextAction}. The .NET client's
+ * No clock and no I/O: the client feeds it and performs {@link nextAction}. It also knows the reply
+ * running in the room as of its position (from the snapshot, then the statuses), so a compact delta
+ * (`tokens=compact`: a `token` with an empty `generationId`) is handed out with that reply's id; one
+ * with no running reply to belong to asks for a fresh JoinRoom, never becomes text of another reply. The .NET client's
  * `RoomTracker` is the same machine; `tests/cases/room-tracker.json` is run against both.
  */
 export class RoomTracker {
@@ -35,6 +39,7 @@ export class RoomTracker {
   private resumingFrom: number | undefined;
   private wanted: "none" | "resume" | "rejoin" = "none";
   private again = false;
+  private running: string | undefined;
   lastSeq = 0;
   joined = false;
 
@@ -61,15 +66,22 @@ export class RoomTracker {
     }
   }
 
+  /** The reply generating in the room as of {@link lastSeq}, as far as this tracker knows. */
+  get runningGeneration(): string | undefined {
+    return this.running;
+  }
+
   /**
    * The snapshot arrived: its lastSeq becomes the position (a fresh snapshot replaces the old
    * position even if lower, as after a server restart), and the held events that follow it are returned in order.
+   * `runningGenerationId` is the snapshot's `activeGeneration`, which the compact deltas after it belong to.
    */
-  completeJoin(snapshotLastSeq: number): NamedEvent[] {
+  completeJoin(snapshotLastSeq: number, runningGenerationId: string | undefined): NamedEvent[] {
     this.joining = false;
     this.rejoin = false;
     this.joined = true;
     this.lastSeq = snapshotLastSeq;
+    this.running = runningGenerationId;
     const ready = this.drain();
     if (this.again || this.held.length > 0) {
       this.again = false;
@@ -78,33 +90,72 @@ export class RoomTracker {
     return ready;
   }
 
-  /** Judges an incoming event; "new" means the caller applies it now. */
+  /** Judges an incoming event; "new" means the caller applies it now (a compact delta as {@link receive} hands it out). */
   accept(named: NamedEvent): Arrival {
+    return this.judge(named).arrival;
+  }
+
+  private judge(named: NamedEvent): { arrival: Arrival; applied?: NamedEvent } {
     if (this.joining) {
       this.held.push(named);
-      return "held";
+      return { arrival: "held" };
     }
     // A room not followed (left, or never joined) has no position: what still arrives is dropped.
     if (!this.joined || named.event.seq <= this.lastSeq) {
-      return "duplicate";
+      return { arrival: "duplicate" };
     }
     // A joined run that starts at or before the last seq seen cannot be applied in part: like a
     // hole, it waits, and Resume re-sends the deltas one by one (the run is then a duplicate).
     if (firstSeqOf(named.event) !== this.lastSeq + 1) {
       this.held.push(named);
       this.want("resume");
-      return "gap";
+      return { arrival: "gap" };
+    }
+    const applied = this.follow(named);
+    if (applied === undefined) {
+      return { arrival: "gap" };
     }
     this.lastSeq = named.event.seq;
-    return "new";
+    return { arrival: "new", applied };
   }
 
   /** An event arrived: the events to apply now, in order (it, and held ones it lets follow on). */
   receive(named: NamedEvent): NamedEvent[] {
-    if (this.accept(named) !== "new") {
+    const { arrival, applied } = this.judge(named);
+    if (arrival !== "new" || applied === undefined) {
       return [];
     }
-    return this.held.length > 0 ? [named, ...this.drain()] : [named];
+    return this.held.length > 0 ? [applied, ...this.drain()] : [applied];
+  }
+
+  /**
+   * The event as it is applied at the position it takes: a compact delta gets the running reply's
+   * id, and statuses move the running reply. A compact delta with no running reply known (a room
+   * taken up by a bare Resume mid-reply) is not applied: the room is joined afresh, and its snapshot says.
+   */
+  private follow(named: NamedEvent): NamedEvent | undefined {
+    if (named.name === "token") {
+      const token = named.event as TokenEvent;
+      if (token.generationId !== "") {
+        return named;
+      }
+      if (this.running === undefined) {
+        this.wanted = "rejoin";
+        return undefined;
+      }
+      return { name: "token", event: { ...token, generationId: this.running } };
+    }
+    if (named.name === "status") {
+      const status = named.event as StatusEvent;
+      if (isFinal(status.state)) {
+        if (status.generationId === this.running) {
+          this.running = undefined;
+        }
+      } else if (status.state !== "queued") {
+        this.running = status.generationId;
+      }
+    }
+    return named;
   }
 
   /** True while events past a hole wait. */
@@ -120,9 +171,10 @@ export class RoomTracker {
       if (named.event.seq <= this.lastSeq) {
         continue;
       }
-      if (firstSeqOf(named.event) === this.lastSeq + 1) {
+      const applied = firstSeqOf(named.event) === this.lastSeq + 1 ? this.follow(named) : undefined;
+      if (applied !== undefined) {
         this.lastSeq = named.event.seq;
-        ready.push(named);
+        ready.push(applied);
       } else {
         rest.push(named);
       }
@@ -213,6 +265,7 @@ export class RoomTracker {
     this.resumingFrom = undefined;
     this.wanted = "none";
     this.again = false;
+    this.running = undefined;
     this.held = [];
   }
 

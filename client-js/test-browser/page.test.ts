@@ -169,6 +169,58 @@ describe("the chat page's credentials", () => {
   });
 });
 
+describe("the chat page's compact token frames", () => {
+  it.each(["json", "messagepack"] as const)("asks for tokens=compact and renders the reply as the contract's token events tell it (%s)", async (protocol) => {
+    const room = `web-compact-${protocol}`;
+    // A member on the contract's shape, for the reference text.
+    const reference = new ChatClient({ serverUrl, accessToken: (await signInAsGuest(serverUrl, `ref-${protocol}`)).token });
+    await reference.start();
+    const deltas: string[] = [];
+    reference.on("token", (token) => deltas.push(token.text));
+    await reference.joinRoom(room);
+
+    const context = await browser.newContext({ viewport: { width: 1000, height: 720 } });
+    const page = await context.newPage();
+    const hubUrls: string[] = [];
+    const frames: (string | Buffer)[] = [];
+    page.on("websocket", (socket) => {
+      hubUrls.push(socket.url());
+      socket.on("framereceived", (frame) => frames.push(frame.payload));
+    });
+    try {
+      await page.goto(`${serverUrl}/?room=${room}&name=compact-${protocol}${protocol === "messagepack" ? "&protocol=messagepack" : ""}`);
+      await expect.poll(() => page.locator("#connection").textContent(), { timeout: 20_000 }).toBe("connected");
+      await page.locator("#chat:not([hidden])").waitFor();
+      await send(page, "hello in compact frames");
+      await expect.poll(() => lastReply(page).getAttribute("data-state"), { timeout: 20_000 }).toBe("completed");
+
+      const messageId = await lastReply(page).getAttribute("data-message-id");
+      const stored = (await reference.getHistory(room)).messages.find((m) => m.messageId === messageId);
+      expect(stored?.state).toBe("completed");
+      // The page renders the reply as Markdown, which drops the trailing space of the last delta.
+      expect((await lastReply(page).locator(".text").textContent())?.trimEnd()).toBe(stored?.text.trimEnd());
+      expect(deltas.join("")).toBe(stored?.text);
+
+      expect(hubUrls.some((url) => url.includes("/hubs/chat") && url.includes("tokens=compact"))).toBe(true);
+      if (protocol === "json") {
+        const records = frames.filter((f): f is string => typeof f === "string").flatMap((f) => f.split("\u001e")).filter((r) => r.length > 0);
+        const invocations = records.map((r) => JSON.parse(r) as { type: number; target?: string; arguments?: unknown[] }).filter((m) => m.type === 1);
+        const compact = invocations.filter((m) => m.target === "t" || m.target === "tr");
+        expect(compact.length).toBeGreaterThan(0);
+        expect(invocations.some((m) => m.target === "token")).toBe(false);
+        expect(compact.map((m) => m.arguments?.[2]).join("")).toBe(stored?.text);
+      } else {
+        // MessagePack: no frame names the contract's `token` (fixstr "token"); the reply still rendered whole.
+        const contractTarget = Buffer.from([0xa5, ...Buffer.from("token")]);
+        expect(frames.some((f) => typeof f !== "string" && f.includes(contractTarget))).toBe(false);
+      }
+    } finally {
+      await context.close();
+      await reference.close();
+    }
+  });
+});
+
 describe("the chat page's room picker and bad input", () => {
   it("switches rooms from the picker and updates the link to share", async () => {
     const page = await openRoom(serverUrl, "web-first", "walker");

@@ -3,14 +3,15 @@ import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import type { PresenceEvent, TokenEvent } from "../src/contract";
+import type { PresenceEvent, StatusEvent, TokenEvent } from "../src/contract";
 import { RoomTracker, type NamedEvent } from "../src/room-tracker";
 
 interface Step {
   join?: true;
   snapshot?: number;
+  running?: string;
   joinFailed?: string;
-  event?: { seq: number; firstSeq?: number; kind?: "token" | "presence" };
+  event?: { seq: number; firstSeq?: number; kind?: "token" | "t" | "status" | "presence"; generationId?: string; state?: StatusEvent["state"] };
   reconnect?: true;
   resumed?: { toSeq: number; reset: boolean };
   resumeRefused?: string;
@@ -19,7 +20,7 @@ interface Step {
   out: Output[];
 }
 
-type Output = { snapshot: number; reset: boolean } | { apply: number; firstSeq?: number } | { resume: number } | { rejoin: true };
+type Output = { snapshot: number; reset: boolean } | { apply: number; firstSeq?: number; generationId?: string } | { resume: number } | { rejoin: true };
 
 interface Case {
   name: string;
@@ -29,32 +30,50 @@ interface Case {
 const file = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "tests", "cases", "room-tracker.json");
 const cases = (JSON.parse(readFileSync(file, "utf8")) as { cases: Case[] }).cases;
 
+/** An input event: a contract token (generation "g") by default, `t` a compact one (no generation id), a status, or a presence. */
 function eventOf(input: NonNullable<Step["event"]>): NamedEvent {
   if (input.kind === "presence") {
     const event: PresenceEvent = { roomId: "r", seq: input.seq, userId: "u", name: "n", state: "joined" };
     return { name: "presence", event };
   }
-  const event: TokenEvent = { roomId: "r", generationId: "g", seq: input.seq, text: "t", ...(input.firstSeq === undefined ? {} : { firstSeq: input.firstSeq }) };
+  if (input.kind === "status") {
+    const event: StatusEvent = { roomId: "r", generationId: input.generationId ?? "", seq: input.seq, state: input.state ?? "thinking" };
+    return { name: "status", event };
+  }
+  const generationId = input.kind === "t" ? "" : "g";
+  const event: TokenEvent = { roomId: "r", generationId, seq: input.seq, text: "t", ...(input.firstSeq === undefined ? {} : { firstSeq: input.firstSeq }) };
   return { name: "token", event };
 }
 
-function applied(named: NamedEvent): Output {
-  return "firstSeq" in named.event && typeof named.event.firstSeq === "number" ? { apply: named.event.seq, firstSeq: named.event.firstSeq } : { apply: named.event.seq };
+/** What the app is handed; for a compact delta, with the generation the tracker gave it. */
+function applied(named: NamedEvent, compact: Set<number>): Output {
+  const output: { apply: number; firstSeq?: number; generationId?: string } = { apply: named.event.seq };
+  if ("firstSeq" in named.event && typeof named.event.firstSeq === "number") {
+    output.firstSeq = named.event.firstSeq;
+  }
+  if (named.name === "token" && compact.has(named.event.seq)) {
+    output.generationId = (named.event as TokenEvent).generationId;
+  }
+  return output;
 }
 
 /** Feeds one input to the tracker as the client does, and returns what follows from it. */
-function run(tracker: RoomTracker, step: Step): Output[] {
+function run(tracker: RoomTracker, step: Step, compact: Set<number>): Output[] {
   const out: Output[] = [];
+  const apply = (named: NamedEvent): Output => applied(named, compact);
   if (step.join) {
     tracker.beginJoin();
   } else if (step.snapshot !== undefined) {
     const reset = tracker.rejoining;
-    const ready = tracker.completeJoin(step.snapshot);
-    out.push({ snapshot: step.snapshot, reset }, ...ready.map(applied));
+    const ready = tracker.completeJoin(step.snapshot, step.running);
+    out.push({ snapshot: step.snapshot, reset }, ...ready.map(apply));
   } else if (step.joinFailed !== undefined) {
     tracker.abortJoin();
   } else if (step.event) {
-    out.push(...tracker.receive(eventOf(step.event)).map(applied));
+    if (step.event.kind === "t") {
+      compact.add(step.event.seq);
+    }
+    out.push(...tracker.receive(eventOf(step.event)).map(apply));
   } else if (step.reconnect) {
     tracker.reconnected();
   } else if (step.resumed) {
@@ -84,9 +103,10 @@ describe("the room tracker's table of cases", () => {
 
   it.each(cases.map((c) => [c.name, c] as const))("%s", (_name, c) => {
     const tracker = new RoomTracker();
+    const compact = new Set<number>();
     c.steps.forEach((step, index) => {
       const { out: expected, ...input } = step;
-      expect(run(tracker, step), `step ${index + 1}: ${JSON.stringify(input)}`).toEqual(expected);
+      expect(run(tracker, step, compact), `step ${index + 1}: ${JSON.stringify(input)}`).toEqual(expected);
     });
   });
 });

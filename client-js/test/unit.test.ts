@@ -21,7 +21,7 @@ describe("RoomTracker", () => {
     expect(room.accept(token(6, "b"))).toBe("held");
     expect(room.accept(token(4, "old"))).toBe("held");
     expect(room.accept(token(5, "a"))).toBe("held");
-    const released = room.completeJoin(4);
+    const released = room.completeJoin(4, undefined);
     expect(released.map((n) => n.event.seq)).toEqual([5, 6]);
     expect(room.lastSeq).toBe(6);
   });
@@ -29,7 +29,7 @@ describe("RoomTracker", () => {
   it("drops duplicates and reports a hole, then fills it once the missing events come", () => {
     const room = new RoomTracker();
     room.beginJoin();
-    room.completeJoin(10);
+    room.completeJoin(10, undefined);
     expect(room.accept(token(10, "dup"))).toBe("duplicate");
     expect(room.accept(token(11, "a"))).toBe("new");
     expect(room.accept(token(11, "a"))).toBe("duplicate");
@@ -46,7 +46,7 @@ describe("RoomTracker", () => {
   it("takes a run of joined token deltas (firstSeq..seq) as following on", () => {
     const room = new RoomTracker();
     room.beginJoin();
-    room.completeJoin(3);
+    room.completeJoin(3, undefined);
     expect(room.accept(token(7, "abcd", 4))).toBe("new");
     expect(room.lastSeq).toBe(7);
     expect(room.accept(token(10, "xy", 9))).toBe("gap");
@@ -55,7 +55,7 @@ describe("RoomTracker", () => {
   it("does not apply a joined run that starts before the position: it waits until Resume re-sends the deltas", () => {
     const room = new RoomTracker();
     room.beginJoin();
-    room.completeJoin(5);
+    room.completeJoin(5, undefined);
     expect(room.accept(token(8, "cdef", 4))).toBe("gap");
     expect(room.lastSeq).toBe(5);
     expect(room.drain()).toEqual([]);
@@ -69,9 +69,9 @@ describe("RoomTracker", () => {
   it("starts over from a fresh snapshot even when its lastSeq is lower (a restarted server)", () => {
     const room = new RoomTracker();
     room.beginJoin();
-    room.completeJoin(50);
+    room.completeJoin(50, undefined);
     room.beginJoin();
-    expect(room.completeJoin(2)).toEqual([]);
+    expect(room.completeJoin(2, undefined)).toEqual([]);
     expect(room.accept(presence(3))).toBe("new");
   });
 });

@@ -36,7 +36,7 @@ internal sealed class ChatSession(CliOptions options, IAnsiConsole console)
         try
         {
             // Replies are printed from their deltas, so the final status need not repeat the text.
-            await using var client = await ChatClient.ConnectAsGuestAsync(options.Server, name, omitFinalText: true);
+            await using var client = await ChatClient.ConnectAsGuestAsync(options.Server, name, omitFinalText: true, compactTokens: true);
             _client = client;
             return options.Message is { } message
                 ? await AskOnceAsync(client, message)

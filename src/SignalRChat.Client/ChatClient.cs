@@ -38,11 +38,27 @@ public sealed class ChatClient : IAsyncDisposable
     /// puts it back from the snapshot and the deltas it received, so handlers see the same events
     /// while each reply's text crosses the wire once instead of twice.
     /// </param>
-    public ChatClient(Uri server, string accessToken, Action<IHubConnectionBuilder>? configure = null, bool omitFinalText = false)
+    /// <param name="compactTokens">
+    /// Asks the server for token deltas in the compact shape (<c>tokens=compact</c>: <c>t</c> and <c>tr</c>,
+    /// positional arguments, no generation id); the client gives each the id of the reply running in its
+    /// room, so handlers see the same <see cref="TokenEvent"/>s while each delta costs a fraction of the framing.
+    /// </param>
+    public ChatClient(Uri server, string accessToken, Action<IHubConnectionBuilder>? configure = null, bool omitFinalText = false, bool compactTokens = false)
     {
         _server = server;
         _accessToken = accessToken;
-        var hub = omitFinalText ? $"{ChatProtocol.HubPath}?{ChatProtocol.Query.FinalText}={ChatProtocol.Query.Omit}" : ChatProtocol.HubPath;
+        var query = new List<string>(2);
+        if (omitFinalText)
+        {
+            query.Add($"{ChatProtocol.Query.FinalText}={ChatProtocol.Query.Omit}");
+        }
+
+        if (compactTokens)
+        {
+            query.Add($"{ChatProtocol.Query.Tokens}={ChatProtocol.Query.Compact}");
+        }
+
+        var hub = query.Count == 0 ? ChatProtocol.HubPath : $"{ChatProtocol.HubPath}?{string.Join('&', query)}";
 
         // Every (re)connect asks for the token held now, so a reconnect after a refresh uses the fresh one.
         var builder = new HubConnectionBuilder()
@@ -54,6 +70,10 @@ public sealed class ChatClient : IAsyncDisposable
 
         Connection.On<MessageEvent>(ChatProtocol.Events.Message, e => Receive(e));
         Connection.On<TokenEvent>(ChatProtocol.Events.Token, e => Receive(e));
+
+        // Compact deltas: an empty generation id, which the room's tracker fills with the running reply's.
+        Connection.On<string, long, string>(ChatProtocol.CompactEvents.Token, (roomId, seq, text) => ReceiveCompact(roomId, seq, text, null));
+        Connection.On<string, long, string, long>(ChatProtocol.CompactEvents.TokenRun, (roomId, seq, text, firstSeq) => ReceiveCompact(roomId, seq, text, firstSeq));
         Connection.On<ToolProgressEvent>(ChatProtocol.Events.ToolProgress, e => Receive(e));
         Connection.On<StatusEvent>(ChatProtocol.Events.Status, e => Receive(e));
         Connection.On<PresenceEvent>(ChatProtocol.Events.Presence, e => Receive(e));
@@ -159,10 +179,10 @@ public sealed class ChatClient : IAsyncDisposable
 
     /// <summary>Signs in as a guest and connects.</summary>
     public static async Task<ChatClient> ConnectAsGuestAsync(Uri server, string name, Action<IHubConnectionBuilder>? configure = null, CancellationToken cancellationToken = default,
-        bool omitFinalText = false)
+        bool omitFinalText = false, bool compactTokens = false)
     {
         var session = await SignInAsGuestAsync(server, name, cancellationToken: cancellationToken);
-        var client = new ChatClient(server, session.Token, configure, omitFinalText) { Session = session };
+        var client = new ChatClient(server, session.Token, configure, omitFinalText, compactTokens) { Session = session };
         await client.StartAsync(cancellationToken);
         return client;
     }
@@ -464,7 +484,7 @@ public sealed class ChatClient : IAsyncDisposable
                 RoomReset?.Invoke(snapshot);
             }
 
-            foreach (var held in room.CompleteJoin(snapshot.LastSeq))
+            foreach (var held in room.CompleteJoin(snapshot.LastSeq, snapshot.ActiveGeneration?.GenerationId))
             {
                 Dispatch(held);
             }
@@ -483,6 +503,15 @@ public sealed class ChatClient : IAsyncDisposable
                 reply.EndFrom(snapshot, generationId);
                 Forget(generationId);
             }
+        }
+    }
+
+    private void ReceiveCompact(string? roomId, long seq, string? text, long? firstSeq)
+    {
+        // A frame without its room or text is not a delta this client can place: dropped, and the seq hole it leaves is resumed.
+        if (roomId is not null && text is not null)
+        {
+            Receive(new TokenEvent(roomId, string.Empty, text) { Seq = seq, FirstSeq = firstSeq });
         }
     }
 

@@ -8,8 +8,11 @@ namespace SignalRChat.Client;
 /// an event past a hole is held and Resume is asked for. A Resume that is refused (a restarted server
 /// no longer knows the connection's rooms), that answers reset, or that shows the room's seq went
 /// backwards asks for a fresh JoinRoom, whose snapshot replaces the position. No clock and no I/O:
-/// the client feeds it (under <see cref="Gate"/>) and performs <see cref="NextAction"/>. The
-/// TypeScript client's <c>RoomTracker</c> is the same machine; <c>tests/cases/room-tracker.json</c>
+/// the client feeds it (under <see cref="Gate"/>) and performs <see cref="NextAction"/>. It also
+/// knows the reply running in the room as of its position (from the snapshot, then the statuses), so a
+/// compact delta (<c>tokens=compact</c>: a <see cref="TokenEvent"/> with an empty generation id) is
+/// handed out with that reply's id; one with no running reply to belong to asks for a fresh JoinRoom,
+/// never becomes text of another reply. The TypeScript client's <c>RoomTracker</c> is the same machine; <c>tests/cases/room-tracker.json</c>
 /// is run against both.
 /// </summary>
 internal sealed class RoomTracker
@@ -20,11 +23,15 @@ internal sealed class RoomTracker
     private long? _resumingFrom;
     private TrackerActionKind _wanted;
     private bool _again;
+    private string? _running;
 
     /// <summary>Taken around every call and the dispatch of what it returns, so a room's events are applied one at a time, in order.</summary>
     public Lock Gate { get; } = new();
 
     public long LastSeq { get; private set; }
+
+    /// <summary>The reply generating in the room as of <see cref="LastSeq"/>, as far as this tracker knows; null when none or not known.</summary>
+    public string? RunningGeneration => _running;
 
     /// <summary>True once the room has a position (joined, or taken up by Resume), until it is left.</summary>
     public bool Joined { get; private set; }
@@ -60,13 +67,15 @@ internal sealed class RoomTracker
     /// <summary>
     /// The snapshot arrived: its seq becomes the position (a fresh snapshot replaces the old one even
     /// if lower, as after a server restart), and the held events that follow it are returned in order.
+    /// <paramref name="runningGenerationId"/> is the snapshot's <c>activeGeneration</c>, which the compact deltas after it belong to.
     /// </summary>
-    public IReadOnlyList<RoomEvent> CompleteJoin(long snapshotLastSeq)
+    public IReadOnlyList<RoomEvent> CompleteJoin(long snapshotLastSeq, string? runningGenerationId)
     {
         _joining = false;
         _rejoin = false;
         Joined = true;
         LastSeq = snapshotLastSeq;
+        _running = runningGenerationId;
         var ready = Drain();
         if (_again || _held.Count > 0)
         {
@@ -77,8 +86,8 @@ internal sealed class RoomTracker
         return ready;
     }
 
-    /// <summary>Judges an incoming event; <see cref="Arrival.New"/> means the caller applies it now.</summary>
-    public Arrival Accept(RoomEvent roomEvent)
+    /// <summary>Judges an incoming event; <see cref="Arrival.New"/> means the caller applies it now (as it is after <see cref="TryFollow"/>).</summary>
+    private Arrival Accept(ref RoomEvent roomEvent)
     {
         if (_joining)
         {
@@ -101,6 +110,11 @@ internal sealed class RoomTracker
             return Arrival.Gap;
         }
 
+        if (!TryFollow(ref roomEvent))
+        {
+            return Arrival.Gap;
+        }
+
         LastSeq = roomEvent.Seq;
         return Arrival.New;
     }
@@ -108,7 +122,7 @@ internal sealed class RoomTracker
     /// <summary>An event arrived: the events to apply now, in order (it, and held ones it lets follow on).</summary>
     public IReadOnlyList<RoomEvent> Receive(RoomEvent roomEvent)
     {
-        if (Accept(roomEvent) != Arrival.New)
+        if (Accept(ref roomEvent) != Arrival.New)
         {
             return [];
         }
@@ -230,7 +244,37 @@ internal sealed class RoomTracker
         _resumingFrom = null;
         _wanted = TrackerActionKind.None;
         _again = false;
+        _running = null;
         _held = [];
+    }
+
+    /// <summary>
+    /// The event as it is applied at the position it takes: a compact delta gets the running reply's id,
+    /// and statuses move the running reply. A compact delta with no running reply known (a room taken up
+    /// by a bare Resume mid-reply) is not applied: the room is joined afresh, and its snapshot says.
+    /// </summary>
+    private bool TryFollow(ref RoomEvent roomEvent)
+    {
+        switch (roomEvent)
+        {
+            case TokenEvent { GenerationId.Length: 0 } compact:
+                if (_running is null)
+                {
+                    _wanted = TrackerActionKind.Rejoin;
+                    return false;
+                }
+
+                roomEvent = compact with { GenerationId = _running };
+                break;
+            case StatusEvent { IsFinal: true } final when final.GenerationId == _running:
+                _running = null;
+                break;
+            case StatusEvent { IsFinal: false, State: not GenerationStates.Queued } status:
+                _running = status.GenerationId;
+                break;
+        }
+
+        return true;
     }
 
     private List<RoomEvent> Drain()
@@ -249,10 +293,11 @@ internal sealed class RoomTracker
                 continue;
             }
 
-            if (roomEvent.FirstCoveredSeq == LastSeq + 1)
+            var applied = roomEvent;
+            if (roomEvent.FirstCoveredSeq == LastSeq + 1 && TryFollow(ref applied))
             {
                 LastSeq = roomEvent.Seq;
-                ready.Add(roomEvent);
+                ready.Add(applied);
             }
             else
             {

@@ -30,11 +30,28 @@ public static class ChatProtocol
     /// Query options of the hub URL (extensions of the contract). <c>finalText=omit</c>: the final
     /// <c>status</c> leaves out <c>text</c>, for a client that builds the reply from the snapshot and
     /// the deltas itself, so a reply's text crosses the wire once instead of twice.
+    /// <c>tokens=compact</c>: token deltas come as <see cref="CompactEvents"/> instead of <c>token</c>.
     /// </summary>
     public static class Query
     {
         public const string FinalText = "finalText";
         public const string Omit = "omit";
+        public const string Tokens = "tokens";
+        public const string Compact = "compact";
+    }
+
+    /// <summary>
+    /// The token delta in the shape a <c>tokens=compact</c> connection receives: positional arguments
+    /// and no generation id (one reply runs in a room at a time, and its <c>status</c> comes before its
+    /// deltas, so the client knows it). Every other event keeps its contract shape.
+    /// </summary>
+    public static class CompactEvents
+    {
+        /// <summary>One delta: arguments <c>(roomId, seq, text)</c>.</summary>
+        public const string Token = "t";
+
+        /// <summary>Joined deltas covering <c>firstSeq..seq</c>: arguments <c>(roomId, seq, text, firstSeq)</c>.</summary>
+        public const string TokenRun = "tr";
     }
 
     public static class Events

@@ -31,12 +31,13 @@ public sealed class RoomTrackerCaseTests
     {
         var steps = Load().Single(c => c!["name"]!.GetValue<string>() == name)!["steps"]!.AsArray();
         var tracker = new RoomTracker();
+        var compact = new HashSet<long>();
         var index = 0;
         foreach (var step in steps)
         {
             index++;
             var expected = step!["out"]!.AsArray().Select(o => o!.ToJsonString()).ToList();
-            var actual = Run(tracker, step.AsObject()).Select(o => o.ToJsonString()).ToList();
+            var actual = Run(tracker, step.AsObject(), compact).Select(o => o.ToJsonString()).ToList();
             Assert.True(expected.SequenceEqual(actual),
                 $"step {index} ({step.ToJsonString()}): expected [{string.Join(", ", expected)}], got [{string.Join(", ", actual)}]");
         }
@@ -45,8 +46,10 @@ public sealed class RoomTrackerCaseTests
     private static JsonArray Load() => JsonNode.Parse(File.ReadAllText(CasesFile))!["cases"]!.AsArray();
 
     /// <summary>Feeds one input to the tracker as the client does, and returns what follows from it.</summary>
-    private static List<JsonObject> Run(RoomTracker tracker, JsonObject step)
+    private static List<JsonObject> Run(RoomTracker tracker, JsonObject step, HashSet<long> compact)
     {
+        JsonObject Applied(RoomEvent roomEvent) => RoomTrackerCaseTests.Applied(roomEvent, compact);
+
         var output = new List<JsonObject>();
         if (step.ContainsKey("join"))
         {
@@ -55,7 +58,7 @@ public sealed class RoomTrackerCaseTests
         else if (step["snapshot"] is { } snapshot)
         {
             var reset = tracker.Rejoining;
-            var ready = tracker.CompleteJoin(snapshot.GetValue<long>());
+            var ready = tracker.CompleteJoin(snapshot.GetValue<long>(), step["running"]?.GetValue<string>());
             output.Add(new JsonObject { ["snapshot"] = snapshot.GetValue<long>(), ["reset"] = reset });
             output.AddRange(ready.Select(Applied));
         }
@@ -65,6 +68,11 @@ public sealed class RoomTrackerCaseTests
         }
         else if (step["event"] is JsonObject input)
         {
+            if (input["kind"]?.GetValue<string>() == "t")
+            {
+                compact.Add(input["seq"]!.GetValue<long>());
+            }
+
             output.AddRange(tracker.Receive(EventOf(input)).Select(Applied));
         }
         else if (step.ContainsKey("reconnect"))
@@ -106,15 +114,34 @@ public sealed class RoomTrackerCaseTests
         return output;
     }
 
+    /// <summary>An input event: a contract token (generation "g") by default, <c>t</c> a compact one (no generation id), a status, or a presence.</summary>
     private static RoomEvent EventOf(JsonObject input)
     {
         var seq = input["seq"]!.GetValue<long>();
-        return input["kind"]?.GetValue<string>() == "presence"
-            ? new PresenceEvent("r", "u", "n", PresenceStates.Joined) { Seq = seq }
-            : new TokenEvent("r", "g", "t") { Seq = seq, FirstSeq = input["firstSeq"]?.GetValue<long>() };
+        var firstSeq = input["firstSeq"]?.GetValue<long>();
+        return input["kind"]?.GetValue<string>() switch
+        {
+            "presence" => new PresenceEvent("r", "u", "n", PresenceStates.Joined) { Seq = seq },
+            "status" => new StatusEvent("r", input["generationId"]!.GetValue<string>(), input["state"]!.GetValue<string>()) { Seq = seq },
+            "t" => new TokenEvent("r", string.Empty, "t") { Seq = seq, FirstSeq = firstSeq },
+            _ => new TokenEvent("r", "g", "t") { Seq = seq, FirstSeq = firstSeq },
+        };
     }
 
-    private static JsonObject Applied(RoomEvent roomEvent) => roomEvent is TokenEvent { FirstSeq: { } first }
-        ? new JsonObject { ["apply"] = roomEvent.Seq, ["firstSeq"] = first }
-        : new JsonObject { ["apply"] = roomEvent.Seq };
+    /// <summary>What the app is handed; for a compact delta, with the generation the tracker gave it.</summary>
+    private static JsonObject Applied(RoomEvent roomEvent, HashSet<long> compact)
+    {
+        var output = new JsonObject { ["apply"] = roomEvent.Seq };
+        if (roomEvent is TokenEvent { FirstSeq: { } first })
+        {
+            output["firstSeq"] = first;
+        }
+
+        if (roomEvent is TokenEvent token && compact.Contains(token.Seq))
+        {
+            output["generationId"] = token.GenerationId;
+        }
+
+        return output;
+    }
 }

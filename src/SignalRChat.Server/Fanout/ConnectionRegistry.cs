@@ -28,7 +28,7 @@ internal sealed class ConnectionRegistry
     public void Add(HubConnectionContext connection)
     {
         var http = connection.GetHttpContext();
-        var omitFinalText = http?.Request.Query[ChatProtocol.Query.FinalText].ToString() == ChatProtocol.Query.Omit;
+        var shape = http is null ? default : EventShape.Of(http.Request.Query);
 
         // The request of a hub connection lives as long as the connection. Its user stays; the
         // authentication result behind it (ticket, properties) is let go.
@@ -37,7 +37,7 @@ internal sealed class ConnectionRegistry
             authentication.User = user;
         }
 
-        _connections[connection.ConnectionId] = new ConnectionSender(connection, _options.Value.MaxQueuedEventsPerConnection, omitFinalText, _metrics, _logger);
+        _connections[connection.ConnectionId] = new ConnectionSender(connection, _options.Value.MaxQueuedEventsPerConnection, shape, _metrics, _logger);
     }
 
     /// <summary>Raised after a connection closed, so the rooms it was in can let it go.</summary>

@@ -8,9 +8,10 @@ namespace SignalRChat.Server.Fanout;
 /// Writes room events to one hub connection. The caller never waits for the socket: when a write
 /// does not complete at once, later events queue behind it in order, and consecutive token deltas
 /// of one generation are joined into one event while the reader catches up. A reader too far
-/// behind is disconnected (it can come back with <c>Resume</c>).
+/// behind is disconnected (it can come back with <c>Resume</c>). Each event goes out in the shape the
+/// connection asked for (<c>finalText=omit</c>, <c>tokens=compact</c>), live and replayed alike.
 /// </summary>
-internal sealed class ConnectionSender(HubConnectionContext connection, int maxQueued, bool omitFinalText, ChatMetrics metrics, ILogger logger) : IRoomSubscriber
+internal sealed class ConnectionSender(HubConnectionContext connection, int maxQueued, EventShape shape, ChatMetrics metrics, ILogger logger) : IRoomSubscriber
 {
     private readonly Lock _lock = new();
     // Made when first needed: most connections are idle most of the time, and many never fall behind.
@@ -129,7 +130,10 @@ internal sealed class ConnectionSender(HubConnectionContext connection, int maxQ
         }
     }
 
-    private SerializedHubMessage MessageOf(OutgoingEvent outgoing) => omitFinalText ? outgoing.HubMessageWithoutFinalText : outgoing.HubMessage;
+    private SerializedHubMessage MessageOf(OutgoingEvent outgoing) =>
+        shape.CompactTokens && outgoing.Event is TokenEvent ? outgoing.CompactHubMessage
+        : shape.OmitFinalText ? outgoing.HubMessageWithoutFinalText
+        : outgoing.HubMessage;
 
     private bool FinishedWriting()
     {

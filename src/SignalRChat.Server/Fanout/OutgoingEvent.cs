@@ -9,6 +9,7 @@ internal sealed class OutgoingEvent(RoomEvent roomEvent)
 {
     private SerializedHubMessage? _hubMessage;
     private SerializedHubMessage? _withoutText;
+    private SerializedHubMessage? _compact;
     private byte[]? _json;
 
     public RoomEvent Event { get; } = roomEvent;
@@ -24,10 +25,24 @@ internal sealed class OutgoingEvent(RoomEvent roomEvent)
             ? _withoutText ?? Interlocked.CompareExchange(ref _withoutText, Create(status with { Text = null }), null) ?? _withoutText
             : HubMessage;
 
+    /// <summary>
+    /// The message for a connection that asked for <c>tokens=compact</c>: a token delta as
+    /// <c>t(roomId, seq, text)</c>, or joined deltas as <c>tr(roomId, seq, text, firstSeq)</c>, plain
+    /// positional arguments on either protocol; built only when such a connection receives one.
+    /// </summary>
+    public SerializedHubMessage CompactHubMessage =>
+        Event is TokenEvent token
+            ? _compact ?? Interlocked.CompareExchange(ref _compact, CreateCompact(token), null) ?? _compact
+            : HubMessage;
+
     /// <summary>The payload as JSON (camelCase, as on the hub), for the plain HTTP streams.</summary>
     public byte[] Json => _json ?? Interlocked.CompareExchange(ref _json, ChatJson.Serialize(Event), null) ?? _json;
 
     private static SerializedHubMessage Create(RoomEvent roomEvent) => new(new InvocationMessage(roomEvent.Kind, [roomEvent]));
+
+    private static SerializedHubMessage CreateCompact(TokenEvent token) => new(token.FirstSeq is { } firstSeq
+        ? new InvocationMessage(ChatProtocol.CompactEvents.TokenRun, [token.RoomId, token.Seq, token.Text, firstSeq])
+        : new InvocationMessage(ChatProtocol.CompactEvents.Token, [token.RoomId, token.Seq, token.Text]));
 }
 
 /// <summary>Something a room delivers its events to: a hub connection, an SSE response.</summary>

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.SignalR;
 using SignalRChat.Contracts;
 using SignalRChat.Server.Auth;
+using SignalRChat.Server.Fanout;
 using SignalRChat.Server.Rooms;
 using SignalRChat.Server.Storage;
 
@@ -13,7 +14,10 @@ internal sealed class ChatHub(RoomService rooms, RoomRecordService record, Colla
 {
     private ChatUser Caller => ChatUser.From(Context.User);
 
-    public override Task OnConnectedAsync() => rooms.ConnectAsync(Caller, Context.ConnectionId);
+    public override Task OnConnectedAsync() =>
+        Context.GetHttpContext() is { } http && EventShape.Refusal(http.Request.Query) is { } refusal
+            ? throw new HubException(refusal)
+            : rooms.ConnectAsync(Caller, Context.ConnectionId);
 
     public Task<RoomSnapshot> JoinRoom(string roomId) => rooms.JoinAsync(Caller, Context.ConnectionId, roomId);
 

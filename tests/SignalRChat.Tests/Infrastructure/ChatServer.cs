@@ -71,9 +71,9 @@ public sealed class ChatServer : IAsyncDisposable
     public HttpClient CreateHttpClient() => new() { BaseAddress = Url, Timeout = TimeSpan.FromSeconds(30) };
 
     /// <summary>Signs in a guest and connects a real SignalR client.</summary>
-    public async Task<ChatClient> ConnectAsync(string name, bool omitFinalText = false)
+    public async Task<ChatClient> ConnectAsync(string name, bool omitFinalText = false, bool compactTokens = false, Action<Microsoft.AspNetCore.SignalR.Client.IHubConnectionBuilder>? configure = null)
     {
-        var client = await ChatClient.ConnectAsGuestAsync(Url, name, omitFinalText: omitFinalText);
+        var client = await ChatClient.ConnectAsGuestAsync(Url, name, configure, omitFinalText: omitFinalText, compactTokens: compactTokens);
         lock (_clients)
         {
             _clients.Add(client);
