@@ -154,7 +154,8 @@ public sealed class RedisRebuildTests(PostgresFixture postgres) : IClassFixture<
 
         var sent = await bob.SendMessageAsync("across", "@assistant still here?");
         Assert.Equal(GenerationStates.Completed, (await bobLog.WaitForFinalAsync(sent.GenerationId!)).State);
-        var all = await PageBackAsync(alice, "across", 2);
+        // Read on the node that ran the reply: its record writes are the ones a read there waits for.
+        var all = await PageBackAsync(bob, "across", 2);
         Assert.Equal(6, all.Count);
         Assert.Equal(all.Count, all.Select(m => m.MessageId).Distinct().Count());
         Assert.True(all.Single(m => m.MessageId == sent.MessageId).Seq > before.LastSeq);
