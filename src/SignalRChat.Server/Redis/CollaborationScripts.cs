@@ -28,6 +28,7 @@ internal static class CollaborationScripts
     /// @User (@Name); with @Check, only a member may, and for a private room only its creator. Returns the settings, or ''.
     /// </summary>
     public static readonly LuaScript Settings = Prepare("""
+        requireKnown()
         local user, name = @User, @Name
         if @Check == '1' then
           if redis.call('HEXISTS', kMembers, user) == 0 then return '' end

@@ -133,23 +133,33 @@ internal static class QueueScripts
 
     /// <summary>
     /// For a room whose lease ran out: fails the dead node's reply and hands the room on.
-    /// [failed generation or '', outcome ('alive', 'free', 'wait', 'next'), next reply's fields].
+    /// [failed generation or '', its message as the history now has it (JSON) or '', outcome ('alive', 'free', 'wait', 'next'), next reply's fields].
     /// </summary>
     public static readonly LuaScript Reap = Prepare("""
         local leaseMs, mayStart = tonumber(@LeaseMs), @MayStart == '1'
         local gen = redis.call('GET', kRunning)
-        if gen and tonumber(redis.call('GET', kLease) or '0') > now then return {'', 'alive'} end
-        local failed = ''
+        if gen and tonumber(redis.call('GET', kLease) or '0') > now then return {'', '', 'alive'} end
+        local failed, message = '', ''
         if gen then
           local g = getGen(gen)
           local text = ''
-          if redis.call('HGET', kActive, 'gen') == gen then text = redis.call('GET', kActiveText) or '' end
+          local msgId = redis.call('HGET', kActive, 'msg')
+          if redis.call('HGET', kActive, 'gen') == gen then text = redis.call('GET', kActiveText) or '' else msgId = nil end
           append('status', failedStatus(gen, g and g.amid, text, @Error), {final = true, gen = gen, text = text, messageState = 'failed'})
           redis.call('HDEL', kGens, gen)
           failed = gen
+          -- The failed message, for the record: the dead node can no longer write its end.
+          msgId = msgId or (g and g.amid)
+          if msgId then
+            local items = redis.call('LRANGE', kHist, -100, -1)
+            for i = #items, 1, -1 do
+              if cjson.decode(items[i]).messageId == msgId then message = items[i] break end
+            end
+          end
         end
         local outcome
         if mayStart then outcome = runNext(leaseMs) else outcome = release() end
+        table.insert(outcome, 1, message)
         table.insert(outcome, 1, failed)
         return outcome
         """);

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Microsoft.Extensions.Options;
 using SignalRChat.Contracts;
 using SignalRChat.Server.Auth;
@@ -159,8 +160,11 @@ internal sealed class RedisGenerationBackend(IConnectionMultiplexer redis, Redis
         return reads.SelectMany(r => r.Result).Select(r => (string)r!).ToList();
     }
 
-    /// <summary>Fails the dead node's reply in <paramref name="roomId"/>; returns its id (or null) and the next reply, to run here when <paramref name="mayStart"/>.</summary>
-    public async Task<(string? Failed, GenerationJob? Next)> ReapAsync(string roomId, bool mayStart)
+    /// <summary>
+    /// Fails the dead node's reply in <paramref name="roomId"/>; returns its id (or null), its message as failed in the room
+    /// (null when the history no longer has it), and the next reply, to run here when <paramref name="mayStart"/>.
+    /// </summary>
+    public async Task<(string? Failed, ChatMessage? FailedMessage, GenerationJob? Next)> ReapAsync(string roomId, bool mayStart)
     {
         if (mayStart)
         {
@@ -174,13 +178,14 @@ internal sealed class RedisGenerationBackend(IConnectionMultiplexer redis, Redis
         args.Node = node.Id;
         var result = (RedisResult[])(await rooms.RunAsync(roomId, "reap", QueueScripts.Reap, args))!;
         var failed = (string?)result[0] is { Length: > 0 } id ? id : null;
-        var outcome = (string?)result[1];
+        var message = (string?)result[1] is { Length: > 0 } json ? JsonSerializer.Deserialize<ChatMessage>(json, ChatJson.Options) : null;
+        var outcome = (string?)result[2];
         if (outcome != "alive")
         {
             await FollowAsync(roomId, outcome);
         }
 
-        return (failed, ReadNext(roomId, result[1..]));
+        return (failed, message, ReadNext(roomId, result[2..]));
     }
 
     /// <summary>Keeps the lease listing in step with what a script did to the room.</summary>

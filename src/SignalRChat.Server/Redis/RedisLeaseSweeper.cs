@@ -1,12 +1,13 @@
 using Microsoft.Extensions.Options;
 using SignalRChat.Server.Generation;
+using SignalRChat.Server.Storage;
 using StackExchange.Redis;
 
 namespace SignalRChat.Server.Redis;
 
 /// <summary>
 /// Keeps this node's leases alive and looks for rooms whose node died: their reply is failed with a
-/// clear status and the next one starts here when this node has a free slot. Also hears Stops for
+/// clear status (and in the record) and the next one starts here when this node has a free slot. Also hears Stops for
 /// replies running here. Runs until the drain on shutdown is over, so leases hold while replies finish.
 /// </summary>
 internal sealed class RedisLeaseSweeper(
@@ -14,6 +15,7 @@ internal sealed class RedisLeaseSweeper(
     RedisGenerationBackend backend,
     RedisNode node,
     GenerationHost host,
+    ChatRecorder recorder,
     IOptions<RedisGenerationOptions> options,
     TimeProvider time,
     ILogger<RedisLeaseSweeper> logger) : BackgroundService
@@ -86,10 +88,15 @@ internal sealed class RedisLeaseSweeper(
         foreach (var roomId in await backend.ExpiredRoomsAsync())
         {
             var slot = host.TryTakeSlot();
-            var (failed, next) = await backend.ReapAsync(roomId, slot);
+            var (failed, message, next) = await backend.ReapAsync(roomId, slot);
             if (failed is not null)
             {
                 RedisLog.Reaped(logger, roomId, failed);
+            }
+
+            if (message is not null)
+            {
+                recorder.ReplyFailedElsewhere(roomId, message, GenerationErrors.NodeStopped);
             }
 
             if (next is not null)

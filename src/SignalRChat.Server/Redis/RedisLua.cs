@@ -13,6 +13,7 @@ internal static class RedisLua
         local kMeta, kMembers, kPresence, kConns, kInvited = @Meta, @Members, @Presence, @Conns, @Invited
         local kQueue, kRunning, kLease, kGens = @Queue, @Running, @Lease, @Gens
         local roomId, channel, expect, mayHaveRun = @RoomId, @Channel, @Expect, @MayHaveRun == '1'
+        local mayBeNew = @MayBeNew == '1'
         local now, logMax, logAge, histMax, ttl = tonumber(@Now), tonumber(@LogMax), tonumber(@LogAge), tonumber(@HistMax), tonumber(@Ttl)
 
         local function finishMessage(msgId, text, state, cancelledBy)
@@ -88,6 +89,16 @@ internal static class RedisLua
             end
           end
           return 'moved'
+        end
+
+        -- A room is in Redis while its meta hash is (written by the first join or CreateRoom, never removed but with the rest).
+        local function exists() return redis.call('EXISTS', kMeta) == 1 end
+
+        -- Scripts that would answer for an absent room as for a new one call this first: unless the caller
+        -- knows the room is new (@MayBeNew), an absent room is reported, so that it is rebuilt from the record
+        -- when Redis lost it (flushed, restarted empty, expired) instead of being taken for a new, public room.
+        local function requireKnown()
+          if not mayBeNew and not exists() then error({err = 'ROOMABSENT the room is not in Redis'}) end
         end
 
         -- A room's hot state expires when nothing happens in it for the TTL; each membership change and reply renews it.

@@ -12,9 +12,10 @@ namespace SignalRChat.Server.Redis;
 /// on the room's sharded channel, which every node with members in the room subscribes to
 /// (<see cref="RoomSubscriptions"/>). Writes of this node's own go through <see cref="RedisWriteBehind"/>.
 /// </summary>
-internal sealed class RedisRoomStore : IRoomStore, IRoomEventBus
+internal sealed class RedisRoomStore : IRoomStore, IRoomEventBus, IRoomStateLoss
 {
     private const int ReadPage = 500;
+    private const string Absent = "ROOMABSENT";
 
     private readonly IOptions<RoomOptions> _options;
     private readonly IOptions<RedisGenerationOptions> _redisOptions;
@@ -23,6 +24,7 @@ internal sealed class RedisRoomStore : IRoomStore, IRoomEventBus
     private readonly RoomSubscriptions _subscriptions;
     private readonly RedisWriteBehind _writeBehind;
     private readonly IConnectionMultiplexer _redis;
+    private Func<string, Task<bool>>? _rebuild;
 
     public RedisRoomStore(IConnectionMultiplexer redis, RedisScriptInvoker scripts, IOptions<RoomOptions> options, IOptions<RedisGenerationOptions> redisOptions,
         TimeProvider time, ILogger<RedisRoomStore> logger)
@@ -75,8 +77,40 @@ internal sealed class RedisRoomStore : IRoomStore, IRoomEventBus
         return _scripts.RunAsync(operation, script, args);
     }
 
+    public void RebuildFrom(Func<string, Task<bool>> rebuild) => _rebuild = rebuild;
+
+    /// <summary>
+    /// Runs a script that reports an absent room (<c>requireKnown</c>): the room is then rebuilt from the record when
+    /// it is recorded, and the script runs again; a room the record does not know is new, and the script runs as for one.
+    /// </summary>
+    private async Task<RedisResult> RunKnownAsync(string roomId, string operation, LuaScript script, RoomScriptArgs args, bool writes = true)
+    {
+        try
+        {
+            return await RunAsync(roomId, operation, script, args, writes);
+        }
+        catch (RedisServerException ex) when (ex.Message.StartsWith(Absent, StringComparison.Ordinal))
+        {
+        }
+
+        if (_rebuild is null || !await _rebuild(roomId))
+        {
+            args.MayBeNew = "1";
+        }
+
+        try
+        {
+            return await RunAsync(roomId, operation, script, args, writes);
+        }
+        catch (RedisServerException ex) when (ex.Message.StartsWith(Absent, StringComparison.Ordinal))
+        {
+            // Lost again between the rebuild and this call.
+            throw RedisScriptInvoker.Unavailable();
+        }
+    }
+
     public async ValueTask<RoomCreation> CreateRoomAsync(string roomId, string userId, string visibility, CancellationToken cancellationToken = default) =>
-        (string?)await RunAsync(roomId, "create", RoomScripts.Create, Args(roomId).With(user: userId, visibility: visibility)) switch
+        (string?)await RunKnownAsync(roomId, "create", RoomScripts.Create, Args(roomId).With(user: userId, visibility: visibility)) switch
         {
             "created" => RoomCreation.Created,
             "yours" => RoomCreation.AlreadyYours,
@@ -84,7 +118,7 @@ internal sealed class RedisRoomStore : IRoomStore, IRoomEventBus
         };
 
     public async ValueTask<RoomEntry> EnterAsync(string roomId, RoomMember member, string connectionId, CancellationToken cancellationToken = default) =>
-        (long)await RunAsync(roomId, "enter", RoomScripts.Enter, Args(roomId).With(user: member.UserId, name: member.Name, conn: connectionId)) == 1
+        (long)await RunKnownAsync(roomId, "enter", RoomScripts.Enter, Args(roomId).With(user: member.UserId, name: member.Name, conn: connectionId)) == 1
             ? RoomEntry.Entered
             : RoomEntry.NotInvited;
 
@@ -92,11 +126,11 @@ internal sealed class RedisRoomStore : IRoomStore, IRoomEventBus
         await RunAsync(roomId, "exit", RoomScripts.Exit, Args(roomId).With(user: userId, conn: connectionId, endMembership: endMembership));
 
     public async ValueTask<RoomEntry> EnsureMemberAsync(string roomId, RoomMember member, CancellationToken cancellationToken = default) =>
-        (long)await RunAsync(roomId, "ensure", RoomScripts.Ensure, Args(roomId).With(user: member.UserId, name: member.Name)) == 1 ? RoomEntry.Entered : RoomEntry.NotInvited;
+        (long)await RunKnownAsync(roomId, "ensure", RoomScripts.Ensure, Args(roomId).With(user: member.UserId, name: member.Name)) == 1 ? RoomEntry.Entered : RoomEntry.NotInvited;
 
     public async ValueTask<RoomInvitation> InviteAsync(string roomId, string userId, int maxPerRoom, int maxPendingPerUser,
         CancellationToken cancellationToken = default) =>
-        (long)await RunAsync(roomId, "invite", RoomScripts.Invite, Args(roomId).With(user: userId, count: maxPerRoom)) switch
+        (long)await RunKnownAsync(roomId, "invite", RoomScripts.Invite, Args(roomId).With(user: userId, count: maxPerRoom)) switch
         {
             1 => RoomInvitation.Invited,
             2 => RoomInvitation.AlreadyInvited,
@@ -105,10 +139,10 @@ internal sealed class RedisRoomStore : IRoomStore, IRoomEventBus
         };
 
     public async ValueTask<bool> IsMemberAsync(string roomId, string userId, CancellationToken cancellationToken = default) =>
-        (long)await RunAsync(roomId, "ismember", RoomScripts.IsMember, Args(roomId).With(user: userId), writes: false) == 1;
+        (long)await RunKnownAsync(roomId, "ismember", RoomScripts.IsMember, Args(roomId).With(user: userId), writes: false) == 1;
 
     public async ValueTask<bool> MayEnterAsync(string roomId, string userId, CancellationToken cancellationToken = default) =>
-        (long)await RunAsync(roomId, "mayenter", RoomScripts.MayEnter, Args(roomId).With(user: userId), writes: false) == 1;
+        (long)await RunKnownAsync(roomId, "mayenter", RoomScripts.MayEnter, Args(roomId).With(user: userId), writes: false) == 1;
 
     public ValueTask<RoomSnapshot> GetSnapshotAsync(string roomId, CancellationToken cancellationToken = default) =>
         SnapshotAsync(roomId, _options.Value.SnapshotMessages);
@@ -116,21 +150,45 @@ internal sealed class RedisRoomStore : IRoomStore, IRoomEventBus
     public async ValueTask<IReadOnlyList<ChatMessage>> GetHistoryAsync(string roomId, int maxMessages, CancellationToken cancellationToken = default) =>
         (await SnapshotAsync(roomId, maxMessages)).Messages;
 
-    // Redis keeps a room's hot state itself; rebuilding a room whose keys Redis lost is not done yet.
-    public ValueTask<bool> RestoreAsync(RestoredRoom room, CancellationToken cancellationToken = default) => ValueTask.FromResult(false);
-
-    public async ValueTask<bool> ExistsAsync(string roomId, CancellationToken cancellationToken = default)
+    /// <summary>Writes the room's hot state from the record when Redis does not have it (<see cref="RoomScripts.Restore"/>); false when it was there.</summary>
+    public async ValueTask<bool> RestoreAsync(RestoredRoom room, CancellationToken cancellationToken = default)
     {
-        var room = RedisKeys.Room(roomId);
+        // Looked at first, so that a room Redis has (nearly always) costs no upload of its history.
+        if (await MetaExistsAsync(room.RoomId))
+        {
+            return false;
+        }
+
+        var args = Args(room.RoomId).With(after: room.LastSeq);
+        args.Json = JsonSerializer.Serialize(new RestorePayload(
+            room.Visibility,
+            room.CreatorId,
+            room.Settings.Assistant,
+            room.Settings.OnBusy,
+            room.Settings.Topic,
+            room.Invited,
+            room.Members,
+            room.History.Select(m => JsonSerializer.Serialize(m, ChatJson.Options)).ToList()), ChatJson.Options);
+        return (long)await RunAsync(room.RoomId, "restore", RoomScripts.Restore, args) == 1;
+    }
+
+    public async ValueTask<bool> ExistsAsync(string roomId, CancellationToken cancellationToken = default) =>
+        await MetaExistsAsync(roomId) || (_rebuild is not null && await _rebuild(roomId));
+
+    private async Task<bool> MetaExistsAsync(string roomId)
+    {
         try
         {
-            return await _redis.GetDatabase().KeyExistsAsync([room + ":meta", room + ":seq"]) > 0;
+            return await _redis.GetDatabase().KeyExistsAsync(RedisKeys.Room(roomId) + ":meta");
         }
         catch (Exception ex) when (RedisScriptInvoker.IsUnreachable(ex))
         {
             throw RedisScriptInvoker.Unavailable();
         }
     }
+
+    private sealed record RestorePayload(string Visibility, string? Creator, string Assistant, string OnBusy, string? Topic,
+        IReadOnlyList<string> Invited, IReadOnlyList<RoomMember> Members, IReadOnlyList<string> History);
 
     /// <summary>The events after <paramref name="afterSeq"/> (at most <paramref name="limit"/>), read in pages so one big read never holds Redis for every other room.</summary>
     public async ValueTask<EventRange> ReadAfterAsync(string roomId, long afterSeq, int limit = int.MaxValue, CancellationToken cancellationToken = default)
@@ -140,7 +198,7 @@ internal sealed class RedisRoomStore : IRoomStore, IRoomEventBus
         while (true)
         {
             var count = Math.Min(ReadPage, limit - events.Count);
-            var result = (RedisResult[])(await RunAsync(roomId, "read", RoomScripts.Read, Args(roomId).With(after: from, count: count), writes: false))!;
+            var result = (RedisResult[])(await RunKnownAsync(roomId, "read", RoomScripts.Read, Args(roomId).With(after: from, count: count), writes: false))!;
             var last = (long)result[0];
             if ((long)result[1] == 1)
             {
@@ -164,7 +222,7 @@ internal sealed class RedisRoomStore : IRoomStore, IRoomEventBus
 
     private async ValueTask<RoomSnapshot> SnapshotAsync(string roomId, int maxMessages)
     {
-        var result = (RedisResult[])(await RunAsync(roomId, "snapshot", RoomScripts.Snapshot, Args(roomId).With(count: maxMessages), writes: false))!;
+        var result = (RedisResult[])(await RunKnownAsync(roomId, "snapshot", RoomScripts.Snapshot, Args(roomId).With(count: maxMessages), writes: false))!;
         var lastSeq = long.Parse((string)result[0]!, System.Globalization.CultureInfo.InvariantCulture);
         _subscriptions.Saw(roomId, lastSeq);
         var (generationId, messageId, state, text) = ((string)result[2]!, (string)result[3]!, (string)result[4]!, (string)result[5]!);
@@ -200,7 +258,7 @@ internal sealed class RedisRoomStore : IRoomStore, IRoomEventBus
         args.OnBusy = update.OnBusy ?? string.Empty;
         args.Topic = update.Topic ?? string.Empty;
         args.HasTopic = update.Topic is null ? "0" : "1";
-        var json = (string?)await RunAsync(roomId, "settings", CollaborationScripts.Settings, args);
+        var json = (string?)await RunKnownAsync(roomId, "settings", CollaborationScripts.Settings, args);
         return string.IsNullOrEmpty(json) ? null : JsonSerializer.Deserialize<RoomSettings>(json, ChatJson.Options);
     }
 

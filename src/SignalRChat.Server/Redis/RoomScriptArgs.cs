@@ -65,6 +65,9 @@ internal sealed class RoomScriptArgs
     /// <summary>The seq a write held back during an outage must take ('' for any: see <see cref="RedisWriteBehind"/>).</summary>
     public RedisValue Expect { get; set; } = string.Empty;
 
+    /// <summary>'1' when the room may be new here (the record does not know it): scripts then do not report it absent (see <c>requireKnown</c>).</summary>
+    public RedisValue MayBeNew { get; set; } = "0";
+
     /// <summary>'1' for the held-back write whose call timed out: it may have reached Redis after all.</summary>
     public RedisValue MayHaveRun { get; set; } = "0";
 

@@ -6,8 +6,6 @@ namespace SignalRChat.Server.Redis;
 internal static class RoomScripts
 {
     private const string Rules = """
-        local function exists() return redis.call('EXISTS', kMeta) == 1 or redis.call('EXISTS', kSeq) == 1 end
-
         local function mayEnter(user)
           local visibility = redis.call('HGET', kMeta, 'visibility')
           if not visibility or visibility == 'public' then return true end
@@ -30,6 +28,7 @@ internal static class RoomScripts
 
     /// <summary>Adds connection <c>@Conn</c> of <c>@User</c> (<c>@Name</c>); presence <c>joined</c> on the user's first. 0 when not invited.</summary>
     public static readonly LuaScript Enter = Prepare("""
+        requireKnown()
         local user, name, conn = @User, @Name, @Conn
         if not exists() then redis.call('HSET', kMeta, 'visibility', 'public', 'creator', user) end
         if not mayEnter(user) then return 0 end
@@ -57,6 +56,7 @@ internal static class RoomScripts
         """);
 
     public static readonly LuaScript Ensure = Prepare("""
+        requireKnown()
         if not exists() then redis.call('HSET', kMeta, 'visibility', 'public', 'creator', @User) end
         if not mayEnter(@User) then return 0 end
         redis.call('HSETNX', kMembers, @User, @Name)
@@ -65,6 +65,7 @@ internal static class RoomScripts
         """);
 
     public static readonly LuaScript Create = Prepare("""
+        requireKnown()
         local user, visibility = @User, @Visibility
         if exists() then
           -- Only its creator asking for the same visibility gets the room: a room never changes visibility.
@@ -79,6 +80,7 @@ internal static class RoomScripts
 
     /// <summary>1 invited, 2 already invited, 3 the list holds <c>@Count</c> already (nothing written), 0 no such room.</summary>
     public static readonly LuaScript Invite = Prepare("""
+        requireKnown()
         if not exists() then return 0 end
         if redis.call('SISMEMBER', kInvited, @User) == 1 then touch() return 2 end
         if redis.call('SCARD', kInvited) >= tonumber(@Count) then return 3 end
@@ -87,15 +89,20 @@ internal static class RoomScripts
         return 1
         """);
 
-    public static readonly LuaScript IsMember = Prepare("return redis.call('HEXISTS', kMembers, @User)");
+    public static readonly LuaScript IsMember = Prepare("""
+        requireKnown()
+        return redis.call('HEXISTS', kMembers, @User)
+        """);
 
     public static readonly LuaScript MayEnter = Prepare("""
+        requireKnown()
         if mayEnter(@User) then return 1 end
         return 0
         """);
 
     /// <summary>[lastSeq, the last <c>@Count</c> messages, active gen, msg, state, text, online users and names, the room's settings as JSON].</summary>
     public static readonly LuaScript Snapshot = Prepare("""
+        requireKnown()
         local count = tonumber(@Count)
         local active = redis.call('HMGET', kActive, 'gen', 'msg', 'state')
         local online = {}
@@ -111,12 +118,37 @@ internal static class RoomScripts
 
     /// <summary>[lastSeq, 1 when <c>@After</c> is older than the log keeps, at most <c>@Count</c> logged events after it].</summary>
     public static readonly LuaScript Read = Prepare("""
+        requireKnown()
         local after = tonumber(@After)
         local last = tonumber(redis.call('GET', kSeq) or '0')
         if after >= last then return {last, 0, {}} end
         local first = redis.call('ZRANGE', kLog, 0, 0, 'WITHSCORES')
         if after < 0 or not first[2] or tonumber(first[2]) > after + 1 then return {last, 1, {}} end
         return {last, 0, redis.call('ZRANGEBYSCORE', kLog, '(' .. after, '+inf', 'LIMIT', 0, tonumber(@Count))}
+        """);
+
+    /// <summary>
+    /// Rebuilds a room's hot state from the record (<c>@Json</c>: visibility, creator, settings, invited, members, history as
+    /// message JSON) with seq going on from <c>@After</c>, only while the room is absent, so of two nodes rebuilding at once one writes.
+    /// Whatever a reply wrote after the loss (seq, log, history) is replaced. 1 when written, 0 when the room was there.
+    /// </summary>
+    public static readonly LuaScript Restore = Prepare("""
+        if exists() then return 0 end
+        local r = cjson.decode(@Json)
+        local seq = math.max(tonumber(redis.call('GET', kSeq) or '0'), tonumber(@After))
+        redis.call('DEL', kLog, kHist, kMembers, kPresence, kConns, kInvited)
+        redis.call('HSET', kMeta, 'visibility', r.visibility)
+        if type(r.creator) == 'string' then redis.call('HSET', kMeta, 'creator', r.creator) end
+        if type(r.assistant) == 'string' then redis.call('HSET', kMeta, 'assistant', r.assistant) end
+        if type(r.onBusy) == 'string' then redis.call('HSET', kMeta, 'onBusy', r.onBusy) end
+        if type(r.topic) == 'string' then redis.call('HSET', kMeta, 'topic', r.topic) end
+        for _, user in ipairs(r.invited) do redis.call('SADD', kInvited, user) end
+        for _, m in ipairs(r.members) do redis.call('HSET', kMembers, m.userId, m.name) end
+        for _, m in ipairs(r.history) do redis.call('RPUSH', kHist, m) end
+        redis.call('LTRIM', kHist, -histMax, -1)
+        redis.call('SET', kSeq, string.format('%d', seq))
+        touch()
+        return 1
         """);
 
     private static LuaScript Prepare(string body) => LuaScript.Prepare(RedisLua.Prelude + Rules + CollaborationScripts.Rules + body);

@@ -86,7 +86,7 @@ public interface IRoomStore
     /// <summary>
     /// Rebuilds a room's hot state from the record when this store does not know the room (after a
     /// restart): who may enter, who belongs, the newest messages, and seq continuing at <see cref="RestoredRoom.LastSeq"/>.
-    /// False when the room was already known (nothing changes) or the store keeps its own (Redis).
+    /// False when the room was already there (nothing changes); with Redis, of several nodes restoring at once one writes.
     /// </summary>
     ValueTask<bool> RestoreAsync(RestoredRoom room, CancellationToken cancellationToken = default);
 
@@ -114,7 +114,21 @@ public sealed record RestoredRoom(
     IReadOnlyList<string> Invited,
     IReadOnlyList<RoomMember> Members,
     IReadOnlyList<ChatMessage> History,
-    long LastSeq);
+    long LastSeq)
+{
+    /// <summary>The room's settings as last recorded.</summary>
+    public RoomSettings Settings { get; init; } = RoomSettings.Default;
+}
+
+/// <summary>
+/// A hot store that can lose a room's state while the node runs (Redis flushed, restarted without its data, or
+/// the room's keys expired): when an operation finds a room absent, it asks <c>rebuild</c> whether the room is
+/// recorded (and so rebuilt through <see cref="IRoomStore.RestoreAsync"/>) before treating it as a new room.
+/// </summary>
+public interface IRoomStateLoss
+{
+    void RebuildFrom(Func<string, Task<bool>> rebuild);
+}
 
 /// <summary>Outcome of <see cref="IRoomStore.PublishTypingAsync"/>.</summary>
 public enum TypingOutcome

@@ -55,7 +55,7 @@ internal sealed class RoomState(string roomId, string visibility, string? creato
     /// <summary>A room rebuilt from the record: its log is empty, so a resume from before <see cref="RestoredRoom.LastSeq"/> answers reset.</summary>
     public static RoomState Restore(RestoredRoom restored, RoomOptions options)
     {
-        var room = new RoomState(restored.RoomId, restored.Visibility, restored.CreatorId) { LastSeq = restored.LastSeq };
+        var room = new RoomState(restored.RoomId, restored.Visibility, restored.CreatorId) { LastSeq = restored.LastSeq, Settings = restored.Settings };
         room._invited.UnionWith(restored.Invited);
         foreach (var member in restored.Members)
         {

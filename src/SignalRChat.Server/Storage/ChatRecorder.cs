@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Json;
 using Microsoft.Extensions.Options;
 using SignalRChat.Contracts;
 
@@ -78,6 +79,20 @@ internal sealed class ChatRecorder(ChatRecordWriter writer, UserEvents userEvent
         {
             userEvents.RoomActivity(ended);
         }
+    }
+
+    public Task SettingsChangedAsync(string roomId, RoomSettings settings, CancellationToken cancellationToken) =>
+        writer.WriteAndWaitAsync(new RoomSettingsSaved(roomId, JsonSerializer.Serialize(settings, ChatJson.Options)), cancellationToken);
+
+    /// <summary>
+    /// A reply another node was running when it died, failed in the room by this node's lease sweep: the record gets the
+    /// final state and the text the room has of it (the dead node cannot write them).
+    /// </summary>
+    public void ReplyFailedElsewhere(string roomId, ChatMessage message, string error)
+    {
+        var ended = StoredMessage.From(roomId, message) with { State = MessageStates.Failed, Error = error };
+        _ = writer.Write(new MessageSaved(ended));
+        userEvents.RoomActivity(ended);
     }
 
     public Task RoomCreatedAsync(string roomId, string visibility, string? creatorId, CancellationToken cancellationToken) =>

@@ -95,6 +95,12 @@ internal sealed class MemoryChatRecord : IChatRecord
             case MessageSaved { Message: var message }:
                 if (_messagesById.TryGetValue(message.MessageId, out var stored))
                 {
+                    if (stored.State != MessageStates.Generating)
+                    {
+                        // As the databases do: a message that ended keeps its end.
+                        break;
+                    }
+
                     message = stored with { Text = message.Text, State = message.State, Usage = message.Usage, CancelledBy = message.CancelledBy, Error = message.Error };
                 }
                 else if (!_rooms.ContainsKey(message.RoomId))

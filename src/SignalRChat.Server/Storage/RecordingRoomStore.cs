@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Text.Json;
 using Microsoft.Extensions.Options;
 using SignalRChat.Contracts;
 using SignalRChat.Server.Rooms;
@@ -7,8 +8,9 @@ namespace SignalRChat.Server.Storage;
 
 /// <summary>
 /// The room store as every part of the node sees it: the hot store (memory or Redis) underneath, with
-/// each room rebuilt from the record the first time it is needed after a restart, each change of a
-/// room recorded (<see cref="ChatRecorder"/>), and snapshots saying whether older messages exist.
+/// each room rebuilt from the record the first time it is needed after a restart, and again whenever
+/// the hot store finds it lost a recorded room (<see cref="IRoomStateLoss"/>: Redis came back empty),
+/// each change of a room recorded (<see cref="ChatRecorder"/>), and snapshots saying whether older messages exist.
 /// </summary>
 internal sealed class RecordingRoomStore(IRoomStore hot, IChatRecord record, ChatRecorder recorder, IOptions<RoomOptions> options) : IRoomStore
 {
@@ -186,7 +188,6 @@ internal sealed class RecordingRoomStore(IRoomStore hot, IChatRecord record, Cha
 
     public ValueTask<bool> RestoreAsync(RestoredRoom room, CancellationToken cancellationToken = default) => hot.RestoreAsync(room, cancellationToken);
 
-    // Settings and typing live in the hot state only (the record does not keep settings yet).
     public async ValueTask<RoomActivity> GetActivityAsync(string roomId, CancellationToken cancellationToken = default)
     {
         await KnownAsync(roomId, cancellationToken);
@@ -203,7 +204,14 @@ internal sealed class RecordingRoomStore(IRoomStore hot, IChatRecord record, Cha
         CancellationToken cancellationToken = default)
     {
         await KnownAsync(roomId, cancellationToken);
-        return await hot.UpdateSettingsAsync(roomId, update, by, checkPermission, cancellationToken);
+        var settings = await hot.UpdateSettingsAsync(roomId, update, by, checkPermission, cancellationToken);
+        if (settings is not null)
+        {
+            // Recorded like an invitation: stored before the change is acknowledged, and rebuilt with the room.
+            await recorder.SettingsChangedAsync(roomId, settings, cancellationToken);
+        }
+
+        return settings;
     }
 
     /// <summary>True when the record has the room; the first time, the hot store gets the room from it if it does not know it.</summary>
@@ -220,6 +228,22 @@ internal sealed class RecordingRoomStore(IRoomStore hot, IChatRecord record, Cha
         }
 
         known = _known.GetOrAdd(roomId, id => new Lazy<Task<bool>>(() => LoadAsync(id)));
+        return await AwaitAsync(roomId, known, cancellationToken);
+    }
+
+    /// <summary>
+    /// The hot store found the room absent (Redis lost it while this node ran): the record is read again, whatever
+    /// was cached, and a recorded room rebuilt. True when the record has the room; concurrent calls share one read.
+    /// </summary>
+    public async Task<bool> RebuildAsync(string roomId)
+    {
+        var fresh = new Lazy<Task<bool>>(() => LoadAsync(roomId));
+        var known = _known.AddOrUpdate(roomId, fresh, (_, old) => old.IsValueCreated && !old.Value.IsCompleted ? old : fresh);
+        return await AwaitAsync(roomId, known, CancellationToken.None);
+    }
+
+    private async Task<bool> AwaitAsync(string roomId, Lazy<Task<bool>> known, CancellationToken cancellationToken)
+    {
         try
         {
             return await known.Value.WaitAsync(cancellationToken);
@@ -229,6 +253,23 @@ internal sealed class RecordingRoomStore(IRoomStore hot, IChatRecord record, Cha
             // Asked again next time; until the record answers, the room cannot be used here.
             _known.TryRemove(new KeyValuePair<string, Lazy<Task<bool>>>(roomId, known));
             throw new ChatRequestException(ChatRefusal.Unavailable, $"room '{roomId}' could not be read from {record.Description}: try again in a moment");
+        }
+    }
+
+    private static RoomSettings ReadSettings(string? json)
+    {
+        if (json is null)
+        {
+            return RoomSettings.Default;
+        }
+
+        try
+        {
+            return JsonSerializer.Deserialize<RoomSettings>(json, ChatJson.Options) ?? RoomSettings.Default;
+        }
+        catch (JsonException)
+        {
+            return RoomSettings.Default;
         }
     }
 
@@ -248,7 +289,7 @@ internal sealed class RecordingRoomStore(IRoomStore hot, IChatRecord record, Cha
             stored.Invited,
             stored.Members.Where(m => !m.Left).Select(m => new RoomMember(m.UserId, m.Name)).ToList(),
             history.Messages.Select(m => m.ToMessage()).ToList(),
-            stored.LastSeq + RestartSeqGap));
+            stored.LastSeq + RestartSeqGap) { Settings = ReadSettings(stored.Settings) });
         return true;
     }
 }

@@ -96,7 +96,7 @@ internal sealed class SqlChatRecord(SqlDatabase database, TimeProvider time) : I
                 command.CommandText = $"INSERT INTO messages ({MessageColumns}) " +
                     "VALUES (@id, @room, @seq, @author, @authorName, @role, @text, @state, @at, @usage, @cancelledBy, @regenerates, @error) " +
                     "ON CONFLICT (message_id) DO UPDATE SET text = excluded.text, state = excluded.state, usage = excluded.usage, " +
-                    "cancelled_by = excluded.cancelled_by, error = excluded.error";
+                    "cancelled_by = excluded.cancelled_by, error = excluded.error WHERE messages.state = @generating";
                 SqlParameters.Add(command, "id", m.MessageId);
                 SqlParameters.Add(command, "seq", m.Seq);
                 SqlParameters.Add(command, "author", m.AuthorId);
@@ -109,6 +109,8 @@ internal sealed class SqlChatRecord(SqlDatabase database, TimeProvider time) : I
                 SqlParameters.Add(command, "cancelledBy", m.CancelledBy is null ? null : JsonSerializer.Serialize(m.CancelledBy, ChatJson.Options));
                 SqlParameters.Add(command, "regenerates", m.Regenerates);
                 SqlParameters.Add(command, "error", m.Error);
+                // A message that ended keeps its end: a late checkpoint, or the end a cut-off node writes after another failed its reply, changes nothing.
+                SqlParameters.Add(command, "generating", MessageStates.Generating);
                 break;
             default:
                 throw new InvalidOperationException($"unknown record write {write.GetType().Name}");

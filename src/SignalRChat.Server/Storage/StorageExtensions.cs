@@ -52,16 +52,21 @@ internal static class StorageExtensions
 
     /// <summary>
     /// Puts the record around whichever room store was chosen (memory or Redis), so that rooms are
-    /// recorded as they change and rebuilt from the record after a restart. Called after every store is added.
+    /// recorded as they change and rebuilt from the record after a restart (or after Redis lost them). Called after every store is added.
     /// </summary>
     public static IHostApplicationBuilder RecordRooms(this IHostApplicationBuilder builder)
     {
         var services = builder.Services;
         var chosen = services.Last(d => d.ServiceType == typeof(IRoomStore));
         services.Remove(chosen);
-        services.AddSingleton<IRoomStore>(sp => new RecordingRoomStore(
-            (IRoomStore)(chosen.ImplementationInstance ?? chosen.ImplementationFactory?.Invoke(sp) ?? ActivatorUtilities.CreateInstance(sp, chosen.ImplementationType!)),
-            sp.GetRequiredService<IChatRecord>(), sp.GetRequiredService<ChatRecorder>(), sp.GetRequiredService<IOptions<RoomOptions>>()));
+        services.AddSingleton<IRoomStore>(sp =>
+        {
+            var hot = (IRoomStore)(chosen.ImplementationInstance ?? chosen.ImplementationFactory?.Invoke(sp) ?? ActivatorUtilities.CreateInstance(sp, chosen.ImplementationType!));
+            var store = new RecordingRoomStore(hot, sp.GetRequiredService<IChatRecord>(), sp.GetRequiredService<ChatRecorder>(), sp.GetRequiredService<IOptions<RoomOptions>>());
+            // A hot store that can lose rooms (Redis) rebuilds them from the record when it finds one absent.
+            (hot as IRoomStateLoss)?.RebuildFrom(store.RebuildAsync);
+            return store;
+        });
         return builder;
     }
 }
