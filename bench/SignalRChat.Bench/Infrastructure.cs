@@ -86,7 +86,7 @@ internal sealed class RedisServer : IAsyncDisposable
 
     private static string Text(int port) => port.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
-    private static int FreePort()
+    internal static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

@@ -4,6 +4,7 @@ using SignalRChat.Bench;
 
 // dotnet run -c Release --project bench/SignalRChat.Bench [-- --quick | --smoke] [--out DIR]
 // dotnet run -c Release --project bench/SignalRChat.Bench -- --lifetime [--cycles N]: room churn and resume under load only, printed
+// dotnet run -c Release --project bench/SignalRChat.Bench -- --records: the record in SQLite and PostgreSQL against memory, printed
 // dotnet run -c Release --project bench/SignalRChat.Bench -- --scaling [--rooms 10,100,300,1000] [--window 0,00:00:00.016]: cost by load, printed and plotted
 if (args.Length >= 2 && args[0] == "--serve")
 {
@@ -13,6 +14,11 @@ if (args.Length >= 2 && args[0] == "--serve")
 if (args.Contains("--scaling"))
 {
     return await ScalingRun.RunAsync(args, Console.WriteLine);
+}
+
+if (args.Contains("--records"))
+{
+    return await RecordRun.RunAsync(args.Contains("--smoke") ? BenchSettings.Smoke : BenchSettings.Full, Console.WriteLine);
 }
 
 if (args.Contains("--lifetime"))

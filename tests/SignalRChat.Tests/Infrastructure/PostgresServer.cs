@@ -7,7 +7,13 @@ namespace SignalRChat.Tests.Infrastructure;
 /// A real PostgreSQL server (Debian's package): <c>initdb</c> into a temporary folder as a non-root user,
 /// <c>postgres</c> on a free loopback port, stopped at the end. Tests take a fresh database each.
 /// </summary>
-public sealed class PostgresServer : IAsyncDisposable
+#if SIGNALRCHAT_BENCH
+// Linked into the benchmark too, where it stays inside that program.
+internal
+#else
+public
+#endif
+sealed class PostgresServer : IAsyncDisposable
 {
     /// <summary>The system user the server runs as when the tests run as root (PostgreSQL refuses to run as root).</summary>
     private const string TestUser = "signalrchat-test";
@@ -202,14 +208,4 @@ public sealed class PostgresServer : IAsyncDisposable
     }
 
     private static void Signal(Process process, string name) => Process.Start("kill", [$"-{name}", process.Id.ToString()])!.WaitForExit();
-}
-
-/// <summary>One PostgreSQL server for all tests of a class (xunit class fixture), so the suite starts it once a class.</summary>
-public sealed class PostgresFixture : IAsyncLifetime
-{
-    public PostgresServer Server { get; private set; } = null!;
-
-    public async Task InitializeAsync() => Server = await PostgresServer.StartAsync();
-
-    public async Task DisposeAsync() => await Server.DisposeAsync();
 }
