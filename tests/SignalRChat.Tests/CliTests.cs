@@ -279,7 +279,15 @@ public sealed class CliTests
         public async Task<int> WaitForExitAsync(TimeSpan timeout)
         {
             using var cts = new CancellationTokenSource(timeout);
-            await _process.WaitForExitAsync(cts.Token);
+            try
+            {
+                await _process.WaitForExitAsync(cts.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new TimeoutException($"the terminal did not exit within {timeout.TotalSeconds:F0} s; it printed:\n{Stdout}\nand on stderr:\n{Stderr}");
+            }
+
             return _process.ExitCode;
         }
 
