@@ -13,6 +13,9 @@ internal sealed class ChatSession(CliOptions options, IAnsiConsole console)
     private const int Failed = 1;
     private const int Stopped = 2;
 
+    /// <summary>Ctrl+C with nothing to stop: 128 + SIGINT, as shells report a program ended by Ctrl+C.</summary>
+    private const int Interrupted = 130;
+
     private readonly Lock _ctrlC = new();
     private RoomPrinter? _printer;
     private ChatClient? _client;
@@ -35,9 +38,8 @@ internal sealed class ChatSession(CliOptions options, IAnsiConsole console)
         Console.CancelKeyPress += OnCancelKeyPress;
         try
         {
-            // Replies are printed from their deltas, so the final status need not repeat the text. Token deltas come in the
-            // contract's shape: a stop under load with the compact shape has once left this client waiting for its reply's end.
-            await using var client = await ChatClient.ConnectAsGuestAsync(options.Server, name, omitFinalText: true);
+            // Replies are printed from their deltas, so the final status need not repeat the text, nor each delta its reply's id.
+            await using var client = await ChatClient.ConnectAsGuestAsync(options.Server, name, omitFinalText: true, compactTokens: true);
             _client = client;
             return options.Message is { } message
                 ? await AskOnceAsync(client, message)
@@ -67,6 +69,7 @@ internal sealed class ChatSession(CliOptions options, IAnsiConsole console)
             Console.Error.WriteLine($"[{progress.Tool}: {RoomPrinter.Describe(progress)}]");
         var reply = await client.AskAsync(options.Room, message);
         _printer = RoomPrinter.ForGeneration(reply.GenerationId);
+        await Console.Error.WriteLineAsync("(replying; Ctrl+C stops it for everyone)");
         await foreach (var token in reply.Tokens)
         {
             Console.Out.Write(TerminalText.Visible(token));
@@ -200,6 +203,10 @@ internal sealed class ChatSession(CliOptions options, IAnsiConsole console)
             var running = _printer?.RunningGeneration;
             if (running is null || _stopping || _client is null)
             {
+                // Nothing to stop, or Ctrl+C a second time: the process ends, as a terminal program does (left to the
+                // runtime, a handler that does not cancel leaves the process running).
+                e.Cancel = true;
+                Environment.Exit(Interrupted);
                 return;
             }
 

@@ -73,8 +73,9 @@ public sealed class CliTests
         await watcher.JoinRoomAsync("cli-stop");
 
         using var cli = CliProcess.Start("--server", server.Url.ToString(), "--name", "stopper", "--room", "cli-stop", "--message", "a long one please");
-        // The reply runs (the CLI got SendMessage's answer long before 20 deltas at 20 ms each).
+        // The reply runs, and the terminal follows it: Ctrl+C before it knows its reply would only end the process.
         await log.WaitForAsync(e => e is TokenEvent { Seq: > 20 });
+        await cli.WaitForStderrAsync("Ctrl+C stops it", Timeout);
         cli.Interrupt();
         var exitCode = await cli.WaitForExitAsync(Timeout);
 
@@ -127,6 +128,18 @@ public sealed class CliTests
     }
 
     [Fact]
+    public async Task Ctrl_C_with_no_reply_running_ends_the_terminal()
+    {
+        await using var server = await ChatServer.StartAsync();
+        using var cli = CliProcess.StartInteractive("--server", server.Url.ToString(), "--name", "quitter", "--room", "cli-quit");
+        await cli.WaitForStdoutAsync("joined cli-quit", Timeout);
+
+        cli.Interrupt();
+
+        Assert.Equal(130, await cli.WaitForExitAsync(Timeout));
+    }
+
+    [Fact]
     public async Task After_a_server_restart_the_terminal_rejoins_and_shows_another_member_s_message_and_its_reply()
     {
         // The same signing key on both runs, so the terminal's token stays valid across the restart.
@@ -175,7 +188,7 @@ public sealed class CliTests
         private readonly StringBuilder _stdout = new();
         private readonly StringBuilder _stderr = new();
         private readonly Lock _lock = new();
-        private readonly List<(string Text, TaskCompletionSource Seen)> _waiters = [];
+        private readonly List<(StringBuilder Buffer, string Text, TaskCompletionSource Seen)> _waiters = [];
 
         private CliProcess(Process process)
         {
@@ -248,17 +261,22 @@ public sealed class CliTests
         public void EndInput() => _process.StandardInput.Close();
 
         /// <summary>Completes once the output holds <paramref name="text"/> (at once if it already does).</summary>
-        public Task WaitForStdoutAsync(string text, TimeSpan timeout)
+        public Task WaitForStdoutAsync(string text, TimeSpan timeout) => WaitForAsync(_stdout, "printed", text, timeout);
+
+        /// <summary>Completes once the error output holds <paramref name="text"/> (at once if it already does).</summary>
+        public Task WaitForStderrAsync(string text, TimeSpan timeout) => WaitForAsync(_stderr, "printed on stderr", text, timeout);
+
+        private Task WaitForAsync(StringBuilder buffer, string where, string text, TimeSpan timeout)
         {
             var seen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             lock (_lock)
             {
-                if (_stdout.ToString().Contains(text, StringComparison.Ordinal))
+                if (buffer.ToString().Contains(text, StringComparison.Ordinal))
                 {
                     return Task.CompletedTask;
                 }
 
-                _waiters.Add((text, seen));
+                _waiters.Add((buffer, text, seen));
             }
 
             return WaitAsync();
@@ -271,7 +289,7 @@ public sealed class CliTests
                 }
                 catch (TimeoutException)
                 {
-                    throw new TimeoutException($"the terminal never printed '{text}'; it printed:\n{Stdout}\nand on stderr:\n{Stderr}");
+                    throw new TimeoutException($"the terminal never {where} '{text}'; it printed:\n{Stdout}\nand on stderr:\n{Stderr}");
                 }
             }
         }
@@ -318,16 +336,13 @@ public sealed class CliTests
             lock (_lock)
             {
                 buffer.AppendLine(line);
-                if (buffer == _stdout)
+                var all = buffer.ToString();
+                for (var i = _waiters.Count - 1; i >= 0; i--)
                 {
-                    var all = _stdout.ToString();
-                    for (var i = _waiters.Count - 1; i >= 0; i--)
+                    if (_waiters[i].Buffer == buffer && all.Contains(_waiters[i].Text, StringComparison.Ordinal))
                     {
-                        if (all.Contains(_waiters[i].Text, StringComparison.Ordinal))
-                        {
-                            _waiters[i].Seen.TrySetResult();
-                            _waiters.RemoveAt(i);
-                        }
+                        _waiters[i].Seen.TrySetResult();
+                        _waiters.RemoveAt(i);
                     }
                 }
             }

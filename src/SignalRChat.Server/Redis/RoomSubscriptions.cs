@@ -157,6 +157,7 @@ internal sealed class RoomSubscriptions(IConnectionMultiplexer redis, ILogger lo
     {
         var round = Interlocked.Increment(ref _rewatchRound);
         var waiting = new HashSet<string>(_rooms.Keys, StringComparer.Ordinal);
+        var subscribed = new HashSet<string>(StringComparer.Ordinal);
         var pause = RewatchRetry;
         while (waiting.Count > 0 && round == Volatile.Read(ref _rewatchRound))
         {
@@ -170,15 +171,22 @@ internal sealed class RoomSubscriptions(IConnectionMultiplexer redis, ILogger lo
 
                 try
                 {
-                    watched.Queue?.Unsubscribe();
-                    await redis.GetSubscriber().UnsubscribeAsync(RedisKeys.RoomChannel(roomId));
-                    Task subscribing;
-                    lock (_lock)
+                    if (!subscribed.Contains(roomId))
                     {
-                        subscribing = watched.Subscribed = SubscribeAsync(watched);
+                        watched.Queue?.Unsubscribe();
+                        await redis.GetSubscriber().UnsubscribeAsync(RedisKeys.RoomChannel(roomId));
+                        Task subscribing;
+                        lock (_lock)
+                        {
+                            subscribing = watched.Subscribed = SubscribeAsync(watched);
+                        }
+
+                        await subscribing;
+                        // Subscribed: what comes on the channel from now on is received, so a catch-up that fails below is
+                        // tried again on its own, never by dropping the subscription (which would miss events once more).
+                        subscribed.Add(roomId);
                     }
 
-                    await subscribing;
                     await CatchUpAsync(watched, null);
                     waiting.Remove(roomId);
                 }
