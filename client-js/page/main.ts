@@ -262,6 +262,10 @@ function render(snapshot: RoomSnapshot): void {
     if (conversation.has(active.messageId)) {
       conversation.setState(active.messageId, "generating");
       conversation.setText(active.messageId, active.text);
+      // A tool call that waits for a decision is shown with its buttons to whoever opens the room meanwhile.
+      for (const approval of snapshot.pendingApprovals ?? []) {
+        conversation.showApproval(active.messageId, approval);
+      }
     }
     showStatus(active.state);
   } else {

@@ -41,6 +41,8 @@ export interface RoomSnapshot {
   settings?: RoomSettings;
   /** True when older messages exist (page back with `getHistory`). */
   hasMore?: boolean;
+  /** Extension: the running reply's tool calls that wait for a decision as of `lastSeq` (state `pending`). */
+  pendingApprovals?: ToolApprovalEvent[];
 }
 
 /** What `GetHistory` and `GET /api/rooms/{roomId}/messages` return: messages oldest first, and whether older ones exist. */

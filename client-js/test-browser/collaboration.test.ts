@@ -1,6 +1,9 @@
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startServer } from "../test/server";
+import { spawn } from "node:child_process";
+import { LogLevel } from "@microsoft/signalr";
+import { ChatClient, signInAsGuest } from "../src/client";
+import { freePort, startServer } from "../test/server";
 
 // Working together on the page: who stopped a reply, typing, approvals, regenerate, settings.
 let browser: Browser;
@@ -22,10 +25,11 @@ afterAll(async () => {
   await stopServer();
 });
 
-async function openRoom(room: string, name: string): Promise<Page> {
+async function openRoom(room: string, name: string, before?: (page: Page) => void, at = url): Promise<Page> {
   const context = await browser.newContext({ viewport: { width: 1000, height: 720 } });
   const page = await context.newPage();
-  await page.goto(`${url}/?room=${room}&name=${name}`);
+  before?.(page);
+  await page.goto(`${at}/?room=${room}&name=${name}`);
   await expect.poll(() => page.locator("#connection").textContent(), { timeout: 20_000 }).toBe("connected");
   await page.locator("#chat:not([hidden])").waitFor();
   return page;
@@ -71,6 +75,37 @@ describe("working together on the page", () => {
       expect(await alice.locator("#typing").textContent()).toBe("");
       await alice.getByRole("textbox", { name: "Message" }).press("Enter");
       await expect.poll(() => bob.locator("#typing").textContent(), { timeout: 10_000 }).toBe("");
+    } finally {
+      await close(alice, bob);
+    }
+  });
+
+  it("tells the room at most once every few seconds while one types, and forgets a typist who stopped", async () => {
+    // Every Typing invocation the page sends, as the server receives it.
+    let typingSent = 0;
+    const alice = await openRoom("web-typing-quiet", "alice", (page) =>
+      page.on("websocket", (socket) =>
+        socket.on("framesent", (frame) => {
+          const payload = typeof frame.payload === "string" ? frame.payload : frame.payload.toString("latin1");
+          typingSent += payload.split('"target":"Typing"').length - 1;
+        }),
+      ),
+    );
+    const bob = await openRoom("web-typing-quiet", "bob");
+    try {
+      await expect.poll(() => alice.locator("#member-list li").count()).toBe(2);
+      const text = "hello bob, are you coming to lunch today?";
+      const started = Date.now();
+      await alice.getByRole("textbox", { name: "Message" }).pressSequentially(text);
+      const elapsed = Date.now() - started;
+      await expect.poll(() => bob.locator("#typing").textContent(), { timeout: 10_000 }).toBe("alice is typing…");
+      // One keystroke each would be one Typing a character; the page sends one, then at most one every 2.5 s.
+      expect(typingSent).toBeGreaterThanOrEqual(1);
+      expect(typingSent).toBeLessThanOrEqual(1 + Math.floor(elapsed / 2500));
+      expect(typingSent).toBeLessThan(text.length);
+      // Alice stops typing and sends nothing: a few seconds later bob's page no longer says she types.
+      await expect.poll(() => bob.locator("#typing").textContent(), { timeout: 15_000 }).toBe("");
+      expect(await bob.getByRole("log").locator('[data-role="user"]').count()).toBe(0);
     } finally {
       await close(alice, bob);
     }
@@ -122,6 +157,30 @@ describe("working together on the page", () => {
     }
   });
 
+  it("shows a call that waits to a member who opens the room meanwhile, who approves it", async () => {
+    const alice = await openRoom("web-approve-late", "alice");
+    try {
+      await send(alice, "please set the topic to Late lunch");
+      const approval = (page: Page) => lastReply(page).locator(".approval");
+      await expect.poll(() => approval(alice).getAttribute("data-state"), { timeout: 20_000 }).toBe("pending");
+      const bob = await openRoom("web-approve-late", "bob");
+      try {
+        await expect.poll(() => approval(bob).getAttribute("data-state"), { timeout: 20_000 }).toBe("pending");
+        expect(await approval(bob).locator(".approval-state").textContent()).toBe("waits for approval");
+        await approval(bob).getByRole("button", { name: "Approve" }).click();
+        for (const page of [alice, bob]) {
+          await expect.poll(() => approval(page).locator(".approval-state").textContent(), { timeout: 20_000 }).toBe("approved by bob");
+          await expect.poll(() => page.locator("#topic").textContent(), { timeout: 20_000 }).toBe("Topic: Late lunch");
+          await expect.poll(() => lastReply(page).getAttribute("data-state"), { timeout: 20_000 }).toBe("completed");
+        }
+      } finally {
+        await close(bob);
+      }
+    } finally {
+      await close(alice);
+    }
+  });
+
   it("regenerates a finished reply and flips between its versions", async () => {
     const page = await openRoom("web-regenerate", "dave");
     try {
@@ -139,6 +198,73 @@ describe("working together on the page", () => {
       expect(await page.getByRole("log").locator('[data-role="assistant"]').count()).toBe(2);
     } finally {
       await close(page);
+    }
+  });
+});
+
+/** A real redis-server on a free loopback port, for two nodes of one room. */
+async function startRedis(): Promise<{ address: string; stop: () => void }> {
+  const port = await freePort();
+  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: ["ignore", "pipe", "pipe"] });
+  await new Promise<void>((resolve, reject) => {
+    let output = "";
+    const timer = setTimeout(() => reject(new Error(`redis-server did not start:\n${output}`)), 20_000);
+    child.stdout?.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes("Ready to accept connections")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`redis-server exited with ${code}:\n${output}`));
+    });
+  });
+  return { address: `127.0.0.1:${port}`, stop: () => child.kill("SIGKILL") };
+}
+
+describe("on the page, replies no member ended", () => {
+  it("shows a call nobody decided as expired, and a reply stopped by its node's shutdown as such", async () => {
+    const redis = await startRedis();
+    const settings = {
+      "ConnectionStrings:Redis": redis.address,
+      "Chat:Auth:SigningKey": "a-shared-signing-key-of-more-than-32-bytes",
+      "Chat:Tools:ApprovalTimeout": "00:00:02",
+      "Chat:Offline:TokenDelayMs": "20",
+      "Chat:Offline:ReplyTokens": "3000",
+    };
+    const staying = await startServer(settings);
+    const leaving = await startServer(settings);
+    const page = await openRoom("web-unattended", "bob", undefined, staying.url);
+    try {
+      // Nobody approves within Chat:Tools:ApprovalTimeout: the page shows the call expired, and the reply goes on without it.
+      await send(page, "please set the topic to Nobody decides");
+      const approval = lastReply(page).locator(".approval");
+      await expect.poll(() => approval.getAttribute("data-state"), { timeout: 20_000 }).toBe("pending");
+      await expect.poll(() => approval.getAttribute("data-state"), { timeout: 20_000 }).toBe("expired");
+      expect(await approval.locator(".approval-state").textContent()).toBe("expired: nobody decided in time");
+      expect(await approval.getByRole("button", { name: "Approve" }).isVisible()).toBe(false);
+      await expect.poll(() => lastReply(page).getAttribute("data-state"), { timeout: 20_000 }).toBe("completed");
+      expect(await page.locator("#topic").isVisible()).toBe(false);
+
+      // Alice asks on the other node; that node shuts down mid-reply, and bob's page says why the reply stopped.
+      const session = await signInAsGuest(leaving.url, "alice");
+      const alice = new ChatClient({ serverUrl: leaving.url, accessToken: session.token, logLevel: LogLevel.None });
+      await alice.start();
+      await alice.joinRoom("web-unattended");
+      await alice.sendMessage("web-unattended", "tell me a long story");
+      await expect.poll(() => lastReply(page).getAttribute("data-state"), { timeout: 20_000 }).toBe("generating");
+      await expect.poll(async () => ((await lastReply(page).locator(".text").textContent()) ?? "").length, { timeout: 20_000 }).toBeGreaterThan(0);
+      await leaving.stop();
+      await expect.poll(() => lastReply(page).getAttribute("data-state"), { timeout: 30_000 }).toBe("cancelled");
+      expect(await lastReply(page).locator(".note").textContent()).toBe("stopped: the server shut down");
+      await alice.close().catch(() => undefined);
+    } finally {
+      await close(page);
+      await leaving.stop();
+      await staying.stop();
+      redis.stop();
     }
   });
 });

@@ -90,35 +90,6 @@ internal sealed class ChatSession(CliOptions options, IAnsiConsole console)
         }
     }
 
-    /// <summary>
-    /// While the person types a line at a terminal, tells the room at most every 2.5 s (the server lets one through per 2 s).
-    /// Keys waiting in the terminal's input mean typing; piped input never sends any.
-    /// </summary>
-    private static async Task TellTypingAsync(ChatClient client, Func<string> room, CancellationToken stopping)
-    {
-        if (Console.IsInputRedirected)
-        {
-            return;
-        }
-
-        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(300));
-        var last = 0L;
-        try
-        {
-            while (await timer.WaitForNextTickAsync(stopping))
-            {
-                if (Console.KeyAvailable && System.Diagnostics.Stopwatch.GetElapsedTime(last) >= TimeSpan.FromSeconds(2.5))
-                {
-                    last = System.Diagnostics.Stopwatch.GetTimestamp();
-                    await client.TypingAsync(room(), stopping).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-                }
-            }
-        }
-        catch (OperationCanceledException)
-        {
-        }
-    }
-
     private async Task<int> ConverseAsync(ChatClient client, string userId)
     {
         var printer = new RoomPrinter(console, userId, ansi: console.Profile.Capabilities.Ansi && !Console.IsOutputRedirected);
@@ -135,9 +106,10 @@ internal sealed class ChatSession(CliOptions options, IAnsiConsole console)
 
         var room = options.Room;
         printer.Show(await client.JoinRoomAsync(room), $"joined [bold]{Markup.Escape(room)}[/] as [bold]{Markup.Escape(client.Session?.Name ?? string.Empty)}[/]. Enter sends, Ctrl+C stops a reply, /quit leaves.");
-        using var typingStops = new CancellationTokenSource();
-        _ = TellTypingAsync(client, () => room, typingStops.Token);
-        while (await Console.In.ReadLineAsync() is { } line)
+        // While the person types, the room hears it at most every 2.5 s (the server lets one through per 2 s).
+        var input = new TerminalLineReader(TerminalLineReader.Throttled(TimeSpan.FromSeconds(2.5),
+            () => _ = client.TypingAsync(room).ContinueWith(static t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted)));
+        while (await input.ReadLineAsync() is { } line)
         {
             var text = line.Trim();
             if (text.Length == 0)

@@ -92,8 +92,16 @@ internal sealed class RoomPrinter(IAnsiConsole? console, string userId, bool ans
 
             NoticeLocked(notice);
             NoticeLocked($"present: {Spectre.Console.Markup.Escape(TerminalText.Visible(string.Join(", ", snapshot.Members.Select(m => m.Name))))}");
+            foreach (var approval in snapshot.PendingApprovals ?? [])
+            {
+                NoticeLocked(Pending(approval));
+            }
         }
     }
+
+    private static string Pending(ToolApprovalEvent e) =>
+        $"[yellow]the assistant asks to run {Spectre.Console.Markup.Escape(TerminalText.Visible(e.Tool))} {Spectre.Console.Markup.Escape(TerminalText.Visible(e.Arguments.GetRawText()))}: " +
+        $"/approve {Spectre.Console.Markup.Escape(e.ApprovalId)} or /deny {Spectre.Console.Markup.Escape(e.ApprovalId)}[/]";
 
     public void Notice(string markup)
     {
@@ -173,8 +181,7 @@ internal sealed class RoomPrinter(IAnsiConsole? console, string userId, bool ans
                         (e.Settings.Topic is { } topic ? $", topic \"{Spectre.Console.Markup.Escape(topic)}\"" : string.Empty));
                     break;
                 case ToolApprovalEvent { State: ApprovalStates.Pending } e:
-                    NoticeLocked($"[yellow]the assistant asks to run {Spectre.Console.Markup.Escape(e.Tool)} {Spectre.Console.Markup.Escape(e.Arguments.GetRawText())}: " +
-                        $"/approve {Spectre.Console.Markup.Escape(e.ApprovalId)} or /deny {Spectre.Console.Markup.Escape(e.ApprovalId)}[/]");
+                    NoticeLocked(Pending(e));
                     break;
                 case ToolApprovalEvent e:
                     NoticeLocked($"{Spectre.Console.Markup.Escape(e.Tool)}: {e.State}{(e.DecidedBy is { } by ? " by " + Spectre.Console.Markup.Escape(by.Name) : string.Empty)}");

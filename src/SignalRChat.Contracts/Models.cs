@@ -45,6 +45,13 @@ public sealed record RoomSnapshot(
 
     /// <summary>The room's settings as of <c>lastSeq</c>.</summary>
     public RoomSettings Settings { get; init; } = RoomSettings.Default;
+
+    /// <summary>
+    /// Extension: the tool calls of the running reply that wait for a member's decision as of <c>lastSeq</c> (their
+    /// <c>toolApproval</c> events, state <c>pending</c>), so that a member who joins while one waits can decide it.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<ToolApprovalEvent>? PendingApprovals { get; init; }
 }
 
 /// <summary>What <c>SendMessage</c> and <c>Regenerate</c> return at once; no generation when the message starts no reply (a <c>mentioned</c> room).</summary>

@@ -102,6 +102,29 @@ public sealed class ApprovalTests
     }
 
     [Fact]
+    public async Task A_member_who_joins_while_a_call_waits_finds_it_in_the_snapshot_and_decides_it()
+    {
+        await using var server = await ChatServer.StartAsync();
+        var alice = await server.ConnectAsync("alice");
+        var aliceLog = new EventLog(alice);
+        await alice.JoinRoomAsync("late-joiner");
+        var reply = await alice.AskAsync("late-joiner", "set the topic to Joined late");
+        var pending = (ToolApprovalEvent)await aliceLog.WaitForAsync(e => e is ToolApprovalEvent { State: ApprovalStates.Pending });
+
+        var bob = await server.ConnectAsync("bob");
+        var shown = Assert.Single((await bob.JoinRoomAsync("late-joiner")).PendingApprovals ?? []);
+        Assert.Equal((pending.ApprovalId, pending.Seq, reply.GenerationId, "set_room_topic"), (shown.ApprovalId, shown.Seq, shown.GenerationId, shown.Tool));
+        Assert.Equal("Joined late", shown.Arguments.GetProperty("topic").GetString());
+        Assert.True(await bob.DecideToolCallAsync(shown.ApprovalId, approve: true));
+        Assert.Equal(GenerationStates.Completed, (await aliceLog.WaitForFinalAsync(reply.GenerationId)).State);
+
+        // Decided, it is pending for nobody who joins later; a room with no reply waiting carries none.
+        var carol = await server.ConnectAsync("carol");
+        Assert.Null((await carol.JoinRoomAsync("late-joiner")).PendingApprovals);
+        Assert.Equal("Joined late", (await carol.JoinRoomAsync("late-joiner")).Settings.Topic);
+    }
+
+    [Fact]
     public async Task An_approval_of_another_room_is_refused_exactly_like_one_that_does_not_exist()
     {
         await using var server = await ChatServer.StartAsync();
@@ -141,6 +164,10 @@ public sealed class ApprovalTests
 
         var reply = await alice.AskAsync("across", "please set the topic to Across nodes");
         var pending = (ToolApprovalEvent)await aliceLog.WaitForAsync(e => e is ToolApprovalEvent { State: ApprovalStates.Pending });
+
+        // Someone who opens the room on node B meanwhile finds the call waiting in the snapshot.
+        var carol = await nodeB.ConnectAsync("carol");
+        Assert.Equal(pending.ApprovalId, Assert.Single((await carol.JoinRoomAsync("across")).PendingApprovals ?? []).ApprovalId);
 
         // Bob comes back on node B and resumes: the pending approval is among the replayed events.
         await using var bobLaptop = new SignalRChat.Client.ChatClient(nodeB.Url, bobSession.Token);

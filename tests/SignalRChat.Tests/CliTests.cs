@@ -128,6 +128,44 @@ public sealed class CliTests
     }
 
     [Fact]
+    public async Task At_a_terminal_the_room_hears_while_one_types_and_the_line_goes_out_on_Enter()
+    {
+        await using var server = await ChatServer.StartAsync();
+        var bob = await server.ConnectAsync("bob");
+        var log = new EventLog(bob);
+        var typing = new List<TypingEvent>();
+        var heard = new TaskCompletionSource<TypingEvent>(TaskCreationOptions.RunContinuationsAsynchronously);
+        bob.TypingReceived += e =>
+        {
+            lock (typing)
+            {
+                typing.Add(e);
+            }
+
+            heard.TrySetResult(e);
+        };
+        await bob.JoinRoomAsync("cli-typing");
+        using var cli = CliProcess.StartInTerminal("--server", server.Url.ToString(), "--name", "typist", "--room", "cli-typing");
+        await cli.WaitForStdoutAsync("present:", Timeout);
+
+        // Keys, no Enter yet: bob hears that the typist types.
+        cli.Type("hello from a terminal");
+        var seen = await heard.Task.WaitAsync(Timeout);
+        Assert.Equal("typist", seen.Name);
+        Assert.DoesNotContain(log.Events, e => e is MessageEvent);
+        cli.Type("xx\u007f\u007f\r");
+        var sent = (MessageEvent)await log.WaitForAsync(e => e is MessageEvent { Message.Role: MessageRoles.User });
+        Assert.Equal("hello from a terminal", sent.Message.Text);
+
+        cli.Type("/quit\r");
+        Assert.Equal(0, await cli.WaitForExitAsync(Timeout));
+        lock (typing)
+        {
+            Assert.All(typing, e => Assert.Equal(("cli-typing", "typist"), (e.RoomId, e.Name)));
+        }
+    }
+
+    [Fact]
     public async Task Ctrl_C_with_no_reply_running_ends_the_terminal()
     {
         await using var server = await ChatServer.StartAsync();
@@ -222,16 +260,28 @@ public sealed class CliTests
         /// <summary>A conversation whose input stays open until <see cref="EndInput"/>.</summary>
         public static CliProcess StartInteractive(params string[] args) => Start(args, input: null, keepInputOpen: true);
 
-        public static CliProcess Start(string[] args, string? input, bool keepInputOpen = false)
+        /// <summary>
+        /// The terminal client at a real terminal: util-linux <c>script</c> runs it on a pseudo-terminal and passes what
+        /// <see cref="Type"/> writes on as keystrokes.
+        /// </summary>
+        public static CliProcess StartInTerminal(params string[] args) =>
+            Start(["-qfec", string.Join(' ', new[] { "dotnet", Dll }.Concat(args).Select(a => "'" + a.Replace("'", "'\\''") + "'")), "/dev/null"],
+                input: null, keepInputOpen: true, program: "script");
+
+        public static CliProcess Start(string[] args, string? input, bool keepInputOpen = false, string? program = null)
         {
-            var info = new ProcessStartInfo("dotnet")
+            var info = new ProcessStartInfo(program ?? "dotnet")
             {
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
                 RedirectStandardInput = true,
                 UseShellExecute = false,
             };
-            info.ArgumentList.Add(Dll);
+            if (program is null)
+            {
+                info.ArgumentList.Add(Dll);
+            }
+
             foreach (var arg in args)
             {
                 info.ArgumentList.Add(arg);
@@ -259,6 +309,16 @@ public sealed class CliTests
         }
 
         public void EndInput() => _process.StandardInput.Close();
+
+        /// <summary>Keys pressed one at a time (<c>\r</c> is Enter).</summary>
+        public void Type(string keys)
+        {
+            foreach (var key in keys)
+            {
+                _process.StandardInput.Write(key);
+                _process.StandardInput.Flush();
+            }
+        }
 
         /// <summary>Completes once the output holds <paramref name="text"/> (at once if it already does).</summary>
         public Task WaitForStdoutAsync(string text, TimeSpan timeout) => WaitForAsync(_stdout, "printed", text, timeout);

@@ -76,7 +76,7 @@ internal sealed class RoomFanout
                 room.Post(request);
                 if (await request.Result.Task)
                 {
-                    return snapshot;
+                    return await WithPendingApprovalsAsync(snapshot);
                 }
             }
         }
@@ -238,6 +238,43 @@ internal sealed class RoomFanout
     }
 
     /// <summary>The events after <paramref name="afterSeq"/> up to the room's last seq at the first read, read page by page.</summary>
+    /// <summary>
+    /// The snapshot with the running reply's tool calls that wait for a decision as of its <c>lastSeq</c>: read from the
+    /// room's log after the reply's message, so that a member who joins while one waits sees it and may decide it.
+    /// </summary>
+    private async Task<RoomSnapshot> WithPendingApprovalsAsync(RoomSnapshot snapshot)
+    {
+        if (snapshot.ActiveGeneration is not { State: GenerationStates.Tool } active
+            || snapshot.Messages.LastOrDefault(m => m.MessageId == active.MessageId) is not { Seq: > 0 } reply)
+        {
+            return snapshot;
+        }
+
+        var approvals = new Dictionary<string, ToolApprovalEvent>(StringComparer.Ordinal);
+        var after = reply.Seq;
+        while (after < snapshot.LastSeq && after - reply.Seq <= _options.Value.MaxReplayEvents)
+        {
+            var page = await _store.ReadAfterAsync(snapshot.RoomId, after, ReplayPage);
+            if (page.Reset || page.Events.Count == 0)
+            {
+                break;
+            }
+
+            foreach (var e in page.Events)
+            {
+                if (e.Seq <= snapshot.LastSeq && e is ToolApprovalEvent approval && approval.GenerationId == active.GenerationId)
+                {
+                    approvals[approval.ApprovalId] = approval;
+                }
+            }
+
+            after = page.Events[^1].Seq;
+        }
+
+        var pending = approvals.Values.Where(a => a.State == ApprovalStates.Pending).OrderBy(a => a.Seq).ToList();
+        return pending.Count == 0 ? snapshot : snapshot with { PendingApprovals = pending };
+    }
+
     private async Task<(bool Reset, long LastSeq, List<RoomEvent> Events)> ReadReplayAsync(string roomId, long afterSeq)
     {
         var first = await _store.ReadAfterAsync(roomId, afterSeq, ReplayPage);

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using SignalRChat.Contracts;
 using SignalRChat.Tests.Infrastructure;
@@ -201,6 +202,40 @@ public sealed class ProviderTests
     }
 
     [Fact]
+    public async Task A_call_a_member_denies_goes_back_to_the_model_as_a_refusal_naming_who_denied_it_and_does_not_run()
+    {
+        await using var wire = await OpenAIWireServer.StartAsync();
+        wire.Enqueue(
+            WireReply.Stream(Chunks.Role(), Chunks.ToolCall(0, "call_topic", "set_room_topic", "{\"topic\":\"Taken over\"}"), Chunks.Finish("tool_calls")),
+            WireReply.Text("Understood, ", "the topic stays."));
+        await using var server = await ChatServer.StartAsync(OpenAI(wire));
+        var alice = await server.ConnectAsync("alice");
+        var bob = await server.ConnectAsync("bob");
+        var aliceLog = new EventLog(alice);
+        var bobLog = new EventLog(bob);
+        await alice.JoinRoomAsync("wire-deny");
+        await bob.JoinRoomAsync("wire-deny");
+
+        var reply = await alice.AskAsync("wire-deny", "change the topic please");
+        var pending = (ToolApprovalEvent)await bobLog.WaitForAsync(e => e is ToolApprovalEvent { State: ApprovalStates.Pending });
+        Assert.Equal(("set_room_topic", "call_topic", "Taken over"), (pending.Tool, pending.CallId, pending.Arguments.GetProperty("topic").GetString()));
+        Assert.True(await bob.DecideToolCallAsync(pending.ApprovalId, approve: false));
+
+        var final = await aliceLog.WaitForFinalAsync(reply.GenerationId);
+        Assert.Equal(GenerationStates.Completed, final.State);
+        Assert.Equal("Understood, the topic stays.", final.Text);
+        Assert.Equal(2, wire.Requests.Count);
+        var answer = Assert.Single(wire.Requests[1].Messages, m => m.GetProperty("role").GetString() == "tool");
+        Assert.Equal("call_topic", answer.GetProperty("tool_call_id").GetString());
+        var said = Content(answer);
+        Assert.Contains("rejected", said);
+        Assert.Contains("bob", said);
+        Assert.Contains("denied", said);
+        Assert.DoesNotContain(aliceLog.Events, e => e is ToolProgressEvent { Phase: ToolPhases.Started } || e is RoomSettingsEvent);
+        Assert.Null((await alice.JoinRoomAsync("wire-deny")).Settings.Topic);
+    }
+
+    [Fact]
     public async Task Stop_closes_the_upstream_request_and_keeps_the_partial_text()
     {
         await using var wire = await OpenAIWireServer.StartAsync();
@@ -220,6 +255,14 @@ public sealed class ProviderTests
         Assert.Equal(GenerationStates.Cancelled, final.State);
         Assert.StartsWith("more more more ", final.Text);
         Assert.Single(wire.Requests);
+
+        // The server sent no usage before it was cut off: the streamed deltas are counted, and charged to the one who asked.
+        Assert.NotNull(final.Usage);
+        Assert.True(final.Usage!.OutputTokens >= 3, $"counted {final.Usage.OutputTokens} output tokens");
+        Assert.True(final.Usage.InputTokens > 0);
+        var limiter = server.Services.GetRequiredService<SignalRChat.Server.Limits.IUserLimiter>();
+        var used = await limiter.GetTokensUsedAsync(alice.Session!.UserId, DateOnly.FromDateTime(DateTime.UtcNow));
+        Assert.True(used >= final.Usage.InputTokens + final.Usage.OutputTokens, $"charged {used}, used {final.Usage}");
     }
 
     [Fact]
@@ -382,6 +425,7 @@ public sealed class ProviderTests
             Assert.Equal("chat-deployment", r.Deployment);
             Assert.Contains("api-version=", r.Query);
             Assert.Equal(Secret, r.ApiKeyHeader);
+            Assert.True(r.Body.GetProperty("stream_options").GetProperty("include_usage").GetBoolean());
         });
         Assert.DoesNotContain(server.Logs.Lines, l => l.Contains(Secret, StringComparison.Ordinal));
     }
