@@ -237,7 +237,6 @@ internal sealed class RoomFanout
         }
     }
 
-    /// <summary>The events after <paramref name="afterSeq"/> up to the room's last seq at the first read, read page by page.</summary>
     /// <summary>
     /// The snapshot with the running reply's tool calls that wait for a decision as of its <c>lastSeq</c>: read from the
     /// room's log after the reply's message, so that a member who joins while one waits sees it and may decide it.
@@ -275,6 +274,7 @@ internal sealed class RoomFanout
         return pending.Count == 0 ? snapshot : snapshot with { PendingApprovals = pending };
     }
 
+    /// <summary>The events after <paramref name="afterSeq"/> up to the room's last seq at the first read, read page by page.</summary>
     private async Task<(bool Reset, long LastSeq, List<RoomEvent> Events)> ReadReplayAsync(string roomId, long afterSeq)
     {
         var first = await _store.ReadAfterAsync(roomId, afterSeq, ReplayPage);
