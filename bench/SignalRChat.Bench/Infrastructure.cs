@@ -360,7 +360,7 @@ internal sealed class RawHubSocket : IAsyncDisposable
 /// <summary>
 /// What the bytes scenario reads from one hub message: its type and, for an invocation, the target and the first
 /// argument: a string as it is (<see cref="Argument"/>), or an event's <c>text</c> and <c>state</c> fields; for a
-/// compact delta (<c>t</c>, <c>tr</c>: positional <c>roomId, seq, text</c>), its text.
+/// compact delta (<c>t</c>, <c>tr</c>: positional <c>roomNumber, seq, text</c>), its text.
 /// </summary>
 internal readonly record struct HubMessage(int Type, string? Target, string? Argument, string? Text, string? State)
 {

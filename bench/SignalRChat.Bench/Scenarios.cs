@@ -219,7 +219,7 @@ internal sealed class Scenarios(BenchSettings settings, Action<string> log)
 
     /// <summary>Bytes a member receives for one reply (WebSocket payload and frame headers) against the reply's text, in the services' protocol.</summary>
     /// <param name="omitFinalText">The chat's reader connects with <c>finalText=omit</c>, as the repository's clients can: the final status comes without the whole text.</param>
-    /// <param name="compactTokens">The chat's reader connects with <c>tokens=compact</c>, as the repository's clients do: deltas as <c>t(roomId, seq, text)</c>.</param>
+    /// <param name="compactTokens">The chat's reader connects with <c>tokens=compact</c>, as the repository's clients do: deltas as <c>t(roomNumber, seq, text)</c>.</param>
     public async Task BytesAsync(ServiceUnderTest chat, ServiceUnderTest baseline, bool omitFinalText = false, bool compactTokens = false)
     {
         var text = Encoding.UTF8.GetByteCount(string.Concat(BenchModel.StreamWords(settings.BytesTokens)));
@@ -306,7 +306,7 @@ internal sealed class Scenarios(BenchSettings settings, Action<string> log)
         var bareFraming = (double)(b.Bytes - b.Carried) / b.Events;
         Figures.Add(new Figure(label, "framing per event", "bytes", framing, bareFraming, "—", null,
             compactTokens
-                ? "everything but the text: SignalR invocation, event fields, WebSocket header; the reader asked for tokens=compact: deltas as t(roomId, seq, text)"
+                ? "everything but the text: SignalR invocation, event fields, WebSocket header; the reader asked for tokens=compact: deltas as t(roomNumber, seq, text), the room numbered once by rn"
                 : "everything but the text: SignalR invocation, event fields, WebSocket header"));
         var tokenFraming = (double)c.TokenFraming / c.Tokens;
         var bareTokenFraming = (double)b.TokenFraming / b.Tokens;

@@ -59,7 +59,7 @@ export interface ChatClientOptions {
   tickets?: boolean;
   /**
    * `compact` asks the server for token deltas in the compact shape (`tokens=compact`: `t` and `tr`,
-   * positional arguments, no generation id): the client gives each the id of the reply running in
+   * positional arguments, the room by its number announced in `rn`, no generation id): the client gives each the id of the reply running in
    * its room, so handlers see the same `token` events while each delta costs a fraction of the
    * framing. Default `contract`.
    */
@@ -142,6 +142,8 @@ export class ChatClient {
   readonly connection: signalR.HubConnection;
   private readonly stateValue = new ObservableValue<ConnectionState>("offline");
   private readonly rooms = new Map<string, RoomTracker>();
+  /** tokens=compact: the room each number names on this connection, as the server announced with `rn`. */
+  private readonly roomNumbers = new Map<number, string>();
   private readonly replies = new Map<string, ReplyState>();
   private readonly generationRooms = new Map<string, string>();
   private readonly finishedReplies: string[] = [];
@@ -185,8 +187,13 @@ export class ChatClient {
       this.connection.on(name, (event: RoomEvent) => this.receive({ name, event }));
     }
     // Compact deltas: an empty generation id, which the room's tracker fills with the running reply's.
-    this.connection.on("t", (roomId: unknown, seq: unknown, text: unknown) => this.receiveCompact(roomId, seq, text, undefined));
-    this.connection.on("tr", (roomId: unknown, seq: unknown, text: unknown, firstSeq: unknown) => this.receiveCompact(roomId, seq, text, firstSeq));
+    this.connection.on("rn", (roomId: unknown, roomNumber: unknown) => {
+      if (typeof roomId === "string" && typeof roomNumber === "number") {
+        this.roomNumbers.set(roomNumber, roomId);
+      }
+    });
+    this.connection.on("t", (roomNumber: unknown, seq: unknown, text: unknown) => this.receiveCompact(roomNumber, seq, text, undefined));
+    this.connection.on("tr", (roomNumber: unknown, seq: unknown, text: unknown, firstSeq: unknown) => this.receiveCompact(roomNumber, seq, text, firstSeq));
     for (const name of userEventNames) {
       this.connection.on(name, (event: UserEventMap[UserEventName]) => {
         for (const handler of this.userHandlers.get(name) ?? []) {
@@ -257,6 +264,11 @@ export class ChatClient {
 
   private async exit(method: "LeaveRoom" | "CloseRoom", roomId: string): Promise<void> {
     await this.connection.invoke(method, roomId);
+    for (const [roomNumber, numbered] of this.roomNumbers) {
+      if (numbered === roomId) {
+        this.roomNumbers.delete(roomNumber);
+      }
+    }
     this.rooms.get(roomId)?.leave();
     this.rooms.delete(roomId);
   }
@@ -480,9 +492,10 @@ export class ChatClient {
 
   private readonly replyMessageIds = new Map<string, string>();
 
-  private receiveCompact(roomId: unknown, seq: unknown, text: unknown, firstSeq: unknown): void {
-    // A frame this client cannot place is dropped; the seq hole it leaves is resumed.
-    if (typeof roomId !== "string" || typeof seq !== "number" || typeof text !== "string" || (firstSeq !== undefined && typeof firstSeq !== "number")) {
+  private receiveCompact(roomNumber: unknown, seq: unknown, text: unknown, firstSeq: unknown): void {
+    // A frame this client cannot place (a room number never announced, a field of the wrong type) is dropped; the seq hole it leaves is resumed.
+    const roomId = typeof roomNumber === "number" ? this.roomNumbers.get(roomNumber) : undefined;
+    if (roomId === undefined || typeof seq !== "number" || typeof text !== "string" || (firstSeq !== undefined && typeof firstSeq !== "number")) {
       return;
     }
     const event: TokenEvent = { roomId, generationId: "", seq, text, ...(typeof firstSeq === "number" ? { firstSeq } : {}) };

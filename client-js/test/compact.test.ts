@@ -47,7 +47,7 @@ function waitFor<T>(events: AnyRoomEvent[], check: () => T | undefined, timeoutM
 }
 
 interface Frame {
-  target: "t" | "tr" | "token";
+  target: "rn" | "t" | "tr" | "token";
   args: unknown[];
 }
 
@@ -62,7 +62,7 @@ async function connectWire(name: string, protocol: HubProtocolName): Promise<{ c
   }
   const connection = builder.build();
   const frames: Frame[] = [];
-  for (const target of ["t", "tr", "token"] as const) {
+  for (const target of ["rn", "t", "tr", "token"] as const) {
     connection.on(target, (...args: unknown[]) => frames.push({ target, args }));
   }
   const final = new Promise<StatusEvent>((resolve) => {
@@ -117,12 +117,17 @@ describe.each<HubProtocolName>(["json", "messagepack"])("compact token frames ov
         }
       }
 
-      // On the wire: positional frames for the room, no generation id, no contract token.
+      // On the wire: the room's number announced first, then positional frames naming the room by it, no generation id, no contract token.
       expect((await wire.final).text).toBe(final.text);
-      expect(wire.frames.map((f) => f.args[2]).join("")).toBe(final.text);
-      for (const frame of wire.frames) {
+      const [announcement, ...deltas] = wire.frames;
+      expect(announcement?.target).toBe("rn");
+      expect(announcement?.args[0]).toBe(room);
+      const roomNumber = announcement?.args[1];
+      expect(typeof roomNumber).toBe("number");
+      expect(deltas.map((f) => f.args[2]).join("")).toBe(final.text);
+      for (const frame of deltas) {
         expect(frame.target === "t" || frame.target === "tr").toBe(true);
-        expect(frame.args[0]).toBe(room);
+        expect(frame.args[0]).toBe(roomNumber);
         expect(typeof frame.args[1]).toBe("number");
         expect(frame.args.length).toBe(frame.target === "t" ? 3 : 4);
       }

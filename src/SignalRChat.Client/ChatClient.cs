@@ -23,6 +23,9 @@ public sealed class ChatClient : IAsyncDisposable
 
     private readonly ConcurrentDictionary<string, RoomTracker> _rooms = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ReplyState> _replies = new(StringComparer.Ordinal);
+
+    // tokens=compact: the room each number names on this connection, as the server announced with 'rn'.
+    private readonly ConcurrentDictionary<int, string> _roomNumbers = new();
     private readonly ConcurrentQueue<string> _finishedReplies = new();
     private readonly Uri _server;
     private readonly CancellationTokenSource _stopping = new();
@@ -40,7 +43,7 @@ public sealed class ChatClient : IAsyncDisposable
     /// </param>
     /// <param name="compactTokens">
     /// Asks the server for token deltas in the compact shape (<c>tokens=compact</c>: <c>t</c> and <c>tr</c>,
-    /// positional arguments, no generation id); the client gives each the id of the reply running in its
+    /// positional arguments, the room by its number (<c>rn</c>), no generation id); the client gives each the id of the reply running in its
     /// room, so handlers see the same <see cref="TokenEvent"/>s while each delta costs a fraction of the framing.
     /// </param>
     public ChatClient(Uri server, string accessToken, Action<IHubConnectionBuilder>? configure = null, bool omitFinalText = false, bool compactTokens = false)
@@ -72,8 +75,15 @@ public sealed class ChatClient : IAsyncDisposable
         Connection.On<TokenEvent>(ChatProtocol.Events.Token, e => Receive(e));
 
         // Compact deltas: an empty generation id, which the room's tracker fills with the running reply's.
-        Connection.On<string, long, string>(ChatProtocol.CompactEvents.Token, (roomId, seq, text) => ReceiveCompact(roomId, seq, text, null));
-        Connection.On<string, long, string, long>(ChatProtocol.CompactEvents.TokenRun, (roomId, seq, text, firstSeq) => ReceiveCompact(roomId, seq, text, firstSeq));
+        Connection.On<string, int>(ChatProtocol.CompactEvents.RoomNumber, (roomId, number) =>
+        {
+            if (roomId is not null)
+            {
+                _roomNumbers[number] = roomId;
+            }
+        });
+        Connection.On<int, long, string>(ChatProtocol.CompactEvents.Token, (number, seq, text) => ReceiveCompact(number, seq, text, null));
+        Connection.On<int, long, string, long>(ChatProtocol.CompactEvents.TokenRun, (number, seq, text, firstSeq) => ReceiveCompact(number, seq, text, firstSeq));
         Connection.On<ToolProgressEvent>(ChatProtocol.Events.ToolProgress, e => Receive(e));
         Connection.On<StatusEvent>(ChatProtocol.Events.Status, e => Receive(e));
         Connection.On<PresenceEvent>(ChatProtocol.Events.Presence, e => Receive(e));
@@ -281,6 +291,14 @@ public sealed class ChatClient : IAsyncDisposable
     private async Task ExitAsync(string method, string roomId, CancellationToken cancellationToken)
     {
         await Connection.InvokeAsync(method, roomId, cancellationToken);
+        foreach (var (number, numbered) in _roomNumbers)
+        {
+            if (numbered == roomId)
+            {
+                _roomNumbers.TryRemove(new KeyValuePair<int, string>(number, numbered));
+            }
+        }
+
         if (_rooms.TryRemove(roomId, out var room))
         {
             lock (room.Gate)
@@ -506,10 +524,10 @@ public sealed class ChatClient : IAsyncDisposable
         }
     }
 
-    private void ReceiveCompact(string? roomId, long seq, string? text, long? firstSeq)
+    private void ReceiveCompact(int number, long seq, string? text, long? firstSeq)
     {
-        // A frame without its room or text is not a delta this client can place: dropped, and the seq hole it leaves is resumed.
-        if (roomId is not null && text is not null)
+        // A frame of a room number never announced, or without its text, is not a delta this client can place: dropped, and the seq hole it leaves is resumed.
+        if (_roomNumbers.TryGetValue(number, out var roomId) && text is not null)
         {
             Receive(new TokenEvent(roomId, string.Empty, text) { Seq = seq, FirstSeq = firstSeq });
         }

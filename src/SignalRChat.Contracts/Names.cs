@@ -41,17 +41,25 @@ public static class ChatProtocol
     }
 
     /// <summary>
-    /// The token delta in the shape a <c>tokens=compact</c> connection receives: positional arguments
-    /// and no generation id (one reply runs in a room at a time, and its <c>status</c> comes before its
-    /// deltas, so the client knows it). Every other event keeps its contract shape.
+    /// The token delta in the shape a <c>tokens=compact</c> connection receives: positional arguments,
+    /// no generation id (one reply runs in a room at a time, and its <c>status</c> comes before its
+    /// deltas, so the client knows it) and, instead of the room id, the room's number on the node
+    /// the connection is on, announced by <see cref="RoomNumber"/>. Every other event keeps its contract shape.
     /// </summary>
     public static class CompactEvents
     {
-        /// <summary>One delta: arguments <c>(roomId, seq, text)</c>.</summary>
+        /// <summary>One delta: arguments <c>(roomNumber, seq, text)</c>.</summary>
         public const string Token = "t";
 
-        /// <summary>Joined deltas covering <c>firstSeq..seq</c>: arguments <c>(roomId, seq, text, firstSeq)</c>.</summary>
+        /// <summary>Joined deltas covering <c>firstSeq..seq</c>: arguments <c>(roomNumber, seq, text, firstSeq)</c>.</summary>
         public const string TokenRun = "tr";
+
+        /// <summary>
+        /// <c>(roomId, roomNumber)</c>: from here on, on this connection, <c>t</c> and <c>tr</c> with this number belong to
+        /// this room. Sent when the connection starts receiving the room (<c>JoinRoom</c>, <c>Resume</c>), before any of its
+        /// deltas; a number is the room's while the connection receives it, and may name another room after a later <c>rn</c>.
+        /// </summary>
+        public const string RoomNumber = "rn";
     }
 
     public static class Events

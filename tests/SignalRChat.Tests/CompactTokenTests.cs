@@ -11,9 +11,10 @@ using SignalRChat.Tests.Infrastructure;
 namespace SignalRChat.Tests;
 
 /// <summary>
-/// <c>tokens=compact</c>: a connection that asks gets each delta as <c>t(roomId, seq, text)</c> or, joined,
-/// <c>tr(roomId, seq, text, firstSeq)</c>; one that does not gets the contract's <c>token</c>; the clients
-/// put the running reply's id back, so the story reads the same.
+/// <c>tokens=compact</c>: a connection that asks gets each delta as <c>t(roomNumber, seq, text)</c> or, joined,
+/// <c>tr(roomNumber, seq, text, firstSeq)</c>, its room named by the number <c>rn(roomId, roomNumber)</c> announced
+/// before; one that does not gets the contract's <c>token</c>; the clients put the room's and the running
+/// reply's ids back, so the story reads the same.
 /// </summary>
 public sealed class CompactTokenTests
 {
@@ -74,7 +75,7 @@ public sealed class CompactTokenTests
         var snapshot = await lean.JoinAsync("joined");
         await full.JoinAsync("joined");
 
-        var run = new OutgoingEvent(new TokenEvent("joined", "g-run", "three joined deltas") { Seq = snapshot.LastSeq + 9, FirstSeq = snapshot.LastSeq + 7 });
+        var run = new OutgoingEvent(new TokenEvent("joined", "g-run", "three joined deltas") { Seq = snapshot.LastSeq + 9, FirstSeq = snapshot.LastSeq + 7 }, await lean.NumberOfAsync("joined"));
         foreach (var sender in server.Services.GetRequiredService<ConnectionRegistry>().All)
         {
             sender.Deliver(run);
@@ -242,6 +243,61 @@ public sealed class CompactTokenTests
         Assert.All(daveLog.Events.OfType<TokenEvent>(), t => Assert.Equal(next.GenerationId, t.GenerationId));
     }
 
+    [Theory]
+    [InlineData("json")]
+    [InlineData("messagepack")]
+    public async Task Rooms_are_numbered_before_their_first_delta_and_a_released_rooms_number_names_the_next_room_correctly(string protocol)
+    {
+        await using var server = await ChatServer.StartAsync(new Dictionary<string, string?>(Short) { ["Chat:Rooms:IdleTime"] = "00:00:00.2" });
+        var alice = await server.ConnectAsync("alice");
+        var aliceLog = new EventLog(alice);
+        await using var lean = await WireMember.ConnectAsync(server, "lean", compact: true, protocol);
+        await alice.JoinRoomAsync("first");
+        await alice.JoinRoomAsync("second");
+        await lean.JoinAsync("first");
+        await lean.JoinAsync("second");
+        var first = await lean.NumberOfAsync("first");
+        var second = await lean.NumberOfAsync("second");
+        Assert.NotEqual(first, second);
+        Assert.All(new[] { first, second }, n => Assert.InRange(n, 1, 127));
+
+        // Both rooms reply at once: each delta is placed in its own room by its number.
+        var one = await alice.AskAsync("first", "hello first");
+        var two = await alice.AskAsync("second", "hello second");
+        var oneFinal = await aliceLog.WaitForFinalAsync(one.GenerationId);
+        var twoFinal = await aliceLog.WaitForFinalAsync(two.GenerationId);
+        await lean.WaitForFinalAsync(2);
+        Assert.Equal(oneFinal.Text, string.Concat(lean.Frames.Where(f => f.RoomId == "first").Select(f => f.Text)));
+        Assert.Equal(twoFinal.Text, string.Concat(lean.Frames.Where(f => f.RoomId == "second").Select(f => f.Text)));
+        Assert.All(lean.Frames, f => Assert.True(f.RoomId is "first" or "second", f.RoomId));
+
+        // Everyone leaves the first room; once the node has released it, its number is the lowest free one again,
+        // and the next room the node takes up is given it, announced before that room's deltas.
+        var released = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        server.Services.GetRequiredService<RoomFanout>().Released += roomId =>
+        {
+            if (roomId == "first")
+            {
+                released.TrySetResult();
+            }
+        };
+        await lean.Connection.InvokeAsync(ChatProtocol.Methods.LeaveRoom, "first");
+        await alice.LeaveRoomAsync("first");
+        await released.Task.WaitAsync(EventLog.DefaultTimeout);
+
+        var frames = lean.Frames.Count;
+        await alice.JoinRoomAsync("third");
+        await lean.JoinAsync("third");
+        Assert.Equal(first, await lean.NumberOfAsync("third"));
+        var three = await alice.AskAsync("third", "hello third");
+        var threeFinal = await aliceLog.WaitForFinalAsync(three.GenerationId);
+        await lean.WaitForFinalAsync(3);
+        var later = lean.Frames.Skip(frames).ToList();
+        Assert.NotEmpty(later);
+        Assert.All(later, f => Assert.Equal("third", f.RoomId));
+        Assert.Equal(threeFinal.Text, string.Concat(later.Select(f => f.Text)));
+    }
+
     private static SortedSet<long> Covered(IEnumerable<Frame> frames)
     {
         var covered = new SortedSet<long>();
@@ -282,6 +338,8 @@ public sealed class CompactTokenTests
         private readonly Lock _lock = new();
         private readonly List<Frame> _frames = [];
         private readonly List<StatusEvent> _finals = [];
+        private readonly Dictionary<int, string> _numbers = [];
+        private readonly List<(string RoomId, int Number)> _announced = [];
         private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         private WireMember(HubConnection connection) => Connection = connection;
@@ -304,8 +362,9 @@ public sealed class CompactTokenTests
             var session = await ChatClient.SignInAsGuestAsync(server.Url, name);
             var member = new WireMember(Build(server, session.Token, compact ? $"?{ChatProtocol.Query.Tokens}={ChatProtocol.Query.Compact}" : string.Empty, protocol));
             var connection = member.Connection;
-            connection.On<string, long, string>(ChatProtocol.CompactEvents.Token, (roomId, seq, text) => member.Add(new Frame(ChatProtocol.CompactEvents.Token, roomId, seq, text, null, null)));
-            connection.On<string, long, string, long>(ChatProtocol.CompactEvents.TokenRun, (roomId, seq, text, firstSeq) => member.Add(new Frame(ChatProtocol.CompactEvents.TokenRun, roomId, seq, text, firstSeq, null)));
+            connection.On<string, int>(ChatProtocol.CompactEvents.RoomNumber, (roomId, number) => member.Announce(roomId, number));
+            connection.On<int, long, string>(ChatProtocol.CompactEvents.Token, (number, seq, text) => member.Add(new Frame(ChatProtocol.CompactEvents.Token, member.RoomOf(number), seq, text, null, null)));
+            connection.On<int, long, string, long>(ChatProtocol.CompactEvents.TokenRun, (number, seq, text, firstSeq) => member.Add(new Frame(ChatProtocol.CompactEvents.TokenRun, member.RoomOf(number), seq, text, firstSeq, null)));
             connection.On<TokenEvent>(ChatProtocol.Events.Token, e => member.Add(new Frame(ChatProtocol.Events.Token, e.RoomId, e.Seq, e.Text, e.FirstSeq, e.GenerationId)));
             connection.On<StatusEvent>(ChatProtocol.Events.Status, status =>
             {
@@ -319,6 +378,57 @@ public sealed class CompactTokenTests
         }
 
         public Task<RoomSnapshot> JoinAsync(string roomId) => Connection.InvokeAsync<RoomSnapshot>(ChatProtocol.Methods.JoinRoom, roomId);
+
+        /// <summary>Every <c>rn</c> this member received, in order.</summary>
+        public IReadOnlyList<(string RoomId, int Number)> Announced
+        {
+            get
+            {
+                lock (_lock)
+                {
+                    return [.. _announced];
+                }
+            }
+        }
+
+        /// <summary>
+        /// The number the server last announced for the room, once it has: the stock client hands invocations to their
+        /// handlers in order among themselves, but a hub method's result may reach the caller before them.
+        /// </summary>
+        public async Task<int> NumberOfAsync(string roomId)
+        {
+            using var timeout = new CancellationTokenSource(EventLog.DefaultTimeout);
+            while (true)
+            {
+                Task changed;
+                lock (_lock)
+                {
+                    if (_announced.FindLastIndex(a => a.RoomId == roomId) is var at and >= 0)
+                    {
+                        return _announced[at].Number;
+                    }
+
+                    changed = _changed.Task;
+                }
+
+                await changed.WaitAsync(timeout.Token);
+            }
+        }
+
+        /// <summary>The room a compact frame's number names as the frame arrives; a number never announced shows as such.</summary>
+        public string RoomOf(int number)
+        {
+            lock (_lock)
+            {
+                return _numbers.TryGetValue(number, out var roomId) ? roomId : $"(number {number} never announced)";
+            }
+        }
+
+        public void Announce(string roomId, int number) => Changed(() =>
+        {
+            _numbers[number] = roomId;
+            _announced.Add((roomId, number));
+        });
 
         /// <summary>The <paramref name="count"/>th final status this member received.</summary>
         public Task<StatusEvent> WaitForFinalAsync(int count) => WaitForAsync(_finals, count);

@@ -152,7 +152,9 @@ internal static class AuthExtensions
             {
                 if (principal.FindFirst(kept) is { } claim)
                 {
-                    identity.AddClaim(new Claim(claim.Type, claim.Value));
+                    // The claim's type is one of the constants above, and a validated issuer one of a few: one string each
+                    // for every connection instead of a copy per connection, read from that connection's token.
+                    identity.AddClaim(new Claim(kept, kept == TokenService.IssuerClaim ? string.Intern(claim.Value) : claim.Value));
                 }
             }
 

@@ -122,6 +122,14 @@ internal sealed class ConnectionSender(HubConnectionContext connection, int maxQ
         _ = DrainAsync(write);
     }
 
+    public void Numbered(string roomId, int number)
+    {
+        if (shape.CompactTokens)
+        {
+            Deliver(OutgoingEvent.RoomNumbered(roomId, number));
+        }
+    }
+
     public void Seal()
     {
         lock (_lock)
@@ -131,7 +139,7 @@ internal sealed class ConnectionSender(HubConnectionContext connection, int maxQ
     }
 
     private SerializedHubMessage MessageOf(OutgoingEvent outgoing) =>
-        shape.CompactTokens && outgoing.Event is TokenEvent ? outgoing.CompactHubMessage
+        shape.CompactTokens && outgoing.Event is TokenEvent && outgoing.RoomNumber != 0 ? outgoing.CompactHubMessage
         : shape.OmitFinalText ? outgoing.HubMessageWithoutFinalText
         : outgoing.HubMessage;
 

@@ -15,6 +15,6 @@ internal readonly record struct EventShape(bool OmitFinalText, bool CompactToken
     /// <summary>Null when the query's <c>tokens</c> is absent or known; otherwise why the connection is refused.</summary>
     public static string? Refusal(IQueryCollection query) =>
         query.TryGetValue(ChatProtocol.Query.Tokens, out var tokens) && tokens.ToString() != ChatProtocol.Query.Compact
-            ? $"the hub URL's '{ChatProtocol.Query.Tokens}' must be '{ChatProtocol.Query.Compact}' (token deltas as 't' and 'tr'), or left out for the contract's 'token' events"
+            ? $"the hub URL's '{ChatProtocol.Query.Tokens}' must be '{ChatProtocol.Query.Compact}' (token deltas as 't' and 'tr', rooms numbered by 'rn'), or left out for the contract's 'token' events"
             : null;
 }

@@ -77,7 +77,7 @@ internal sealed class OutboundQueue
                 return first;
             }
 
-            return new OutgoingEvent(TokenRun.Spanning(token, _last, _text!.ToString()));
+            return new OutgoingEvent(TokenRun.Spanning(token, _last, _text!.ToString()), first.RoomNumber);
         }
     }
 }

@@ -4,8 +4,11 @@ using SignalRChat.Contracts;
 
 namespace SignalRChat.Server.Fanout;
 
-/// <summary>A room event on its way out: serialized at most once per hub protocol, however many members receive it.</summary>
-internal sealed class OutgoingEvent(RoomEvent roomEvent)
+/// <summary>
+/// A room event on its way out: serialized at most once per hub protocol, however many members receive it.
+/// <paramref name="roomNumber"/> is the room's number on this node, which compact token deltas carry instead of the room id.
+/// </summary>
+internal sealed class OutgoingEvent(RoomEvent roomEvent, int roomNumber = 0)
 {
     private SerializedHubMessage? _hubMessage;
     private SerializedHubMessage? _withoutText;
@@ -13,6 +16,16 @@ internal sealed class OutgoingEvent(RoomEvent roomEvent)
     private byte[]? _json;
 
     public RoomEvent Event { get; } = roomEvent;
+
+    /// <summary>The room's number on this node (<see cref="RoomNumbers"/>); 0 for an event not delivered by a room's loop.</summary>
+    public int RoomNumber { get; } = roomNumber;
+
+    /// <summary>
+    /// <c>rn(roomId, number)</c> for a <c>tokens=compact</c> connection: from here on, on this connection, compact deltas
+    /// whose first argument is <paramref name="number"/> belong to <paramref name="roomId"/>. It always goes out before
+    /// the room's first compact delta, in the same ordered stream.
+    /// </summary>
+    public static OutgoingEvent RoomNumbered(string roomId, int number) => new(new RoomNumberEvent(roomId, number), number);
 
     public SerializedHubMessage HubMessage => _hubMessage ?? Interlocked.CompareExchange(ref _hubMessage, Create(Event), null) ?? _hubMessage;
 
@@ -27,7 +40,7 @@ internal sealed class OutgoingEvent(RoomEvent roomEvent)
 
     /// <summary>
     /// The message for a connection that asked for <c>tokens=compact</c>: a token delta as
-    /// <c>t(roomId, seq, text)</c>, or joined deltas as <c>tr(roomId, seq, text, firstSeq)</c>, plain
+    /// <c>t(roomNumber, seq, text)</c>, or joined deltas as <c>tr(roomNumber, seq, text, firstSeq)</c>, plain
     /// positional arguments on either protocol; built only when such a connection receives one.
     /// </summary>
     public SerializedHubMessage CompactHubMessage =>
@@ -38,11 +51,16 @@ internal sealed class OutgoingEvent(RoomEvent roomEvent)
     /// <summary>The payload as JSON (camelCase, as on the hub), for the plain HTTP streams.</summary>
     public byte[] Json => _json ?? Interlocked.CompareExchange(ref _json, ChatJson.Serialize(Event), null) ?? _json;
 
-    private static SerializedHubMessage Create(RoomEvent roomEvent) => new(new InvocationMessage(roomEvent.Kind, [roomEvent]));
+    private static SerializedHubMessage Create(RoomEvent roomEvent) => new(roomEvent is RoomNumberEvent numbered
+        ? new InvocationMessage(ChatProtocol.CompactEvents.RoomNumber, [numbered.RoomId, numbered.Number])
+        : new InvocationMessage(roomEvent.Kind, [roomEvent]));
 
-    private static SerializedHubMessage CreateCompact(TokenEvent token) => new(token.FirstSeq is { } firstSeq
-        ? new InvocationMessage(ChatProtocol.CompactEvents.TokenRun, [token.RoomId, token.Seq, token.Text, firstSeq])
-        : new InvocationMessage(ChatProtocol.CompactEvents.Token, [token.RoomId, token.Seq, token.Text]));
+    private SerializedHubMessage CreateCompact(TokenEvent token) => new(token.FirstSeq is { } firstSeq
+        ? new InvocationMessage(ChatProtocol.CompactEvents.TokenRun, [RoomNumber, token.Seq, token.Text, firstSeq])
+        : new InvocationMessage(ChatProtocol.CompactEvents.Token, [RoomNumber, token.Seq, token.Text]));
+
+    /// <summary>Not a room event of the contract: the <c>rn</c> announcement, only ever delivered to a <c>tokens=compact</c> hub connection.</summary>
+    private sealed record RoomNumberEvent(string RoomId, int Number) : RoomEvent(RoomId);
 }
 
 /// <summary>Something a room delivers its events to: a hub connection, an SSE response.</summary>
@@ -58,4 +76,9 @@ internal interface IRoomSubscriber
 
     /// <summary>The reader's position in the room was set anew (a rejoin, a resume): later deltas must not join what already waits.</summary>
     void Seal();
+
+    /// <summary>The reader starts receiving a room that has <paramref name="number"/> on this node; called before its first event.</summary>
+    void Numbered(string roomId, int number)
+    {
+    }
 }

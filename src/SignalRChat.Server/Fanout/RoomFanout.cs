@@ -28,6 +28,7 @@ internal sealed class RoomFanout
 
     // A released room's channel is let go before a new owner of the same room watches it again.
     private readonly ConcurrentDictionary<string, Task> _releasing = new(StringComparer.Ordinal);
+    private readonly RoomNumbers _numbers = new();
     private readonly IRoomStore _store;
     private readonly IRoomEventBus _bus;
     private readonly IOptions<RoomOptions> _options;
@@ -200,6 +201,8 @@ internal sealed class RoomFanout
         }
         finally
         {
+            // The loop has ended (or failed): nothing of this room is delivered under its number any more.
+            _numbers.Give(room.Number);
             done.TrySetResult();
             _releasing.TryRemove(new KeyValuePair<string, Task>(roomId, done.Task));
             Released?.Invoke(roomId);
@@ -210,7 +213,7 @@ internal sealed class RoomFanout
     {
         while (true)
         {
-            var room = _rooms.GetOrAdd(roomId, id => new LocalRoom(id, _bus, _metrics, _time, _logger));
+            var room = _rooms.GetOrAdd(roomId, id => new LocalRoom(id, _bus, _numbers, _metrics, _time, _logger));
             lock (room.Gate)
             {
                 if (room.Released)
@@ -321,7 +324,7 @@ internal sealed class RoomFanout
         public long DeliveredSeq { get; set; } = deliveredSeq;
     }
 
-    private sealed class LocalRoom(string roomId, IRoomEventBus bus, ChatMetrics metrics, TimeProvider time, ILogger logger)
+    private sealed class LocalRoom(string roomId, IRoomEventBus bus, RoomNumbers numbers, ChatMetrics metrics, TimeProvider time, ILogger logger)
     {
         private readonly Channel<object> _inbox = Channel.CreateUnbounded<object>(new UnboundedChannelOptions { SingleReader = true });
         private readonly Dictionary<string, Subscription> _subscriptions = new(StringComparer.Ordinal);
@@ -338,6 +341,9 @@ internal sealed class RoomFanout
         public HashSet<string> Holders { get; } = new(StringComparer.Ordinal);
 
         public bool Released { get; set; }
+
+        /// <summary>The room's number on this node while its loop runs (<see cref="RoomNumbers"/>); 0 before.</summary>
+        public int Number { get; private set; }
 
         /// <summary>Done once this node receives the room's events.</summary>
         public Task Ready => _ready.Task;
@@ -373,6 +379,9 @@ internal sealed class RoomFanout
             {
                 await predecessor;
             }
+
+            // Taken after the predecessor gave its number back, and given back once the room is released.
+            Number = numbers.Take();
 
             // Joins and resumes wait for this before they read, so nothing falls between their read and the events.
             while (!_inbox.Reader.Completion.IsCompleted)
@@ -477,7 +486,7 @@ internal sealed class RoomFanout
                 if (roomEvent.Seq > subscription.DeliveredSeq)
                 {
                     subscription.DeliveredSeq = roomEvent.Seq;
-                    subscription.Subscriber.Deliver(new OutgoingEvent(roomEvent));
+                    subscription.Subscriber.Deliver(new OutgoingEvent(roomEvent, Number));
                 }
             }
         }
@@ -499,7 +508,7 @@ internal sealed class RoomFanout
                     continue;
                 }
 
-                outgoing ??= new OutgoingEvent(roomEvent);
+                outgoing ??= new OutgoingEvent(roomEvent, Number);
                 subscription.DeliveredSeq = roomEvent.Seq;
                 subscription.Subscriber.Deliver(outgoing);
             }
@@ -513,7 +522,7 @@ internal sealed class RoomFanout
             {
                 if (subscription.Subscriber.UserId is { } userId && userId != senderId)
                 {
-                    outgoing ??= new OutgoingEvent(roomEvent);
+                    outgoing ??= new OutgoingEvent(roomEvent, Number);
                     subscription.Subscriber.Deliver(outgoing);
                 }
             }
@@ -540,12 +549,12 @@ internal sealed class RoomFanout
 
                 if (subscription.DeliveredSeq < run.FirstSeq)
                 {
-                    joined ??= new OutgoingEvent(run.Joined());
+                    joined ??= new OutgoingEvent(run.Joined(), Number);
                     subscription.Subscriber.Deliver(joined);
                 }
                 else
                 {
-                    subscription.Subscriber.Deliver(new OutgoingEvent(run.After(subscription.DeliveredSeq)));
+                    subscription.Subscriber.Deliver(new OutgoingEvent(run.After(subscription.DeliveredSeq), Number));
                 }
 
                 subscription.DeliveredSeq = run.LastSeq;
@@ -607,7 +616,7 @@ internal sealed class RoomFanout
                 if (roomEvent.Seq > subscription.DeliveredSeq)
                 {
                     subscription.DeliveredSeq = roomEvent.Seq;
-                    subscription.Subscriber.Deliver(new OutgoingEvent(roomEvent));
+                    subscription.Subscriber.Deliver(new OutgoingEvent(roomEvent, Number));
                 }
             }
 
@@ -618,6 +627,7 @@ internal sealed class RoomFanout
 
         private void Subscribe(string id, Subscription subscription)
         {
+            subscription.Subscriber.Numbered(roomId, Number);
             _subscriptions[id] = subscription;
             if (_subscriptions.Count == 1)
             {
