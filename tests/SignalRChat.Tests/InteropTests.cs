@@ -18,8 +18,18 @@ public sealed class InteropTests
         var log = new EventLog(alice);
         await alice.JoinRoomAsync("agui-wire");
         var bob = await ChatClientSession(server, "bob");
+        var carol = await ChatClientSession(server, "carol");
 
+        // Carol reads the room over SSE.
         using var http = server.CreateHttpClient();
+        using var roomEvents = new HttpRequestMessage(HttpMethod.Get, "/api/rooms/agui-wire/events");
+        roomEvents.Headers.Authorization = new AuthenticationHeaderValue("Bearer", carol.Token);
+        using var carolStream = await http.SendAsync(roomEvents, HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, carolStream.StatusCode);
+        await using var carolSse = new SseReader(await carolStream.Content.ReadAsStreamAsync());
+        Assert.NotNull((await carolSse.NextAsync())?.Retry);
+        Assert.Equal("snapshot", (await carolSse.NextAsync())?.Event);
+
         using var request = Post("/api/rooms/agui-wire/agui", bob,
             """{"threadId":"agui-wire","runId":"client-run","messages":[{"id":"u1","role":"user","content":"calculate 17*23"}],"tools":[],"context":[],"state":{},"forwardedProps":{}}""");
         using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
@@ -59,6 +69,29 @@ public sealed class InteropTests
         Assert.Equal(final.Text, string.Concat(contents.Select(c => c.GetProperty("delta").GetString())));
         Assert.Equal("success", events[^1].GetProperty("outcome").GetProperty("type").GetString());
         Assert.DoesNotContain(frames, f => f.Data!.Contains(":null", StringComparison.Ordinal));
+
+        // The SSE reader saw the same reply: the same text, the same tool result, under the same seqs.
+        var seen = new List<SseFrame>();
+        while (await carolSse.NextAsync() is { } frame)
+        {
+            if (frame.Event is null)
+            {
+                continue;
+            }
+
+            seen.Add(frame);
+            if (frame.Event == "status" && JsonDocument.Parse(frame.Data!).RootElement is var status
+                && status.GetProperty("generationId").GetString() == runId && status.GetProperty("state").GetString() == GenerationStates.Completed)
+            {
+                break;
+            }
+        }
+
+        string Field(SseFrame f, string name) => JsonDocument.Parse(f.Data!).RootElement.GetProperty(name).GetString()!;
+        Assert.Equal(final.Text, string.Concat(seen.Where(f => f.Event == "token").Select(f => Field(f, "text"))));
+        Assert.Equal("391", Field(seen.Single(f => f.Event == "toolProgress" && Field(f, "phase") == ToolPhases.Completed), "detail"));
+        Assert.Equal(final.Seq, long.Parse(seen[^1].Id!));
+        Assert.Subset(seen.Select(f => long.Parse(f.Id!)).ToHashSet(), seqs.ToHashSet());
     }
 
     [Fact]
