@@ -254,6 +254,87 @@ describe("AG-UI: HttpAgent against POST /api/rooms/{roomId}/agui", () => {
   });
 });
 
+describe("AG-UI and the AI SDK: more than one run, and a failed reply", () => {
+  it("AG-UI: two runs posted at once to one room each get their own reply, whole, and the room has both", async () => {
+    const room = "agui-together";
+    const [alice, carol] = await Promise.all([signIn(serverUrl, "agui-together-alice"), signIn(serverUrl, "agui-together-carol")]);
+    const bob = await hubMember(serverUrl, "agui-together-bob", room);
+    try {
+      const run = async (token: string, text: string): Promise<{ runId: string; outcome: string; streamed: string; tools: string[] }> => {
+        let runId = "";
+        let outcome = "";
+        let streamed = "";
+        const tools: string[] = [];
+        await agent(serverUrl, token, room, text).runAgent({}, {
+          onRunStartedEvent: ({ event }) => { runId = event.runId; },
+          onTextMessageContentEvent: ({ event }) => { streamed += event.delta; },
+          onToolCallResultEvent: ({ event }) => { tools.push(typeof event.content === "string" ? event.content : ""); },
+          onRunFinishedEvent: (p) => { outcome = p.outcome; },
+        });
+        return { runId, outcome, streamed, tools };
+      };
+      const [first, second] = await Promise.all([run(alice.token, "calculate 17*23"), run(carol.token, "hello from carol")]);
+
+      expect(first.runId).not.toBe(second.runId);
+      expect([first.outcome, second.outcome]).toEqual(["success", "success"]);
+      // Each run carries only its own reply: the tool result is alice's alone.
+      expect(first.tools).toEqual(["391"]);
+      expect(second.tools).toEqual([]);
+      const [seenFirst, seenSecond] = await Promise.all([finalStatus(bob, first.runId), finalStatus(bob, second.runId)]);
+      expect(seenFirst.text).toBe(first.streamed);
+      expect(seenSecond.text).toBe(second.streamed);
+      expect(tokensOf(bob, first.runId)).toBe(first.streamed);
+      expect(tokensOf(bob, second.runId)).toBe(second.streamed);
+      expect(warnings.filter((w) => w.includes("[ag-ui]") || w.includes("No message found"))).toEqual([]);
+    } finally {
+      await bob.connection.stop();
+    }
+  });
+
+  it("a reply that fails ends the AG-UI run with RUN_ERROR and the AI SDK stream with an error chunk", async () => {
+    const room = "interop-fail";
+    const alice = await signIn(serverUrl, "interop-fail-alice");
+    const bob = await hubMember(serverUrl, "interop-fail-bob", room);
+    try {
+      let runId = "";
+      let runError: { message: string; code?: string } | undefined;
+      let finished = false;
+      const ended = await agent(serverUrl, alice.token, room, "please #fail").runAgent({}, {
+        onRunStartedEvent: ({ event }) => { runId = event.runId; },
+        onRunErrorEvent: ({ event }) => { runError = { message: event.message, code: event.code }; },
+        onRunFinishedEvent: () => { finished = true; },
+      }).then(() => undefined, (e: unknown) => e);
+      expect(runError).toMatchObject({ code: "failed", message: expect.stringMatching(/#fail/) });
+      expect(finished).toBe(false);
+      expect(String(ended ?? "")).not.toMatch(/Cannot send/);
+      expect((await finalStatus(bob, runId)).state).toBe("failed");
+
+      const errors: unknown[] = [];
+      const stream = await transport(serverUrl, alice.token).sendMessages({
+        chatId: room, messages: [userMessage("again #fail")], trigger: "submit-message", messageId: undefined, abortSignal: undefined,
+      });
+      const [forChunks, forMessage] = stream.tee();
+      const built = (async () => {
+        let message: UIMessage | undefined;
+        for await (const snapshot of readUIMessageStream<UIMessage>({ stream: forMessage, onError: (e) => { errors.push(e); } })) {
+          message = snapshot;
+        }
+        return message;
+      })();
+      const chunks = await readChunks(forChunks);
+      await built;
+      const error = chunks.find((c) => c.type === "error");
+      expect(error).toMatchObject({ type: "error", errorText: expect.stringMatching(/#fail/) });
+      expect(chunks.at(-1)).toMatchObject({ type: "finish", finishReason: "error" });
+      expect(errors.length).toBeGreaterThan(0);
+      const generationId = (chunks[0]?.type === "start" ? (chunks[0].messageMetadata as { generationId: string }).generationId : "");
+      expect((await finalStatus(bob, generationId)).state).toBe("failed");
+    } finally {
+      await bob.connection.stop();
+    }
+  });
+});
+
 describe("AI SDK: DefaultChatTransport against /api/ai-sdk/chat", () => {
   it("streams a reply with its tool part and text, as a hub member sees it", async () => {
     const room = "ai-calc";

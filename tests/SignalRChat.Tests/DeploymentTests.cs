@@ -69,6 +69,8 @@ public sealed class DeploymentTests
             // Inherited by the nodes: short offline replies.
             ["Chat__Offline__TokenDelayMs"] = "2",
             ["Chat__Offline__ReplyTokens"] = "20",
+            // Comments on a stream that waits, so that they are seen passing nginx.
+            ["Chat__Streams__KeepAlive"] = "00:00:00.200",
         };
 
         await using var cluster = CommandRun.Start(ClusterScript, [], Paths.Root, environment);
@@ -96,6 +98,46 @@ public sealed class DeploymentTests
 
             // 20 model deltas; those that come during one Redis round trip go out joined, so a loaded machine sends fewer events.
             Assert.InRange(tokens.Count, 1, 20);
+
+            // The AG-UI and AI SDK streams through nginx: a reply that waits for alice's approval has
+            // already sent its start, and comments keep it open; a client's long conversation (past the
+            // 1 MiB other bodies may have) reaches the node.
+            var log = new EventLog(alice);
+            using var http = new HttpClient { BaseAddress = proxy, Timeout = TimeSpan.FromSeconds(60) };
+            var conversation = string.Join(",", Enumerable.Range(0, 300).Select(i => $$"""{"id":"h{{i}}","role":"assistant","content":"{{new string('x', 5000)}}"}"""));
+            var runs = new (string Path, string Body, string Start, string End)[]
+            {
+                ("/api/rooms/lobby/agui", $$"""{"threadId":"lobby","messages":[{{conversation}},{"id":"u1","role":"user","content":"please set the topic to Through nginx"}]}""",
+                    "\"RUN_STARTED\"", "\"RUN_FINISHED\""),
+                ("/api/ai-sdk/chat", """{"id":"lobby","trigger":"submit-message","messages":[{"id":"u2","role":"user","parts":[{"type":"text","text":"please set the topic to Through nginx again"}]}]}""",
+                    "\"start\"", "\"finish\""),
+            };
+            foreach (var (path, body, start, end) in runs)
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json") };
+                request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", alice.Session!.Token);
+                request.Headers.Accept.ParseAdd("text/event-stream");
+                using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+                Assert.True(response.IsSuccessStatusCode, $"{path}: {response.StatusCode} {(response.IsSuccessStatusCode ? "" : await response.Content.ReadAsStringAsync())}");
+                await using var sse = new SseReader(await response.Content.ReadAsStreamAsync());
+                var first = await sse.NextAsync();
+                Assert.Contains(start, first?.Data ?? "", StringComparison.Ordinal);
+                var pending = (ToolApprovalEvent)await log.WaitForAsync(e => e is ToolApprovalEvent { State: ApprovalStates.Pending } a
+                    && !log.Events.Any(d => d is ToolApprovalEvent { State: not ApprovalStates.Pending } o && o.ApprovalId == a.ApprovalId));
+                var comment = await sse.NextAsync();
+                Assert.Equal("keep-alive", comment?.Comment);
+                Assert.True(await alice.DecideToolCallAsync(pending.ApprovalId, approve: true));
+                var rest = new List<string>();
+                while (await sse.NextAsync() is { } frame)
+                {
+                    if (frame.Data is not null)
+                    {
+                        rest.Add(frame.Data);
+                    }
+                }
+
+                Assert.Contains(rest, d => d.Contains(end, StringComparison.Ordinal));
+            }
         }
 
         await cluster.TerminateAsync();

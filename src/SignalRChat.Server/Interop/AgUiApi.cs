@@ -26,7 +26,12 @@ internal static class AgUiApi
         return app;
     }
 
-    private static async Task RunAsync(string roomId, HttpContext http, RoomService rooms, IOptions<StreamOptions> streams, IOptions<InteropOptions> interop, ChatMetrics metrics)
+    // A run is a stream like SSE and NDJSON: it counts toward the client address's open streams.
+    private static Task RunAsync(string roomId, HttpContext http, RoomService rooms, StreamAddressLimiter addresses, IOptions<StreamOptions> streams,
+        IOptions<InteropOptions> interop, ChatMetrics metrics) =>
+        RoomStreamsApi.WithStreamSlotAsync(http, addresses, streams.Value, () => RunCoreAsync(roomId, http, rooms, streams, interop, metrics));
+
+    private static async Task RunCoreAsync(string roomId, HttpContext http, RoomService rooms, IOptions<StreamOptions> streams, IOptions<InteropOptions> interop, ChatMetrics metrics)
     {
         var user = ChatUser.From(http.User);
         var aborted = http.RequestAborted;
@@ -124,15 +129,19 @@ internal static class AgUiApi
                 return content.GetString()!;
             case JsonValueKind.Array:
                 var text = new StringBuilder();
+                var textParts = 0;
                 foreach (var part in content.EnumerateArray())
                 {
                     if (part.ValueKind == JsonValueKind.Object && JsonBody.OptionalString(part, "type", "content[].") == "text")
                     {
+                        textParts++;
                         text.Append(JsonBody.OptionalString(part, "text", "content[].") ?? string.Empty);
                     }
                 }
 
-                return text.ToString();
+                return textParts > 0
+                    ? text.ToString()
+                    : throw new ChatRequestException(ChatRefusal.BadRequest, JsonBody.NoTextParts("content"));
             default:
                 throw new ChatRequestException(ChatRefusal.BadRequest, "the last user message's content must be a string or an array of content parts");
         }

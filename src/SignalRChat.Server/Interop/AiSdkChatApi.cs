@@ -32,7 +32,15 @@ internal static class AiSdkChatApi
         return app;
     }
 
-    private static async Task PostAsync(HttpContext http, RoomService rooms, CollaborationService collaboration, IOptions<StreamOptions> streams, IOptions<InteropOptions> interop,
+    // Both are streams like SSE and NDJSON: they count toward the client address's open streams.
+    private static Task PostAsync(HttpContext http, RoomService rooms, CollaborationService collaboration, StreamAddressLimiter addresses, IOptions<StreamOptions> streams,
+        IOptions<InteropOptions> interop, ChatMetrics metrics) =>
+        RoomStreamsApi.WithStreamSlotAsync(http, addresses, streams.Value, () => PostCoreAsync(http, rooms, collaboration, streams, interop, metrics));
+
+    private static Task ResumeAsync(string roomId, HttpContext http, RoomService rooms, StreamAddressLimiter addresses, IOptions<StreamOptions> streams, ChatMetrics metrics) =>
+        RoomStreamsApi.WithStreamSlotAsync(http, addresses, streams.Value, () => ResumeCoreAsync(roomId, http, rooms, streams, metrics));
+
+    private static async Task PostCoreAsync(HttpContext http, RoomService rooms, CollaborationService collaboration, IOptions<StreamOptions> streams, IOptions<InteropOptions> interop,
         ChatMetrics metrics)
     {
         var user = ChatUser.From(http.User);
@@ -104,7 +112,7 @@ internal static class AiSdkChatApi
     /// reaches back that far, the message starts with the text the reply has reached. Closing this
     /// stream does not stop the reply: a page that reloads closes it too.
     /// </summary>
-    private static async Task ResumeAsync(string roomId, HttpContext http, RoomService rooms, IOptions<StreamOptions> streams, ChatMetrics metrics)
+    private static async Task ResumeCoreAsync(string roomId, HttpContext http, RoomService rooms, IOptions<StreamOptions> streams, ChatMetrics metrics)
     {
         var user = ChatUser.From(http.User);
         var aborted = http.RequestAborted;
@@ -212,14 +220,16 @@ internal static class AiSdkChatApi
         }
 
         var text = new StringBuilder();
+        var textParts = 0;
         foreach (var part in parts.EnumerateArray())
         {
             if (part.ValueKind == JsonValueKind.Object && JsonBody.OptionalString(part, "type", "parts[].") == "text")
             {
+                textParts++;
                 text.Append(JsonBody.OptionalString(part, "text", "parts[].") ?? string.Empty);
             }
         }
 
-        return text.ToString();
+        return textParts > 0 ? text.ToString() : throw new ChatRequestException(ChatRefusal.BadRequest, JsonBody.NoTextParts("parts"));
     }
 }

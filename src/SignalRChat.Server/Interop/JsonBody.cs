@@ -64,6 +64,10 @@ internal static class JsonBody
             : throw new ChatRequestException(ChatRefusal.BadRequest, $"{where}{name} must be a string");
     }
 
+    /// <summary>The refusal of a last user message whose parts hold no text (only files, images, data).</summary>
+    public static string NoTextParts(string field) =>
+        $"the last user message has no text part in {field}: a room takes text, so only \"type\": \"text\" parts are posted (files, images and other parts are not)";
+
     /// <summary>The array property <paramref name="name"/>; absent, of another type, or empty is refused.</summary>
     public static JsonElement RequiredArray(JsonElement body, string name, string why)
     {

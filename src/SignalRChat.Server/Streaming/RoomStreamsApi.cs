@@ -63,6 +63,29 @@ internal static class RoomStreamsApi
     private static ChatRequestException TooManyStreams(StreamOptions settings) => new(ChatRefusal.TooManyRequests,
         $"stream limit: {settings.MaxPerAddress} open streams per client address (Chat:Streams:MaxPerAddress); close one first");
 
+    /// <summary>
+    /// Runs a stream that counts toward <c>Chat:Streams:MaxPerAddress</c> for the client's address
+    /// (the AG-UI and AI SDK streams, as SSE and NDJSON), or refuses it with 429 when that many are open.
+    /// </summary>
+    internal static async Task WithStreamSlotAsync(HttpContext http, StreamAddressLimiter addresses, StreamOptions settings, Func<Task> stream)
+    {
+        var address = StreamAddressLimiter.KeyOf(http.Connection.RemoteIpAddress);
+        if (!addresses.TryOpen(address, settings.MaxPerAddress))
+        {
+            await RefuseAsync(http, TooManyStreams(settings));
+            return;
+        }
+
+        try
+        {
+            await stream();
+        }
+        finally
+        {
+            addresses.Close(address);
+        }
+    }
+
     private static async Task StreamRoomEventsAsync(string roomId, HttpContext http, RoomService rooms, StreamOptions settings, long? lastEventId, ChatMetrics metrics)
     {
         var user = ChatUser.From(http.User);

@@ -4,7 +4,7 @@ using System.Net;
 namespace SignalRChat.Server.Streaming;
 
 /// <summary>
-/// Counts the SSE and NDJSON streams each client address holds open on this node
+/// Counts the streams (SSE, NDJSON, AG-UI, AI SDK) each client address holds open on this node
 /// (<c>Chat:Streams:MaxPerAddress</c>). An address with none open is forgotten.
 /// </summary>
 internal sealed class StreamAddressLimiter

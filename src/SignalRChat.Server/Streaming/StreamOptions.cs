@@ -14,6 +14,6 @@ public sealed class StreamOptions
     /// <summary>Events that may wait for a slow HTTP reader before its stream is ended (it resumes with Last-Event-ID).</summary>
     public int MaxQueuedEvents { get; set; } = 5000;
 
-    /// <summary>SSE and NDJSON streams one client address may hold open at once.</summary>
+    /// <summary>Streams one client address may hold open at once: SSE, NDJSON, AG-UI runs and AI SDK chats and resumes.</summary>
     public int MaxPerAddress { get; set; } = 20;
 }
