@@ -77,6 +77,45 @@ public sealed class DurableRoomTests(PostgresFixture postgres) : IClassFixture<P
     }
 
     [Theory]
+    [MemberData(nameof(RecordBackends.Durable), MemberType = typeof(RecordBackends))]
+    public async Task In_a_mentioned_room_messages_that_start_no_reply_are_stored_and_reach_the_members_room_lists(string backend)
+    {
+        var settings = await SettingsAsync(backend);
+        GuestSession aliceSession;
+        string[] said;
+        await using (var first = await ChatServer.StartAsync(settings))
+        {
+            var alice = await first.ConnectAsync("alice");
+            var bob = await first.ConnectAsync("bob");
+            aliceSession = alice.Session!;
+            await using var bobPhone = await ReconnectAsync(first, bob.Session!);
+            await alice.JoinRoomAsync("chatter");
+            await bob.JoinRoomAsync("chatter");
+            await alice.UpdateRoomSettingsAsync("chatter", new RoomSettingsUpdate(Assistant: AssistantModes.Mentioned));
+
+            var activity = Watch<RoomActivityEvent>(h => bobPhone.RoomActivityReceived += h);
+            var hello = await alice.SendMessageAsync("chatter", "hi bob");
+            var again = await alice.SendMessageAsync("chatter", "are you there?");
+            Assert.Null(hello.GenerationId);
+            Assert.Null(again.GenerationId);
+            var seen = await activity.WaitAsync(e => e.RoomId == "chatter" && e.LastMessage.Text == "are you there?");
+            Assert.Equal("alice", seen.LastMessage.AuthorName);
+            Assert.Equal(2, seen.Unread);
+            var listed = (await bobPhone.ListRoomsAsync()).Single(r => r.RoomId == "chatter");
+            Assert.Equal("are you there?", listed.LastMessage!.Text);
+            Assert.Equal(2, listed.Unread);
+            said = ["hi bob", "are you there?"];
+        }
+
+        // After a restart the conversation is there, read from the record.
+        await using var second = await ChatServer.StartAsync(settings);
+        await using var aliceAgain = await ReconnectAsync(second, aliceSession);
+        var history = await aliceAgain.GetHistoryAsync("chatter", 0, 200);
+        Assert.Equal(said, history.Messages.Where(m => m.Role == MessageRoles.User).Select(m => m.Text));
+        Assert.DoesNotContain(history.Messages, m => m.Role == MessageRoles.Assistant);
+    }
+
+    [Theory]
     [MemberData(nameof(RecordBackends.All), MemberType = typeof(RecordBackends))]
     public async Task Paging_back_through_the_hub_and_http_returns_every_message_exactly_once_in_order(string backend)
     {

@@ -116,6 +116,16 @@ internal sealed class GenerationHost(
         return new SendMessageResult(message.MessageId, generation.Id);
     }
 
+    /// <summary>
+    /// A user message that starts no reply (people talking in a <c>mentioned</c> room), already in the room with its seq:
+    /// stored in the record like any other, and the room's other members told of it (<c>roomActivity</c>).
+    /// </summary>
+    public Task RecordUserMessageAsync(string roomId, ChatMessage message, CancellationToken cancellationToken) =>
+        record.UserMessageAsync(roomId, message, cancellationToken);
+
+    /// <summary>Refuses, as a message that starts a reply is refused, while the record cannot take what it is told.</summary>
+    public void RequireRecord() => record.ThrowIfDown();
+
     /// <summary>The room of a generation (running, waiting or recently finished), or null if unknown.</summary>
     public async Task<string?> FindRoomAsync(string generationId) => registry.FindRoom(generationId) ?? await backend.FindRoomAsync(generationId);
 

@@ -75,7 +75,12 @@ internal sealed class RoomSubscriptions(IConnectionMultiplexer redis, ILogger lo
 
         if (released is not null)
         {
-            released.Queue?.Unsubscribe();
+            // Awaited, not fired and forgotten: once this returns, Redis no longer sends the room's channel to this node.
+            if (released.Queue is { } queue)
+            {
+                await queue.UnsubscribeAsync().ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+
             await redis.GetSubscriber().UnsubscribeAsync(RedisKeys.RoomChannel(roomId)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
     }

@@ -307,8 +307,10 @@ internal sealed class RoomService
             // People talking among themselves: the message is stored and shown, and no reply starts.
             await TakeMessageAsync(user);
             RequireLength(text!);
-            var appended = await _store.AppendAsync(new MessageEvent(room, GenerationHost.UserMessage(user, text!, _time)), CancellationToken.None);
-            return new SendMessageResult(((MessageEvent)appended).Message.MessageId, null);
+            _generations.RequireRecord();
+            var appended = (MessageEvent)await _store.AppendAsync(new MessageEvent(room, GenerationHost.UserMessage(user, text!, _time)), CancellationToken.None);
+            await _generations.RecordUserMessageAsync(room, appended.Message, CancellationToken.None);
+            return new SendMessageResult(appended.Message.MessageId, null);
         }
 
         await _budget.RequireAsync(user, cancellationToken);
