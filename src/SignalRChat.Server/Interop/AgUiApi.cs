@@ -66,9 +66,9 @@ internal static class AgUiApi
             }
 
             // Aborting the request stops the reply for the whole room, as Stop does.
-            await using var stopOnAbort = aborted.Register(() => _ = rooms.CancelAsync(user, generationId));
             var view = new AgUiReplyView(roomId, generationId);
-            await ReplyPump.RunAsync(watcher, new ReplyPump.Reply(generationId, sent.MessageId), view, writer, streams.Value, aborted);
+            await RoomStreamsApi.StreamStartedReplyAsync(aborted, () => rooms.CancelAsync(user, generationId),
+                () => ReplyPump.RunAsync(watcher, new ReplyPump.Reply(generationId, sent.MessageId), view, writer, streams.Value, aborted));
         }
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)
         {

@@ -89,9 +89,9 @@ internal static class AiSdkChatApi
             }
 
             // Aborting the request (useChat's stop()) stops the reply for the whole room, as Stop does.
-            await using var stopOnAbort = aborted.Register(() => _ = rooms.CancelAsync(user, generationId));
             var view = new UiMessageReplyView(roomId, generationId);
-            await ReplyPump.RunAsync(watcher, new ReplyPump.Reply(generationId, null), view, writer, streams.Value, aborted);
+            await RoomStreamsApi.StreamStartedReplyAsync(aborted, () => rooms.CancelAsync(user, generationId),
+                () => ReplyPump.RunAsync(watcher, new ReplyPump.Reply(generationId, null), view, writer, streams.Value, aborted));
         }
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)
         {

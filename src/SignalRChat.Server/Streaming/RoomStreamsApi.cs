@@ -67,6 +67,25 @@ internal static class RoomStreamsApi
     /// Runs a stream that counts toward <c>Chat:Streams:MaxPerAddress</c> for the client's address
     /// (the AG-UI and AI SDK streams, as SSE and NDJSON), or refuses it with 429 when that many are open.
     /// </summary>
+    /// <summary>
+    /// Streams a reply that this request started; when the request goes away, the reply is stopped for the whole room,
+    /// as Stop does. Kestrel signals <c>RequestAborted</c> from the thread pool, so a write to the gone client may fail
+    /// (and end the stream) before the token is cancelled: a stream that ends with any exception stops the reply too.
+    /// </summary>
+    internal static async Task StreamStartedReplyAsync(CancellationToken aborted, Func<Task> stop, Func<Task> stream)
+    {
+        await using var stopOnAbort = aborted.Register(() => _ = stop());
+        try
+        {
+            await stream();
+        }
+        catch
+        {
+            _ = stop();
+            throw;
+        }
+    }
+
     internal static async Task WithStreamSlotAsync(HttpContext http, StreamAddressLimiter addresses, StreamOptions settings, Func<Task> stream)
     {
         var address = StreamAddressLimiter.KeyOf(http.Connection.RemoteIpAddress);
@@ -199,10 +218,9 @@ internal static class RoomStreamsApi
         }
 
         // Aborting the request stops the reply for the whole room, as Stop does.
-        await using var stopOnAbort = http.RequestAborted.Register(() => _ = rooms.CancelAsync(user, sent.GenerationId));
         try
         {
-            await StreamReplyAsync(http, watcher, sent, options.Value);
+            await StreamStartedReplyAsync(http.RequestAborted, () => rooms.CancelAsync(user, sent.GenerationId), () => StreamReplyAsync(http, watcher, sent, options.Value));
         }
         catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
         {
