@@ -227,7 +227,7 @@ internal sealed class RoomSubscriptions(IConnectionMultiplexer redis, ILogger lo
 
             try
             {
-                var range = _readAfter is null ? new EventRange(false, 0, []) : await _readAfter(watched.RoomId, handedOut);
+                var range = _readAfter is null ? new EventRange(false, 0, []) : await ReadMissedAsync(watched.RoomId, handedOut);
                 foreach (var missed in range.Reset ? [] : range.Events)
                 {
                     if (received is null || missed.Seq < received.Seq)
@@ -251,6 +251,38 @@ internal sealed class RoomSubscriptions(IConnectionMultiplexer redis, ILogger lo
         {
             watched.Gate.Release();
         }
+    }
+
+    /// <summary>
+    /// The events past <paramref name="handedOut"/> that the room's log still holds. When the log no longer reaches back
+    /// that far (a room Redis lost was rebuilt from the record with its seq set above everything stored, or the log was
+    /// trimmed), what it does hold is read: its oldest readable point is found by halving, a few reads in this rare case.
+    /// Members skip what they already have by seq, so nothing published while this node was not subscribed is lost.
+    /// </summary>
+    private async Task<EventRange> ReadMissedAsync(string roomId, long handedOut)
+    {
+        var range = await _readAfter!(roomId, handedOut);
+        if (!range.Reset || range.LastSeq <= handedOut)
+        {
+            return range;
+        }
+
+        // Reading after `low` resets, reading after `high` (the last seq) does not.
+        long low = handedOut, high = range.LastSeq;
+        while (high - low > 1)
+        {
+            var middle = low + ((high - low) / 2);
+            if ((await _readAfter(roomId, middle)).Reset)
+            {
+                low = middle;
+            }
+            else
+            {
+                high = middle;
+            }
+        }
+
+        return await _readAfter(roomId, high);
     }
 
     private sealed class Watched(string roomId)
