@@ -365,7 +365,46 @@ public sealed class StreamingTests
         }
     }
 
-    private static IEnumerable<string> Describe(IEnumerable<RoomEvent> events) => events.Select(e => $"{e.Seq}:{Step(e)}:{(e as TokenEvent)?.Text}");
+    /// <summary>
+    /// The events as a reader sees them, with each stretch of consecutive deltas as one entry (its seqs and its text):
+    /// a reader that fell behind may get deltas joined, which tells the same story.
+    /// </summary>
+    private static List<string> Describe(IEnumerable<RoomEvent> events)
+    {
+        var described = new List<string>();
+        long first = 0, last = 0;
+        var text = new System.Text.StringBuilder();
+        void Flush()
+        {
+            if (text.Length > 0 || last > 0)
+            {
+                described.Add($"{first}-{last}:token:{text}");
+                text.Clear();
+                last = 0;
+            }
+        }
+
+        foreach (var e in events)
+        {
+            if (e is TokenEvent token)
+            {
+                if (last == 0)
+                {
+                    first = token.FirstCoveredSeq;
+                }
+
+                last = token.Seq;
+                text.Append(token.Text);
+                continue;
+            }
+
+            Flush();
+            described.Add($"{e.Seq}:{Step(e)}:");
+        }
+
+        Flush();
+        return described;
+    }
 
     private static string Step(RoomEvent e) => e switch
     {
