@@ -35,7 +35,8 @@ internal sealed class Scenarios(BenchSettings settings, Action<string> log)
                 var latencies = paced.Latencies;
                 results[service.Name] = (burst.TokensPerSecond, Stats.Percentile(latencies, 50), Stats.Percentile(latencies, 99),
                     burst.Tokens / (double)(rooms * members * settings.BurstTokens));
-                log($"  {label} {service.Name}: {burst.TokensPerSecond:N0} tokens/s, p50 {results[service.Name].P50:F2} ms, p99 {results[service.Name].P99:F2} ms");
+                log($"  {label} {service.Name}: {burst.TokensPerSecond:N0} tokens/s ({burst.Messages / (double)(rooms * members):F0} messages per member for {settings.BurstTokens} deltas), " +
+                    $"p50 {results[service.Name].P50:F2} ms, p99 {results[service.Name].P99:F2} ms");
             }
             finally
             {

@@ -50,6 +50,7 @@ internal static class ChatServiceExtensions
         services.AddSingleton<Approvals.IToolApprovals, Approvals.InMemoryToolApprovals>();
         services.AddOptions<FanoutOptions>().BindConfiguration(FanoutOptions.Section)
             .Validate(o => o.DeliveryWindow >= TimeSpan.Zero && o.DeliveryWindow <= TimeSpan.FromSeconds(1), "Chat:Fanout:DeliveryWindow must be between 0 and 00:00:01")
+            .Validate(o => o.JoinGap >= TimeSpan.Zero && o.JoinGap <= TimeSpan.FromMilliseconds(100), "Chat:Fanout:JoinGap must be between 0 and 00:00:00.1")
             .ValidateOnStart();
         services.AddOptions<GenerationOptions>().BindConfiguration(GenerationOptions.Section)
             .Validate(o => o.DrainTime >= TimeSpan.Zero, "Chat:Generation:DrainTime must not be negative")

@@ -133,6 +133,8 @@ public sealed class ResumeTests
     {
         await using var server = await ChatServer.StartAsync(new Dictionary<string, string?>
         {
+            // Every delta its own event in the room's log, so that what joins them is the slow reader's queue.
+            ["Chat:Fanout:JoinGap"] = "0",
             ["Chat:Offline:TokenDelayMs"] = "0",
             ["Chat:Offline:ReplyTokens"] = "8000",
             ["Chat:Model:MaxOutputTokens"] = "10000",

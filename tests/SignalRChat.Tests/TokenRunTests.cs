@@ -76,7 +76,14 @@ public sealed class TokenRunTests
     [Fact]
     public async Task A_model_faster_than_the_room_reaches_every_member_joined_whole_and_in_order()
     {
-        await using var server = await ChatServer.StartAsync(new Dictionary<string, string?> { ["Chat:Offline:TokenDelayMs"] = "0", ["Chat:Offline:ReplyTokens"] = "5000", ["Chat:Model:MaxOutputTokens"] = "10000" });
+        await using var server = await ChatServer.StartAsync(new Dictionary<string, string?>
+        {
+            // Every delta its own event in the room's log, so that what joins them is the room's delivery.
+            ["Chat:Fanout:JoinGap"] = "0",
+            ["Chat:Offline:TokenDelayMs"] = "0",
+            ["Chat:Offline:ReplyTokens"] = "5000",
+            ["Chat:Model:MaxOutputTokens"] = "10000",
+        });
         using var metrics = new MetricRecorder(server.Services.GetRequiredService<IMeterFactory>());
         var members = new List<(EventLog Log, long From)>();
         var alice = await server.ConnectAsync("alice");

@@ -73,6 +73,13 @@ public sealed class FanoutOptions
     /// window is never held back.
     /// </summary>
     public TimeSpan DeliveryWindow { get; set; } = TimeSpan.Zero;
+
+    /// <summary>
+    /// A delta that comes sooner than this after the reply's last write (a burst of chunks from one read,
+    /// a model as fast as the machine) is written together with the deltas behind it, as one event;
+    /// <c>0</c> writes every delta the model yields as its own event.
+    /// </summary>
+    public TimeSpan JoinGap { get; set; } = TimeSpan.FromMilliseconds(1);
 }
 
 /// <summary>

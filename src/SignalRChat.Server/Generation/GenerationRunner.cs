@@ -70,7 +70,7 @@ internal sealed class GenerationRunner(
     {
         var started = time.GetTimestamp();
         var cancellation = generation.Cancellation.Token;
-        var batcher = new TokenBatcher(store, generation.RoomId, generation.Id, fanoutOptions.Value.DeliveryWindow, time);
+        var batcher = new TokenBatcher(store, generation.RoomId, generation.Id, fanoutOptions.Value.DeliveryWindow, time, fanoutOptions.Value.JoinGap);
         var events = new GenerationEvents(store, generation, batcher);
         long? firstTokenAt = null;
         var tokens = 0;

@@ -9,12 +9,27 @@ namespace SignalRChat.Server.Generation;
 /// While one token event is being written (a Redis round trip), the deltas the model yields
 /// meanwhile gather and go out as the next event, so a fast model is not held to one delta per
 /// round trip and the room's log carries fewer, larger deltas. When a write completes at once (the
-/// in-memory store), every delta is its own event, as the model yielded it. Nothing waits for more
-/// text to arrive: a gathered delta is written as soon as the write before it is done.
+/// in-memory store), a delta is written on the model's own thread as it comes, unless it follows the
+/// last write within <c>Chat:Fanout:JoinGap</c> (1 ms): a model yielding that fast (a burst of chunks from one
+/// read, a model as fast as the machine) has its next write handed to the thread pool, and what it
+/// yields until that write runs goes out joined with it. Nothing waits for more text to arrive: a
+/// gathered delta is written as soon as the write before it is done, and at a model's pace (deltas
+/// milliseconds apart) every delta is its own event, as the model yielded it.
 /// </summary>
-internal sealed class TokenBatcher(IRoomStore store, string roomId, string generationId, TimeSpan deliveryWindow = default, TimeProvider? time = null)
+internal sealed class TokenBatcher(IRoomStore store, string roomId, string generationId, TimeSpan deliveryWindow = default, TimeProvider? time = null,
+    TimeSpan? joinGap = null)
 {
+    /// <summary>
+    /// By default a delta that comes sooner than this after the last write finished is written from the
+    /// thread pool, so the deltas behind it join it (<c>Chat:Fanout:JoinGap</c>). Far below any model's
+    /// pace between deltas (tens of milliseconds), far above the time one write takes in memory (microseconds).
+    /// </summary>
+    internal static readonly TimeSpan DefaultJoinGap = TimeSpan.FromMilliseconds(1);
+
+    private readonly long _joinGapTicks = (long)((joinGap ?? DefaultJoinGap).TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+
     private readonly TimeProvider _time = time ?? TimeProvider.System;
+    private long _lastWriteDone;
     private readonly Lock _lock = new();
     private long _lastWriteAt;
     private TaskCompletionSource? _wake;
@@ -39,7 +54,14 @@ internal sealed class TokenBatcher(IRoomStore store, string roomId, string gener
             _writing = true;
         }
 
-        _ = WriteAsync();
+        if (_lastWriteDone != 0 && System.Diagnostics.Stopwatch.GetTimestamp() - _lastWriteDone < _joinGapTicks)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(static batcher => _ = batcher.WriteAsync(), this, preferLocal: false);
+        }
+        else
+        {
+            _ = WriteAsync();
+        }
     }
 
     /// <summary>The text of the deltas written to the room so far: after a flush, the reply as members have it.</summary>
@@ -108,6 +130,8 @@ internal sealed class TokenBatcher(IRoomStore store, string roomId, string gener
                 {
                     _written.Append(text);
                 }
+
+                Volatile.Write(ref _lastWriteDone, System.Diagnostics.Stopwatch.GetTimestamp());
             }
         }
         catch (Exception ex)

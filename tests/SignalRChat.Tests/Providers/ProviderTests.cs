@@ -44,8 +44,8 @@ public sealed class ProviderTests
 
         Assert.Equal(GenerationStates.Completed, final.State);
         Assert.Equal("Hello alice, welcome.", final.Text);
-        // Three deltas, in order (they may arrive joined into one event when they came in one read).
-        Assert.Equal(3, log.TokenCount(reply.GenerationId));
+        // Three deltas, in order (those that came in one read are written as one delta).
+        Assert.InRange(log.TokenCount(reply.GenerationId), 1, 3);
         Assert.Equal(final.Text, log.TextOf(reply.GenerationId));
         Assert.Equal(new UsageInfo(42, 3), final.Usage);
 
