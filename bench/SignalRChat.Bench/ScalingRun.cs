@@ -75,9 +75,12 @@ internal static class ScalingRun
                     ServiceUnderTest service = kind == "chat" ? new ChatService(urls, name) : new BaselineService(urls, name);
                     // A small load first, so the first figure does not carry the compilation of the code every load runs.
                     await MeasureAsync(service, servers, nodes, 5, 20, null);
-                    foreach (var rooms in loads)
+                    foreach (var (rooms, index) in loads.Select((r, i) => (r, i)))
                     {
-                        Func<Task<LoadProfile>>? startProfile = profile is null ? null : () => LoadProfile.StartAsync(profile, $"{kind}-{nodes}n-{rooms}r", processes,
+                        // A load given more than once (to see it once the code is warm) is profiled under its own name each time.
+                        var repeat = loads.Take(index).Count(r => r == rooms);
+                        var label = $"{kind}-{nodes}n-{rooms}r" + (repeat == 0 ? "" : $"-{repeat + 1}");
+                        Func<Task<LoadProfile>>? startProfile = profile is null ? null : () => LoadProfile.StartAsync(profile, label, processes,
                             TimeSpan.FromSeconds(60 + (tokens * PaceMs / 250.0)), perf, log);
                         var point = await MeasureAsync(service, servers, nodes, rooms, tokens, startProfile, log);
                         points.Add(point);
