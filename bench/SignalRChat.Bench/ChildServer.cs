@@ -16,6 +16,9 @@ internal sealed class ChildServer : IAsyncDisposable
 
     public Uri Url { get; }
 
+    /// <summary>The server process's id, for the diagnostics tools.</summary>
+    public int ProcessId => _process.Id;
+
     /// <summary>The CPU time the server process has used so far (user and system).</summary>
     public TimeSpan Cpu
     {

@@ -27,6 +27,9 @@ internal sealed class RedisServer : IAsyncDisposable
 
     public string ConnectionString { get; }
 
+    /// <summary>The redis-server process ids, for the diagnostics tools.</summary>
+    public IEnumerable<int> ProcessIds => _processes.Select(p => p.Id);
+
     /// <summary>One redis-server on a free loopback port.</summary>
     public static async Task<RedisServer> StartAsync()
     {

@@ -11,6 +11,9 @@ namespace SignalRChat.Bench;
 /// members received. The knee is the first load at which token p99 passes 100 ms.
 /// <c>--scaling [--rooms 10,100,300,1000] [--tokens 120] [--window 0,00:00:00.016]</c>: the last
 /// repeats the chat side with each <c>Chat:Fanout:DeliveryWindow</c>.
+/// To profile the servers at one load: <c>--nodes 2 --side chat --rooms 300 --profile DIR [--perf]</c> runs only that
+/// node count and side, prints the process ids, and takes a <see cref="LoadProfile"/> of each measured load (no plot is
+/// written when a filter is given).
 /// </summary>
 internal static class ScalingRun
 {
@@ -27,10 +30,15 @@ internal static class ScalingRun
         var tokens = int.Parse(Arg("--tokens") ?? "120", Invariant);
         var windows = (Arg("--window") ?? "0").Split(',').Select(w => w == "0" ? TimeSpan.Zero : TimeSpan.Parse(w, Invariant)).ToArray();
         var output = Arg("--out") ?? Path.Combine(Report.FindRoot(), "docs");
+        var nodeCounts = (Arg("--nodes") ?? "1,2").Split(',').Select(n => int.Parse(n, Invariant)).ToArray();
+        var onlySide = Arg("--side");
+        var profile = Arg("--profile") is { } folder ? Path.GetFullPath(folder) : null;
+        var perf = args.Contains("--perf");
+        var filtered = Arg("--nodes") is not null || onlySide is not null || profile is not null;
         log($"scaling: rooms of {Members} members, one reply of {tokens} deltas each at one per {PaceMs} ms, all rooms at once; loads {string.Join(", ", loads)}");
 
         var points = new List<Point>();
-        foreach (var nodes in new[] { 1, 2 })
+        foreach (var nodes in nodeCounts)
         {
             await using var redis = nodes == 1 ? null : await RedisServer.StartAsync();
             var shared = redis is null ? new Dictionary<string, string?>() : new Dictionary<string, string?> { ["ConnectionStrings:Redis"] = redis.ConnectionString };
@@ -42,7 +50,7 @@ internal static class ScalingRun
                 ["Chat:Limits:RoomsCreatedPerHour"] = "100000000",
                 ["Chat:Limits:MembershipChangesPerMinute"] = "100000000",
             })));
-            foreach (var (name, extra) in sides)
+            foreach (var (name, extra) in sides.Where(s => onlySide is null || (s.Settings is null ? "baseline" : "chat") == onlySide))
             {
                 var settings = new Dictionary<string, string?>(shared);
                 foreach (var (key, value) in extra ?? [])
@@ -59,13 +67,22 @@ internal static class ScalingRun
                         servers.Add(await ChildServer.StartAsync(kind, settings));
                     }
 
+                    var processes = servers.Select((s, n) => ($"{kind}-node{n + 1}", s.ProcessId, true))
+                        .Concat(redis?.ProcessIds.Select(pid => ("redis-server", pid, false)) ?? [])
+                        .Append(("bench-clients", Environment.ProcessId, true)).ToList();
+                    log($"  {nodes} node{(nodes == 1 ? "" : "s")}, {name}: {string.Join(", ", processes.Select(p => $"{p.Item1} pid {p.Item2}"))}");
                     var urls = servers.Select(s => s.Url).ToList();
                     ServiceUnderTest service = kind == "chat" ? new ChatService(urls, name) : new BaselineService(urls, name);
                     // A small load first, so the first figure does not carry the compilation of the code every load runs.
-                    await MeasureAsync(service, servers, nodes, 5, 20);
-                    foreach (var rooms in loads)
+                    await MeasureAsync(service, servers, nodes, 5, 20, null);
+                    foreach (var (rooms, index) in loads.Select((r, i) => (r, i)))
                     {
-                        var point = await MeasureAsync(service, servers, nodes, rooms, tokens);
+                        // A load given more than once (to see it once the code is warm) is profiled under its own name each time.
+                        var repeat = loads.Take(index).Count(r => r == rooms);
+                        var label = $"{kind}-{nodes}n-{rooms}r" + (repeat == 0 ? "" : $"-{repeat + 1}");
+                        Func<Task<LoadProfile>>? startProfile = profile is null ? null : () => LoadProfile.StartAsync(profile, label, processes,
+                            TimeSpan.FromSeconds(60 + (tokens * PaceMs / 250.0)), perf, log);
+                        var point = await MeasureAsync(service, servers, nodes, rooms, tokens, startProfile, log);
                         points.Add(point);
                         log(string.Create(Invariant, $"  {nodes} node{(nodes == 1 ? "" : "s")}, {name}, {rooms} rooms: p50 {point.P50:F1} ms, p99 {point.P99:F1} ms, " +
                             $"{point.CpuMicrosPerToken:F1} µs CPU per delivered token, {point.MessagesPerMember:F0} messages per member per reply, {point.Delivered:P1} of tokens delivered"));
@@ -87,13 +104,19 @@ internal static class ScalingRun
             log($"  knee, {group.Key.Nodes} node(s), {group.Key.Side}: {(knee is null ? $"p99 stays under {KneeMs} ms up to {group.Max(p => p.Rooms)} rooms" : $"p99 passes {KneeMs} ms at {knee.Rooms} rooms")}");
         }
 
+        if (filtered)
+        {
+            return 0;
+        }
+
         Directory.CreateDirectory(output);
         File.WriteAllText(Path.Combine(output, "benchmarks-scaling.svg"), Plot(points, tokens));
         log($"plot in {Path.Combine(output, "benchmarks-scaling.svg")}");
         return 0;
     }
 
-    private static async Task<Point> MeasureAsync(ServiceUnderTest service, List<ChildServer> servers, int nodes, int rooms, int tokens)
+    private static async Task<Point> MeasureAsync(ServiceUnderTest service, List<ChildServer> servers, int nodes, int rooms, int tokens,
+        Func<Task<LoadProfile>>? startProfile, Action<string>? log = null)
     {
         var groups = Enumerable.Range(0, rooms).Select(r => (Room: $"scale-{rooms}-{r}", Members: new Member[Members])).ToList();
         var slots = groups.SelectMany((g, r) => Enumerable.Range(0, Members).Select(i => (Group: g, Index: i, Node: (r + i) % nodes))).ToArray();
@@ -113,11 +136,17 @@ internal static class ScalingRun
                 member.Arm(recorder);
             }
 
+            var profile = startProfile is null ? null : await startProfile();
             var cpuBefore = servers.Aggregate(TimeSpan.Zero, (sum, s) => sum + s.Cpu);
             var request = BenchModel.Request(tokens, PaceMs);
             await Task.WhenAll(groups.Select(g => service.StartAsync(g.Members[0], g.Room, request)));
             await Task.WhenAll(groups.SelectMany(g => g.Members).Select(m => m.Final)).WaitAsync(TimeSpan.FromMinutes(5));
             var cpu = servers.Aggregate(TimeSpan.Zero, (sum, s) => sum + s.Cpu) - cpuBefore;
+            if (profile is not null)
+            {
+                log?.Invoke("  " + await profile.StopAsync());
+            }
+
             var latencies = recorder.Latencies;
             var expected = (double)rooms * Members * tokens;
             return new Point(nodes, service.Name, rooms, Stats.Percentile(latencies, 50), Stats.Percentile(latencies, 99),
