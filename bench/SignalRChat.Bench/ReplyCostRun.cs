@@ -12,8 +12,10 @@ namespace SignalRChat.Bench;
 /// send per delta), the sample's way (the whole text so far to the group whenever it has grown by more than
 /// 20 characters), then the chat service with each <c>Chat:Fanout:DeliveryWindow</c>. The servers run in child
 /// processes, so their CPU is their own, and the wire server runs in this one, so no side's CPU holds it.
-/// Members read on bare WebSockets, so every WebSocket message and byte is counted.
-/// <c>--reply-cost [--members 10,100] [--replies 5] [--deltas 400] [--window 0,00:00:00.016,00:00:00.033,00:00:00.050] [--smoke]</c>.
+/// Members read on bare WebSockets, so every WebSocket message and byte is counted; the chat service's members
+/// ask for the contract's defaults, or with <c>--compact</c> for what the repository's clients ask for
+/// (<c>tokens=compact</c>, <c>finalText=omit</c>).
+/// <c>--reply-cost [--members 10,100] [--replies 5] [--deltas 400] [--window 0,00:00:00.016,00:00:00.033,00:00:00.050] [--compact] [--smoke]</c>.
 /// </summary>
 internal static class ReplyCostRun
 {
@@ -32,9 +34,10 @@ internal static class ReplyCostRun
         var deltas = int.Parse(Arg("--deltas") ?? (smoke ? "100" : "400"), Invariant);
         var windows = (Arg("--window") ?? "0,00:00:00.016,00:00:00.033,00:00:00.050").Split(',')
             .Select(w => w == "0" ? TimeSpan.Zero : TimeSpan.Parse(w, Invariant)).Prepend(TimeSpan.Zero).Distinct().ToArray();
+        var query = args.Contains("--compact") ? $"{ChatProtocol.Query.Tokens}={ChatProtocol.Query.Compact}&{ChatProtocol.Query.FinalText}={ChatProtocol.Query.Omit}" : null;
         FileLimit.Raise(8192);
         log(string.Create(Invariant, $"reply cost: one room, {replies} replies a measurement of {deltas} deltas at one per {PaceMs} ms from an OpenAI-compatible server; " +
-            $"members {string.Join(", ", memberCounts)}; {Environment.ProcessorCount} cores, .NET {Environment.Version}"));
+            $"members {string.Join(", ", memberCounts)}; chat members ask for {query ?? "the contract's defaults"}; {Environment.ProcessorCount} cores, .NET {Environment.Version}"));
 
         await using var wire = await WireServer.StartAsync();
         wire.Deltas = deltas;
@@ -42,10 +45,10 @@ internal static class ReplyCostRun
         var endpoint = new Uri(wire.Url, "v1").ToString();
         var sides = new List<Side>
         {
-            new(BareHub, "baseline", "Start", new() { [ChildServer.BaselineWireSetting] = endpoint }),
-            new(Sample, "baseline", "StartWhole", new() { [ChildServer.BaselineWireSetting] = endpoint }),
+            new(BareHub, "baseline", "Start", null, new() { [ChildServer.BaselineWireSetting] = endpoint }),
+            new(Sample, "baseline", "StartWhole", null, new() { [ChildServer.BaselineWireSetting] = endpoint }),
         };
-        sides.AddRange(windows.Select(w => new Side(WindowName(w), "chat", ChatProtocol.Methods.SendMessage, new()
+        sides.AddRange(windows.Select(w => new Side(WindowName(w), "chat", ChatProtocol.Methods.SendMessage, query, new()
         {
             ["Chat:Model:Provider"] = "OpenAI",
             ["Chat:OpenAI:Endpoint"] = endpoint,
@@ -64,7 +67,7 @@ internal static class ReplyCostRun
             {
                 var row = await MeasureAsync(side, server, members, replies, deltas);
                 rows.Add(row);
-                log(string.Create(Invariant, $"  {row.Side}, {members} members: {row.CpuMsPerReply:F1} ms server CPU per reply, {row.Messages:F1} WebSocket messages " +
+                log(string.Create(Invariant, $"  {row.Side}, {members} members: {row.CpuMsPerReply:F1} ms server CPU per reply ({row.IdleCpuMs:F0} ms idle for as long), {row.Messages:F1} WebSocket messages " +
                     $"({row.Invocations:F1} hub invocations) and {row.Bytes / 1024:F1} KiB per member per reply, first text p50 {row.FirstTextP50:F1} ms, " +
                     $"token p50 {row.P50:F2} ms, p99 {row.P99:F2} ms, {row.Complete:P1} of member replies complete"));
             }
@@ -97,7 +100,7 @@ internal static class ReplyCostRun
         await Parallel.ForAsync(0, members, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (i, _) =>
         {
             var token = await service.TokenAsync(server.Url, $"cost{members}-{i}");
-            var socket = await RawHubSocket.ConnectAsync(RawHubSocket.WebSocketUri(server.Url, service.HubPath, token), CancellationToken.None);
+            var socket = await RawHubSocket.ConnectAsync(RawHubSocket.WebSocketUri(server.Url, service.HubPath, token, side.Query), CancellationToken.None);
             using var timeout = new CancellationTokenSource(ReplyTimeout);
             await socket.InvokeAsync(chat ? ChatProtocol.Methods.JoinRoom : "Join", room, timeout.Token);
             while (await socket.ReceiveMessageAsync(timeout.Token) is var message && message.Type != HubMessage.Completion)
@@ -111,6 +114,13 @@ internal static class ReplyCostRun
         {
             // One reply first, so the figures do not carry the compilation of the code every reply runs.
             await ReplyAsync(side, readers, room, new Recorder(members * (deltas + 1)));
+
+            // A second for the runtime to finish recompiling what the first reply made hot, then what the server spends
+            // doing nothing for as long as a reply streams: the floor under the figure per reply.
+            await Task.Delay(TimeSpan.FromSeconds(1));
+            var idleBefore = server.Cpu;
+            await Task.Delay(deltas * PaceMs);
+            var idle = server.Cpu - idleBefore;
 
             var recorder = new Recorder(replies * members * (deltas + 1));
             var cpuBefore = server.Cpu;
@@ -132,7 +142,7 @@ internal static class ReplyCostRun
             var cpu = server.Cpu - cpuBefore;
             var latencies = recorder.Latencies;
             var count = (double)replies * members;
-            return new Row(side.Name, members, cpu.TotalMilliseconds / replies, messages / count, invocations / count, bytes / count,
+            return new Row(side.Name, members, cpu.TotalMilliseconds / replies, idle.TotalMilliseconds, messages / count, invocations / count, bytes / count,
                 Stats.Percentile(firstText.Where(t => !double.IsNaN(t)).ToArray(), 50), Stats.Percentile(latencies, 50), Stats.Percentile(latencies, 99), complete / count);
         }
         finally
@@ -167,9 +177,10 @@ internal static class ReplyCostRun
         return asked;
     }
 
-    private sealed record Side(string Name, string Kind, string Start, Dictionary<string, string?> Settings);
+    /// <param name="Query">What the members' hub URL asks for, if anything.</param>
+    private sealed record Side(string Name, string Kind, string Start, string? Query, Dictionary<string, string?> Settings);
 
-    private sealed record Row(string Side, int Members, double CpuMsPerReply, double Messages, double Invocations, double Bytes,
+    private sealed record Row(string Side, int Members, double CpuMsPerReply, double IdleCpuMs, double Messages, double Invocations, double Bytes,
         double FirstTextP50, double P50, double P99, double Complete);
 
     /// <summary>
@@ -241,7 +252,8 @@ internal static class ReplyCostRun
                     }
 
                     Interlocked.Increment(ref _invocations);
-                    if (message.Target is ChatProtocol.Events.Token or BaselineHub.WholeTextEvent && (message.Argument ?? message.Text) is { } text)
+                    if (message.Target is ChatProtocol.Events.Token or ChatProtocol.CompactEvents.Token or ChatProtocol.CompactEvents.TokenRun or BaselineHub.WholeTextEvent
+                        && (message.Argument ?? message.Text) is { } text)
                     {
                         Interlocked.CompareExchange(ref _firstText, Stopwatch.GetTimestamp(), 0);
                         var stamps = Volatile.Read(ref _recorder)?.ReceiveWire(text, _whole) ?? 0;
