@@ -143,6 +143,8 @@ internal sealed class RedisServer : IAsyncDisposable
 /// few milliseconds until the caller hangs up, and the moment it hangs up is recorded. With
 /// <see cref="Deltas"/> set, a request streams exactly that many deltas, each one a clock stamp
 /// (<see cref="WireStamps"/>), then finishes as OpenAI does: <c>finish_reason</c> "stop" and <c>data: [DONE]</c>.
+/// Those deltas keep to a schedule (delta i at i + 1 paces from the request), so a late timer does not slow the
+/// model down: the next delta comes sooner.
 /// </summary>
 internal sealed class WireServer : IAsyncDisposable
 {
@@ -158,6 +160,9 @@ internal sealed class WireServer : IAsyncDisposable
 
     /// <summary>The time between two deltas.</summary>
     public int PaceMs { get; set; } = 5;
+
+    /// <summary>The mean time between two counted deltas of the last request that finished, in milliseconds.</summary>
+    public double LastPaceMs { get; private set; }
 
     /// <summary>Completes with the Stopwatch time at which the current request was closed by its caller.</summary>
     public Task<long> Closed => _closed.Task;
@@ -186,11 +191,20 @@ internal sealed class WireServer : IAsyncDisposable
         try
         {
             var deltas = Deltas;
+            var started = Stopwatch.GetTimestamp();
+            long first = 0, last = 0;
             for (var i = 0; deltas is null ? !context.RequestAborted.IsCancellationRequested : i < deltas; i++)
             {
                 if (deltas is not null)
                 {
-                    await Task.Delay(PaceMs, context.RequestAborted);
+                    var due = TimeSpan.FromMilliseconds((i + 1) * PaceMs) - Stopwatch.GetElapsedTime(started);
+                    if (due > TimeSpan.Zero)
+                    {
+                        await Task.Delay(due, context.RequestAborted);
+                    }
+
+                    last = Stopwatch.GetTimestamp();
+                    first = i == 0 ? last : first;
                 }
 
                 var content = deltas is null ? "tok " : WireStamps.Now() + " ";
@@ -202,6 +216,11 @@ internal sealed class WireServer : IAsyncDisposable
                 {
                     await Task.Delay(PaceMs, context.RequestAborted);
                 }
+            }
+
+            if (deltas > 1)
+            {
+                LastPaceMs = Stats.Ms(last - first) / (deltas.Value - 1);
             }
 
             await context.Response.WriteAsync(

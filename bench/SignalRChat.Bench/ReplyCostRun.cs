@@ -65,11 +65,11 @@ internal static class ReplyCostRun
             await using var server = await ChildServer.StartAsync(side.Kind, side.Settings);
             foreach (var members in memberCounts)
             {
-                var row = await MeasureAsync(side, server, members, replies, deltas);
+                var row = await MeasureAsync(side, server, wire, members, replies, deltas);
                 rows.Add(row);
                 log(string.Create(Invariant, $"  {row.Side}, {members} members: {row.CpuMsPerReply:F1} ms server CPU per reply ({row.IdleCpuMs:F0} ms idle for as long), {row.Messages:F1} WebSocket messages " +
                     $"({row.Invocations:F1} hub invocations) and {row.Bytes / 1024:F1} KiB per member per reply, first text p50 {row.FirstTextP50:F1} ms, " +
-                    $"token p50 {row.P50:F2} ms, p99 {row.P99:F2} ms, {row.Complete:P1} of member replies complete"));
+                    $"token p50 {row.P50:F2} ms, p99 {row.P99:F2} ms, {row.Complete:P1} of member replies complete, deltas every {row.PaceMs:F2} ms"));
             }
         }
 
@@ -84,13 +84,21 @@ internal static class ReplyCostRun
                 $"{row.CpuMsPerReply / window0.CpuMsPerReply:F2}× | {row.Messages:F1} | {row.Bytes / 1024:F1} | {row.FirstTextP50:F1} | {row.P50:F2} | {row.P99:F2} |"));
         }
 
+        // Issue #19's target: at the most members, server CPU per reply at most the sample's, with token p99 still at most 20 ms.
+        var most = memberCounts.Max();
+        var sampleCpu = rows.First(r => r.Members == most && r.Side == Sample).CpuMsPerReply;
+        var meeting = rows.Where(r => r.Members == most && r.Side.StartsWith("chat", StringComparison.Ordinal) && r.CpuMsPerReply <= sampleCpu && r.P99 <= 20).ToList();
+        log(string.Empty);
+        log(meeting.Count == 0
+            ? $"at {most} members no delivery window measured meets both CPU per reply ≤ the sample's and token p99 ≤ 20 ms"
+            : $"at {most} members these meet both CPU per reply ≤ the sample's and token p99 ≤ 20 ms: {string.Join(", ", meeting.Select(r => r.Side))}");
         return rows.All(r => r.Complete == 1) ? 0 : 1;
     }
 
     private static string WindowName(TimeSpan window) =>
         window == TimeSpan.Zero ? "chat, window 0" : string.Create(Invariant, $"chat, window {window.TotalMilliseconds:0.#} ms");
 
-    private static async Task<Row> MeasureAsync(Side side, ChildServer server, int members, int replies, int deltas)
+    private static async Task<Row> MeasureAsync(Side side, ChildServer server, WireServer wire, int members, int replies, int deltas)
     {
         var chat = side.Kind == "chat";
         ServiceUnderTest service = chat ? new ChatService([server.Url]) : new BaselineService([server.Url]);
@@ -126,9 +134,11 @@ internal static class ReplyCostRun
             var cpuBefore = server.Cpu;
             var firstText = new List<double>();
             long messages = 0, invocations = 0, bytes = 0, complete = 0;
+            var pace = 0.0;
             for (var r = 0; r < replies; r++)
             {
                 var asked = await ReplyAsync(side, readers, room, recorder);
+                pace += wire.LastPaceMs / replies;
                 foreach (var reader in readers)
                 {
                     messages += reader.Messages;
@@ -143,7 +153,7 @@ internal static class ReplyCostRun
             var latencies = recorder.Latencies;
             var count = (double)replies * members;
             return new Row(side.Name, members, cpu.TotalMilliseconds / replies, idle.TotalMilliseconds, messages / count, invocations / count, bytes / count,
-                Stats.Percentile(firstText.Where(t => !double.IsNaN(t)).ToArray(), 50), Stats.Percentile(latencies, 50), Stats.Percentile(latencies, 99), complete / count);
+                Stats.Percentile(firstText.Where(t => !double.IsNaN(t)).ToArray(), 50), Stats.Percentile(latencies, 50), Stats.Percentile(latencies, 99), complete / count, pace);
         }
         finally
         {
@@ -181,7 +191,7 @@ internal static class ReplyCostRun
     private sealed record Side(string Name, string Kind, string Start, string? Query, Dictionary<string, string?> Settings);
 
     private sealed record Row(string Side, int Members, double CpuMsPerReply, double IdleCpuMs, double Messages, double Invocations, double Bytes,
-        double FirstTextP50, double P50, double P99, double Complete);
+        double FirstTextP50, double P50, double P99, double Complete, double PaceMs);
 
     /// <summary>
     /// One member on a bare WebSocket, reading until disposed. Armed for a reply, it counts what arrives until the
