@@ -6,6 +6,9 @@ namespace SignalRChat.Bench;
 internal sealed class ChildServer : IAsyncDisposable
 {
     public const string ReadyLine = "bench-server listening on ";
+
+    /// <summary>For a baseline child: the OpenAI-compatible API base to stream from instead of the bench model.</summary>
+    public const string BaselineWireSetting = "Bench:Wire";
     private readonly Process _process;
 
     private ChildServer(Process process, Uri url)
@@ -79,7 +82,7 @@ internal sealed class ChildServer : IAsyncDisposable
     {
         var chatSettings = settings?.Select(s => s.Split('=', 2)).ToDictionary(p => p[0], p => (string?)p[1]);
         var app = kind == "chat" ? ChatNode.Build(chatSettings, "http://127.0.0.1:0", stats: true)
-            : BaselineNode.Build(chatSettings?.GetValueOrDefault("ConnectionStrings:Redis"), "http://127.0.0.1:0", stats: true);
+            : BaselineNode.Build(chatSettings?.GetValueOrDefault("ConnectionStrings:Redis"), "http://127.0.0.1:0", stats: true, chatSettings?.GetValueOrDefault(BaselineWireSetting));
         await app.StartAsync();
         Console.WriteLine(ReadyLine + RunningNode.Address(app));
         await app.WaitForShutdownAsync();

@@ -143,7 +143,11 @@ internal sealed class RedisServer : IAsyncDisposable
 
 /// <summary>
 /// A stand-in for an OpenAI-compatible server: every chat-completions request streams a delta every
-/// few milliseconds until the caller hangs up, and the moment it hangs up is recorded.
+/// few milliseconds until the caller hangs up, and the moment it hangs up is recorded. With
+/// <see cref="Deltas"/> set, a request streams exactly that many deltas, each one a clock stamp
+/// (<see cref="WireStamps"/>), then finishes as OpenAI does: <c>finish_reason</c> "stop" and <c>data: [DONE]</c>.
+/// Those deltas keep to a schedule (delta i at i + 1 paces from the request), so a late timer does not slow the
+/// model down: the next delta comes sooner.
 /// </summary>
 internal sealed class WireServer : IAsyncDisposable
 {
@@ -153,6 +157,15 @@ internal sealed class WireServer : IAsyncDisposable
     private WireServer(WebApplication app) => _app = app;
 
     public Uri Url { get; private set; } = null!;
+
+    /// <summary>How many stamped deltas a request streams before it finishes; null: "tok " until the caller hangs up.</summary>
+    public int? Deltas { get; set; }
+
+    /// <summary>The time between two deltas.</summary>
+    public int PaceMs { get; set; } = 5;
+
+    /// <summary>The mean time between two counted deltas of the last request that finished, in milliseconds.</summary>
+    public double LastPaceMs { get; private set; }
 
     /// <summary>Completes with the Stopwatch time at which the current request was closed by its caller.</summary>
     public Task<long> Closed => _closed.Task;
@@ -180,14 +193,43 @@ internal sealed class WireServer : IAsyncDisposable
         await context.Response.StartAsync();
         try
         {
-            while (!context.RequestAborted.IsCancellationRequested)
+            var deltas = Deltas;
+            var started = Stopwatch.GetTimestamp();
+            long first = 0, last = 0;
+            for (var i = 0; deltas is null ? !context.RequestAborted.IsCancellationRequested : i < deltas; i++)
             {
+                if (deltas is not null)
+                {
+                    var due = TimeSpan.FromMilliseconds((i + 1) * PaceMs) - Stopwatch.GetElapsedTime(started);
+                    if (due > TimeSpan.Zero)
+                    {
+                        await Task.Delay(due, context.RequestAborted);
+                    }
+
+                    last = Stopwatch.GetTimestamp();
+                    first = i == 0 ? last : first;
+                }
+
+                var content = deltas is null ? "tok " : WireStamps.Now() + " ";
                 await context.Response.WriteAsync(
-                    """data: {"id":"c","object":"chat.completion.chunk","created":1700000000,"model":"wire","choices":[{"index":0,"delta":{"content":"tok "},"finish_reason":null}]}""" + "\n\n",
+                    "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"wire\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"" + content + "\"},\"finish_reason\":null}]}\n\n",
                     context.RequestAborted);
                 await context.Response.Body.FlushAsync(context.RequestAborted);
-                await Task.Delay(5, context.RequestAborted);
+                if (deltas is null)
+                {
+                    await Task.Delay(PaceMs, context.RequestAborted);
+                }
             }
+
+            if (deltas > 1)
+            {
+                LastPaceMs = Stats.Ms(last - first) / (deltas.Value - 1);
+            }
+
+            await context.Response.WriteAsync(
+                """data: {"id":"c","object":"chat.completion.chunk","created":1700000000,"model":"wire","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}""" + "\n\ndata: [DONE]\n\n",
+                context.RequestAborted);
+            await context.Response.Body.FlushAsync(context.RequestAborted);
         }
         catch (Exception ex) when (ex is OperationCanceledException or IOException)
         {
@@ -199,6 +241,57 @@ internal sealed class WireServer : IAsyncDisposable
         await _app.StopAsync();
         await _app.DisposeAsync();
     }
+}
+
+/// <summary>
+/// The clock stamps of <see cref="WireServer"/>'s counted deltas: four characters, as long as a real
+/// model's delta with its space (about five), so a side that re-sends the whole text so far carries as
+/// much as it would with real text. A stamp is the Stopwatch time (monotonic and shared by every process
+/// on the machine) in units of 10 µs modulo 64⁴ (168 s), in the URL-safe base-64 alphabet; a receipt's
+/// time minus the stamp, taken modulo the same, is that delta's latency.
+/// </summary>
+internal static class WireStamps
+{
+    public const int Length = 4;
+    private const string Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    private const long Range = 64L * 64 * 64 * 64;
+    private const double UnitMs = 0.01;
+
+    public static string Now() => Encode(Units(Stopwatch.GetTimestamp()));
+
+    /// <summary>The latency of a stamp received at <paramref name="receivedAt"/> (a Stopwatch time), or null when it is not a stamp.</summary>
+    public static double? LatencyMs(ReadOnlySpan<char> stamp, long receivedAt)
+    {
+        if (stamp.Length != Length)
+        {
+            return null;
+        }
+
+        var units = 0L;
+        foreach (var c in stamp)
+        {
+            var digit = Alphabet.IndexOf(c, StringComparison.Ordinal);
+            if (digit < 0)
+            {
+                return null;
+            }
+
+            units = (units * 64) + digit;
+        }
+
+        return (((Units(receivedAt) - units) % Range) + Range) % Range * UnitMs;
+    }
+
+    private static long Units(long timestamp) => (long)(timestamp / (Stopwatch.Frequency * UnitMs / 1000)) % Range;
+
+    private static string Encode(long units) => string.Create(Length, units, static (chars, value) =>
+    {
+        for (var i = chars.Length - 1; i >= 0; i--)
+        {
+            chars[i] = Alphabet[(int)(value % 64)];
+            value /= 64;
+        }
+    });
 }
 
 /// <summary>
@@ -215,6 +308,9 @@ internal sealed class RawHubSocket : IAsyncDisposable
     private RawHubSocket(WireProtocol protocol) => _protocol = protocol;
 
     public long BytesReceived { get; private set; }
+
+    /// <summary>WebSocket messages received (each may hold more than one hub message).</summary>
+    public long WebSocketMessages { get; private set; }
 
     /// <summary>The size of the last message taken, with its record separator or length prefix (not the WebSocket header).</summary>
     public int LastMessageBytes { get; private set; }
@@ -243,11 +339,15 @@ internal sealed class RawHubSocket : IAsyncDisposable
         }
 
         socket.BytesReceived = 0;
+        socket.WebSocketMessages = 0;
         return socket;
     }
 
     /// <summary>Calls a hub method with one string argument, as invocation "1".</summary>
-    public Task InvokeAsync(string target, string argument, CancellationToken cancellationToken) =>
+    public Task InvokeAsync(string target, string argument, CancellationToken cancellationToken) => InvokeAsync(target, [argument], cancellationToken);
+
+    /// <summary>Calls a hub method with string arguments, as invocation "1".</summary>
+    public Task InvokeAsync(string target, string[] arguments, CancellationToken cancellationToken) =>
         _protocol == WireProtocol.MessagePack
             ? SendPackedAsync((ref MessagePackWriter writer) =>
             {
@@ -256,10 +356,13 @@ internal sealed class RawHubSocket : IAsyncDisposable
                 writer.WriteMapHeader(0);
                 writer.Write("1");
                 writer.Write(target);
-                writer.WriteArrayHeader(1);
-                writer.Write(argument);
+                writer.WriteArrayHeader(arguments.Length);
+                foreach (var argument in arguments)
+                {
+                    writer.Write(argument);
+                }
             }, cancellationToken)
-            : SendJsonAsync(JsonSerializer.Serialize(new { type = 1, invocationId = "1", target, arguments = new[] { argument } }), cancellationToken);
+            : SendJsonAsync(JsonSerializer.Serialize(new { type = 1, invocationId = "1", target, arguments }), cancellationToken);
 
     public Task PingAsync(CancellationToken cancellationToken) =>
         _protocol == WireProtocol.MessagePack
@@ -319,6 +422,7 @@ internal sealed class RawHubSocket : IAsyncDisposable
 
             // Server frames are unmasked: 2 header bytes, 4 more from 126 bytes, 10 from 64 KiB.
             BytesReceived += result.Count + (result.Count < 126 ? 2 : result.Count < 65536 ? 4 : 10);
+            WebSocketMessages += result.EndOfMessage ? 1 : 0;
             _pending.AddRange(_buffer.AsSpan(0, result.Count));
         }
     }
@@ -363,14 +467,16 @@ internal sealed class RawHubSocket : IAsyncDisposable
 /// <summary>
 /// What the bytes scenario reads from one hub message: its type and, for an invocation, the target and the first
 /// argument: a string as it is (<see cref="Argument"/>), or an event's <c>text</c> and <c>state</c> fields; for a
-/// compact delta (<c>t</c>, <c>tr</c>: positional <c>roomNumber, seq, text</c>), its text.
+/// compact delta (<c>t</c>, <c>tr</c>: positional <c>roomNumber, seq, text</c>), its text; for the AIStreaming
+/// sample's <c>newMessageWithId</c> (<c>name, id, text so far</c>), its text. A completion's error is read too.
 /// </summary>
-internal readonly record struct HubMessage(int Type, string? Target, string? Argument, string? Text, string? State)
+internal readonly record struct HubMessage(int Type, string? Target, string? Argument, string? Text, string? State, string? Error = null)
 {
     public const int Invocation = 1;
     public const int Completion = 3;
 
-    private static bool IsCompact(string? target) => target is SignalRChat.Contracts.ChatProtocol.CompactEvents.Token or SignalRChat.Contracts.ChatProtocol.CompactEvents.TokenRun;
+    private static bool IsCompact(string? target) => target is SignalRChat.Contracts.ChatProtocol.CompactEvents.Token or SignalRChat.Contracts.ChatProtocol.CompactEvents.TokenRun
+        or BaselineHub.WholeTextEvent;
 
     public static HubMessage FromJson(byte[] record)
     {
@@ -378,7 +484,8 @@ internal readonly record struct HubMessage(int Type, string? Target, string? Arg
         var type = json.RootElement.GetProperty("type").GetInt32();
         if (type != Invocation)
         {
-            return new HubMessage(type, null, null, null, null);
+            var error = type == Completion && json.RootElement.TryGetProperty("error", out var e) ? e.GetString() : null;
+            return new HubMessage(type, null, null, null, null, error);
         }
 
         var target = json.RootElement.GetProperty("target").GetString();

@@ -6,8 +6,8 @@ using SignalRChat.Bench;
 // dotnet run -c Release --project bench/SignalRChat.Bench -- --lifetime [--cycles N]: room churn and resume under load only, printed
 // dotnet run -c Release --project bench/SignalRChat.Bench -- --records: the record in SQLite and PostgreSQL against memory, printed
 // dotnet run -c Release --project bench/SignalRChat.Bench -- --scaling [--rooms 10,100,300,1000] [--window 0,00:00:00.016]: cost by load, printed and plotted
-//   [--nodes 2] [--side chat|baseline] [--profile DIR [--perf]]: one node count and side only, profiled (dotnet-counters, dotnet-trace, perf)
 //   [--nodes 2] [--side chat|baseline] [--profile DIR [--perf]]: one node count and side only, with dotnet-counters, dotnet-trace (and perf) on every process
+// dotnet run -c Release --project bench/SignalRChat.Bench -- --reply-cost [--members 10,100] [--replies 5] [--window 0,00:00:00.016,00:00:00.033,00:00:00.050] [--smoke]: server CPU per reply against the AIStreaming sample's way, printed
 if (args.Length >= 2 && args[0] == "--serve")
 {
     return await ChildServer.ServeAsync(args[1], args.Skip(2));
@@ -16,6 +16,11 @@ if (args.Length >= 2 && args[0] == "--serve")
 if (args.Contains("--scaling"))
 {
     return await ScalingRun.RunAsync(args, Console.WriteLine);
+}
+
+if (args.Contains("--reply-cost"))
+{
+    return await ReplyCostRun.RunAsync(args, Console.WriteLine);
 }
 
 if (args.Contains("--records"))

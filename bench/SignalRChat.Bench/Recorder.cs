@@ -70,6 +70,59 @@ internal sealed class Recorder(int capacity)
         return tokens;
     }
 
+    /// <summary>
+    /// Reads the <see cref="WireStamps"/> in a message received now; returns how many it held. With
+    /// <paramref name="newestOnly"/> (a message that carries the whole text so far) only the newest stamp's
+    /// latency is taken: what the message brought that no earlier one did.
+    /// </summary>
+    public int ReceiveWire(string text, bool newestOnly)
+    {
+        var now = Stopwatch.GetTimestamp();
+        Interlocked.Increment(ref _messages);
+        var stamps = 0;
+        var span = text.AsSpan();
+        double? newest = null;
+        foreach (var part in span.Split(' '))
+        {
+            if (WireStamps.LatencyMs(span[part], now) is not { } latency)
+            {
+                continue;
+            }
+
+            stamps++;
+            if (newestOnly)
+            {
+                newest = latency;
+            }
+            else
+            {
+                Record(latency);
+            }
+        }
+
+        if (newest is { } last)
+        {
+            Record(last);
+        }
+
+        if (!newestOnly)
+        {
+            Interlocked.Add(ref _tokens, stamps);
+        }
+
+        Max(ref _lastReceipt, now);
+        return stamps;
+    }
+
+    private void Record(double latencyMs)
+    {
+        var index = Interlocked.Increment(ref _count) - 1;
+        if (index < _latencyMs.Length)
+        {
+            _latencyMs[index] = latencyMs;
+        }
+    }
+
     public double TokensPerSecond
     {
         get

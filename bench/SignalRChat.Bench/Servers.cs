@@ -90,7 +90,8 @@ internal static class ChatNode
 /// The baseline: a bare SignalR hub that streams the same model output to a group with
 /// <c>Clients.Group(...).SendAsync</c>, one awaited send per token, and nothing else: no rooms,
 /// seq, history, queue or generation bookkeeping. With Redis it uses the same backplane and
-/// passes a Stop to the node running the stream over one pub/sub channel.
+/// passes a Stop to the node running the stream over one pub/sub channel. Given an OpenAI-compatible
+/// server (<c>wire</c>), it streams what that server streams, read through the OpenAI library.
 /// </summary>
 internal static class BaselineNode
 {
@@ -99,7 +100,7 @@ internal static class BaselineNode
     public static Task<RunningNode> StartAsync(string? redis = null, string urls = "http://127.0.0.1:0") =>
         RunningNode.StartAsync(Build(redis, urls));
 
-    public static WebApplication Build(string? redis, string urls, bool stats = false)
+    public static WebApplication Build(string? redis, string urls, bool stats = false, string? wire = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls(urls);
@@ -114,6 +115,13 @@ internal static class BaselineNode
         }
 
         builder.Services.AddSingleton<BaselineRuns>();
+        if (wire is not null)
+        {
+            // As the AIStreaming sample makes its client: the library's defaults, a key and (here) the server's address.
+            var client = new OpenAI.OpenAIClient(new System.ClientModel.ApiKeyCredential("bench-key"), new OpenAI.OpenAIClientOptions { Endpoint = new Uri(wire) });
+            builder.Services.AddSingleton(client.GetChatClient("wire"));
+        }
+
         if (stats)
         {
             builder.Services.AddSingleton<IStartupFilter, StatsEndpoint>();
@@ -128,6 +136,9 @@ internal static class BaselineNode
 
 internal sealed class BaselineHub(BaselineRuns runs) : Hub
 {
+    /// <summary>The AIStreaming sample's event: <c>(name, id, the whole text so far)</c>.</summary>
+    public const string WholeTextEvent = "newMessageWithId";
+
     public Task Join(string group) => Groups.AddToGroupAsync(Context.ConnectionId, group);
 
     public string Start(string group, string request) => runs.Start(group, request, shaped: false);
@@ -138,6 +149,18 @@ internal sealed class BaselineHub(BaselineRuns runs) : Hub
     /// <summary>The same stream, with the tokens that wait while a send is under way joined into the next send, as the chat service joins waiting deltas.</summary>
     public string StartJoined(string group, string request) => runs.Start(group, request, shaped: false, joined: true);
 
+    /// <summary>
+    /// The AIStreaming sample's way (microsoft/SignalR-Samples-AI, <c>GroupChatHub.Chat</c>): the asker's message to the others
+    /// in the group, then the model's text accumulated and, whenever it has grown by more than 20 characters since the last
+    /// send, the whole text so far to the group as <see cref="WholeTextEvent"/>; the whole text once more at the end. The
+    /// sample sends nothing after that; here a <c>status</c> follows, so a client knows the reply has ended.
+    /// </summary>
+    public async Task<string> StartWhole(string group, string request)
+    {
+        await Clients.OthersInGroup(group).SendAsync("NewMessage", "bench", request);
+        return runs.Start(group, request, shaped: false, whole: true);
+    }
+
     public Task<bool> Cancel(string id) => runs.CancelAsync(id);
 }
 
@@ -147,21 +170,67 @@ internal sealed class BaselineRuns
     private readonly ConcurrentDictionary<string, CancellationTokenSource> _running = new();
     private readonly IHubContext<BaselineHub> _hub;
     private readonly ISubscriber? _redis;
+    private readonly OpenAI.Chat.ChatClient? _wire;
 
     public BaselineRuns(IHubContext<BaselineHub> hub, IServiceProvider services)
     {
         _hub = hub;
+        _wire = services.GetService<OpenAI.Chat.ChatClient>();
         _redis = services.GetService<IConnectionMultiplexer>()?.GetSubscriber();
         _redis?.Subscribe(RedisChannel.Literal(CancelChannel), (_, id) => CancelLocal(id.ToString()));
     }
 
-    public string Start(string group, string request, bool shaped, bool joined = false)
+    public string Start(string group, string request, bool shaped, bool joined = false, bool whole = false)
     {
         var id = "g-" + Guid.NewGuid().ToString("N")[..16];
         var cancellation = new CancellationTokenSource();
         _running[id] = cancellation;
-        _ = Task.Run(() => joined ? RunJoinedAsync(id, group, request, cancellation.Token) : RunAsync(id, group, request, shaped, cancellation.Token));
+        _ = Task.Run(() => whole ? RunWholeAsync(id, group, request, cancellation.Token)
+            : joined ? RunJoinedAsync(id, group, request, cancellation.Token) : RunAsync(id, group, request, shaped, cancellation.Token));
         return id;
+    }
+
+    /// <summary>The model's deltas: from the OpenAI-compatible server when there is one, else the bench model's.</summary>
+    private IAsyncEnumerable<string> DeltasAsync(string request, CancellationToken cancellationToken) =>
+        _wire is null ? BenchModel.StreamAsync(request, cancellationToken) : WireDeltasAsync(_wire, request, cancellationToken);
+
+    private static async IAsyncEnumerable<string> WireDeltasAsync(OpenAI.Chat.ChatClient wire, string request,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await foreach (var completion in wire.CompleteChatStreamingAsync([new OpenAI.Chat.UserChatMessage(request)], cancellationToken: cancellationToken))
+        {
+            foreach (var content in completion.ContentUpdate)
+            {
+                yield return content.Text;
+            }
+        }
+    }
+
+    private async Task RunWholeAsync(string id, string group, string request, CancellationToken cancellationToken)
+    {
+        var state = "completed";
+        var totalCompletion = new System.Text.StringBuilder();
+        var lastSentTokenLength = 0;
+        try
+        {
+            await foreach (var delta in DeltasAsync(request, cancellationToken))
+            {
+                totalCompletion.Append(delta);
+                if (totalCompletion.Length - lastSentTokenLength > 20)
+                {
+                    await _hub.Clients.Group(group).SendAsync(BaselineHub.WholeTextEvent, "AI Assistant", id, totalCompletion.ToString(), CancellationToken.None);
+                    lastSentTokenLength = totalCompletion.Length;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            state = "cancelled";
+        }
+
+        await _hub.Clients.Group(group).SendAsync(BaselineHub.WholeTextEvent, "AI Assistant", id, totalCompletion.ToString(), CancellationToken.None);
+        _running.TryRemove(id, out _);
+        await _hub.Clients.Group(group).SendAsync("status", state, CancellationToken.None);
     }
 
     private async Task RunJoinedAsync(string id, string group, string request, CancellationToken cancellationToken)
@@ -172,7 +241,7 @@ internal sealed class BaselineRuns
         {
             try
             {
-                await foreach (var token in BenchModel.StreamAsync(request, cancellationToken))
+                await foreach (var token in DeltasAsync(request, cancellationToken))
                 {
                     waiting.Writer.TryWrite(token);
                 }
@@ -236,7 +305,7 @@ internal sealed class BaselineRuns
         var seq = 0L;
         try
         {
-            await foreach (var token in BenchModel.StreamAsync(request, cancellationToken))
+            await foreach (var token in DeltasAsync(request, cancellationToken))
             {
                 object payload = shaped ? new SignalRChat.Contracts.TokenEvent(group, id, token) { Seq = ++seq } : token;
                 await _hub.Clients.Group(group).SendAsync("token", payload, CancellationToken.None);
