@@ -11,10 +11,25 @@ internal sealed class ChildServer : IAsyncDisposable
     public const string BaselineWireSetting = "Bench:Wire";
     private readonly Process _process;
 
-    private ChildServer(Process process, Uri url)
+    private readonly List<string> _output;
+    private int _taken;
+
+    private ChildServer(Process process, Uri url, List<string> output)
     {
         _process = process;
         Url = url;
+        _output = output;
+    }
+
+    /// <summary>The lines the server wrote (its warnings and errors) since the last call.</summary>
+    public List<string> TakeOutput()
+    {
+        lock (_output)
+        {
+            var lines = _output.Skip(_taken).Where(l => !l.StartsWith(ReadyLine, StringComparison.Ordinal)).ToList();
+            _taken = _output.Count;
+            return lines;
+        }
     }
 
     public Uri Url { get; }
@@ -74,7 +89,7 @@ internal sealed class ChildServer : IAsyncDisposable
         process.Exited += (_, _) => ready.TrySetException(new InvalidOperationException("the child server exited: " + string.Join('\n', output)));
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        return new ChildServer(process, await ready.Task.WaitAsync(TimeSpan.FromSeconds(60)));
+        return new ChildServer(process, await ready.Task.WaitAsync(TimeSpan.FromSeconds(60)), output);
     }
 
     /// <summary>Runs in the child: serves until stdin closes or the parent kills it.</summary>

@@ -147,6 +147,20 @@ internal static class ScalingRun
                 log?.Invoke("  " + await profile.StopAsync());
             }
 
+            if (service is ChatService)
+            {
+                log?.Invoke("  " + SeqFigures.Summary(groups.SelectMany(g => g.Members).Select(m => m.Seq.Figures()).ToList()));
+            }
+
+            foreach (var (server, n) in servers.Select((s, n) => (s, n)))
+            {
+                // The server's warnings, alike ones counted once (numbers and ids left out).
+                foreach (var group in server.TakeOutput().GroupBy(l => System.Text.RegularExpressions.Regex.Replace(l, @"scale-[\d-]+|\b[0-9a-zA-Z_-]*\d[0-9a-zA-Z_-]*\b", "#")))
+                {
+                    log?.Invoke($"  node{n + 1} log, {group.Count()}×: {group.First()}");
+                }
+            }
+
             var latencies = recorder.Latencies;
             var expected = (double)rooms * Members * tokens;
             return new Point(nodes, service.Name, rooms, Stats.Percentile(latencies, 50), Stats.Percentile(latencies, 99),

@@ -71,6 +71,12 @@ internal static class ChatNode
         return ChatApp.Build(args.ToArray(), builder =>
         {
             builder.Logging.ClearProviders();
+            if (stats)
+            {
+                // A child's warnings and errors go to its parent, one line each, which prints a summary of them per load.
+                builder.Logging.AddSimpleConsole(o => o.SingleLine = true).AddFilter((category, level) => level >= LogLevel.Warning);
+            }
+
             if (useBenchModel)
             {
                 // Replaces the provider and its retry layers; tool calling stays as in the service.

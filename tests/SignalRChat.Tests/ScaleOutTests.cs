@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using SignalRChat.Client;
 using SignalRChat.Contracts;
 using SignalRChat.Tests.Infrastructure;
@@ -178,6 +179,61 @@ public sealed class ScaleOutTests
         Assert.Null(snapshot.ActiveGeneration);
         Assert.Equal(MessageStates.Failed, snapshot.Messages.Single(m => m.MessageId == failed.MessageId).State);
         Assert.DoesNotContain(snapshot.Messages, m => m.State == MessageStates.Generating);
+    }
+
+    [Fact]
+    public async Task A_reply_another_node_gave_up_while_its_node_still_runs_it_gets_no_delta_after_its_final_status_and_stops_there()
+    {
+        await using var redis = await RedisServer.StartAsync();
+
+        // Node A runs the reply and does not renew its lease during the test (as a node too busy to renew in time);
+        // node B looks for expired leases often. The lease is expired by hand, so B gives the reply up while A goes on.
+        var runner = new Dictionary<string, string?>(redis.NodeSettings())
+        {
+            ["Chat:Redis:Lease"] = "01:00:00",
+            ["Chat:Redis:SweepInterval"] = "00:59:00",
+            ["Chat:Offline:TokenDelayMs"] = "10",
+            ["Chat:Offline:ReplyTokens"] = "3000",
+        };
+        var sweeper = new Dictionary<string, string?>(redis.NodeSettings()) { ["Chat:Redis:SweepInterval"] = "00:00:00.1" };
+        await using var nodeA = await ChatServer.StartAsync(runner);
+        await using var nodeB = await ChatServer.StartAsync(sweeper);
+        var alice = await nodeA.ConnectAsync("alice");
+        var bob = await nodeB.ConnectAsync("bob");
+        var aliceLog = new EventLog(alice);
+        var bobLog = new EventLog(bob);
+        await alice.JoinRoomAsync("given-up");
+        await bob.JoinRoomAsync("given-up");
+
+        var reply = await alice.SendMessageAsync("given-up", "a long reply on a node that falls behind on its lease");
+        var generationId = reply.GenerationId!;
+        await bobLog.WaitForTokensAsync(generationId, 5);
+        var running = nodeA.Services.GetRequiredService<SignalRChat.Server.Generation.GenerationRegistry>().FindLive(generationId)!;
+        var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        running.Cancellation.Token.Register(() => stopped.TrySetResult());
+
+        using (var connection = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.ConnectionString))
+        {
+            var db = connection.GetDatabase();
+            await db.StringSetAsync(SignalRChat.Server.Redis.RedisKeys.Room("given-up") + ":lease", "0");
+            await db.SortedSetAddAsync(SignalRChat.Server.Redis.RedisKeys.LeaseBucketOf("given-up"), "given-up", 0);
+        }
+
+        var failed = await bobLog.WaitForFinalAsync(generationId, TimeSpan.FromSeconds(10));
+        Assert.Equal((GenerationStates.Failed, "the server handling this reply stopped"), (failed.State, failed.Error));
+
+        // Node A learns it from its next write, not from a renewal that may be a while away: it stops the reply at once.
+        await stopped.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await aliceLog.WaitForFinalAsync(generationId);
+
+        // Nothing of the reply follows its final status, in the room's log or at either member; what they have is the final text.
+        var logged = await nodeB.Services.GetRequiredService<SignalRChat.Server.Rooms.IRoomStore>().ReadAfterAsync("given-up", 0);
+        Assert.DoesNotContain(logged.Events, e => e.Seq > failed.Seq && (e is TokenEvent t && t.GenerationId == generationId || e is StatusEvent s && s.GenerationId == generationId));
+        foreach (var log in new[] { aliceLog, bobLog })
+        {
+            Assert.DoesNotContain(log.ForGeneration(generationId), e => e.Seq > failed.Seq);
+            Assert.Equal(failed.Text, log.TextOf(generationId));
+        }
     }
 
     [Theory]

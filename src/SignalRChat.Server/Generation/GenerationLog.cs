@@ -14,4 +14,7 @@ internal static partial class GenerationLog
 
     [LoggerMessage(4, LogLevel.Warning, "Generation {GenerationId} in room {RoomId} failed: {Reason}")]
     public static partial void ModelServerFailed(ILogger logger, string roomId, string generationId, string reason);
+
+    [LoggerMessage(5, LogLevel.Warning, "Generation {GenerationId} in room {RoomId} was given up by another node (its lease ran out) while it ran here: stopped, as its final status is written")]
+    public static partial void GivenUpElsewhere(ILogger logger, string roomId, string generationId);
 }

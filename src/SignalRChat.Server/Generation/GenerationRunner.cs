@@ -186,6 +186,13 @@ internal sealed class GenerationRunner(
         {
             state = GenerationStates.Cancelled;
         }
+        catch (GenerationGoneException)
+        {
+            // Another node already wrote this reply's final status: stop here, writing nothing more of it.
+            GenerationLog.GivenUpElsewhere(logger, generation.RoomId, generation.Id);
+            generation.TryCancel(StopRequest.LeaseLost);
+            state = GenerationStates.Cancelled;
+        }
         catch (ModelServerException ex)
         {
             // Already one readable sentence with no secret in it; the provider's original is not kept.
@@ -204,6 +211,9 @@ internal sealed class GenerationRunner(
         {
             // Every delta of the final text is in the room before the final status.
             await batcher.FlushAsync();
+        }
+        catch (GenerationGoneException) when (state == GenerationStates.Cancelled)
+        {
         }
         catch (Exception ex) when (state != GenerationStates.Completed)
         {

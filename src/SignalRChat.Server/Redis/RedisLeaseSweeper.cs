@@ -70,15 +70,19 @@ internal sealed class RedisLeaseSweeper(
         }
     }
 
+    // Every live reply's lease at once, not one after another: one after another, a sweep took two round trips per reply,
+    // so with many replies on a busy machine the last ones were renewed after their lease had run out, and another node
+    // gave them up as failed while they were still streaming here.
     private async Task RenewAsync()
     {
-        foreach (var generation in host.Live)
+        var renewals = host.Live.Select(async generation => (Generation: generation, Renewed: await backend.RenewAsync(generation))).ToList();
+        foreach (var (generation, renewed) in await Task.WhenAll(renewals))
         {
-            if (!await backend.RenewAsync(generation) && generation.Started)
+            // Another node already gave up on it: stop here too, so nothing follows its final status. A reply that finished
+            // while its renewal was on the way has no lease left either, and is not stopped or reported.
+            if (!renewed && generation.Started && generation.TryCancel(StopRequest.LeaseLost))
             {
-                // Another node already gave up on it: stop here too, so nothing follows its final status.
                 RedisLog.LeaseLost(logger, generation.RoomId, generation.Id);
-                generation.TryCancel(StopRequest.LeaseLost);
             }
         }
     }

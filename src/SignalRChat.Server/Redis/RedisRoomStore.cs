@@ -16,6 +16,7 @@ internal sealed class RedisRoomStore : IRoomStore, IRoomEventBus, IRoomStateLoss
 {
     private const int ReadPage = 500;
     private const string Absent = "ROOMABSENT";
+    private const string Gone = "GENERATIONGONE";
 
     private readonly IOptions<RoomOptions> _options;
     private readonly IOptions<RedisGenerationOptions> _redisOptions;
@@ -58,8 +59,15 @@ internal sealed class RedisRoomStore : IRoomStore, IRoomEventBus, IRoomStateLoss
         args.Kind = roomEvent.Kind;
         args.Json = EventCodec.Template(roomEvent);
         args.Hint = EventCodec.Hint(roomEvent);
-        var (held, written) = await WriteOwnedAsync(roomEvent, "append", RoomScripts.Append, args);
-        return held ?? roomEvent.Numbered((long)await written);
+        try
+        {
+            var (held, written) = await WriteOwnedAsync(roomEvent, "append", RoomScripts.Append, args);
+            return held ?? roomEvent.Numbered((long)await written);
+        }
+        catch (RedisServerException ex) when (ex.Message.StartsWith(Gone, StringComparison.Ordinal))
+        {
+            throw new GenerationGoneException(roomEvent.RoomId, ex);
+        }
     }
 
     /// <summary>Writes an event of this node's own, or a reply's finish, holding it back while Redis does not answer (<see cref="RedisWriteBehind"/>).</summary>

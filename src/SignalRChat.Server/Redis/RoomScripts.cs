@@ -19,11 +19,22 @@ internal static class RoomScripts
 
         """;
 
-    /// <summary>Appends one event (<c>@Kind</c>, <c>@Json</c> with <c>"seq":-1</c>, <c>@Hint</c>); returns its seq.</summary>
+    /// <summary>
+    /// Appends one event (<c>@Kind</c>, <c>@Json</c> with <c>"seq":-1</c>, <c>@Hint</c>); returns its seq. A delta or
+    /// a progress status of a reply that no longer runs (another node gave it up when its lease ran out, and wrote its
+    /// final status) is refused with <c>GENERATIONGONE</c>, so nothing of a reply follows its final status.
+    /// </summary>
     public static readonly LuaScript Append = Prepare("""
+        local h = cjson.decode(@Hint)
+        if h.gen and (@Kind == 'token' or (@Kind == 'status' and not h.final and h.state ~= 'queued')) then
+          local g = getGen(h.gen)
+          if not g or (g.state ~= 'running' and g.state ~= 'closing') then
+            error({err = 'GENERATIONGONE the reply no longer runs: another node gave it up'})
+          end
+        end
         local check, at = expectation(@Kind, @Json)
         if check == 'dup' then return at end
-        return append(@Kind, @Json, cjson.decode(@Hint))
+        return append(@Kind, @Json, h)
         """);
 
     /// <summary>Adds connection <c>@Conn</c> of <c>@User</c> (<c>@Name</c>); presence <c>joined</c> on the user's first. 0 when not invited.</summary>

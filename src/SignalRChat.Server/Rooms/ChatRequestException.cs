@@ -16,3 +16,10 @@ public sealed class ChatRequestException(ChatRefusal refusal, string message) : 
 {
     public ChatRefusal Refusal { get; } = refusal;
 }
+
+/// <summary>
+/// A write of a reply that no longer runs was refused: another node gave it up (its lease ran out) and wrote its final
+/// status. The node still running it stops it, as when a renewal finds the lease gone.
+/// </summary>
+internal sealed class GenerationGoneException(string roomId, Exception inner)
+    : Exception($"the reply in room '{roomId}' no longer runs: another node gave it up", inner);
