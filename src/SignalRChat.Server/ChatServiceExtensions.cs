@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Http.Connections;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.AspNetCore.SignalR.Protocol;
 using SignalRChat.Contracts;
@@ -10,6 +11,7 @@ using SignalRChat.Server.Limits;
 using SignalRChat.Server.Rooms;
 using SignalRChat.Server.Storage;
 using SignalRChat.Server.Streaming;
+using SignalRChat.Server.Telemetry;
 
 namespace SignalRChat.Server;
 
@@ -120,7 +122,20 @@ internal static class ChatServiceExtensions
 
             return next(context);
         });
-        app.MapHub<ChatHub>(ChatProtocol.HubPath, hub => hub.AllowStatefulReconnects = true).RequireAuthorization();
+        // MapHub's own steps, with one connection middleware before the hub (see OneFlushAtATime).
+        var metrics = app.Services.GetRequiredService<ChatMetrics>();
+        var hub = app.MapConnections(ChatProtocol.HubPath, new HttpConnectionDispatcherOptions { AllowStatefulReconnects = true },
+            connection => connection.UseOneFlushAtATime(metrics).UseHub<ChatHub>());
+        hub.Add(endpoint =>
+        {
+            foreach (var attribute in typeof(ChatHub).GetCustomAttributes(inherit: true))
+            {
+                endpoint.Metadata.Add(attribute);
+            }
+
+            endpoint.Metadata.Add(new HubMetadata(typeof(ChatHub)));
+        });
+        hub.RequireAuthorization();
         app.MapRoomStreams();
         app.MapRoomRecord();
         app.MapInterop();

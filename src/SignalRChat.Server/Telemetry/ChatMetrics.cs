@@ -20,6 +20,7 @@ internal sealed class ChatMetrics
     private readonly Histogram<double> _redisLatency;
     private readonly Counter<long> _coalescedTokens;
     private readonly Counter<long> _slowReaderDisconnects;
+    private readonly Counter<long> _chainedFlushes;
 
     public ChatMetrics(IMeterFactory meterFactory)
     {
@@ -36,6 +37,8 @@ internal sealed class ChatMetrics
             "Token events joined into a waiting one: for a reader (hub connection or HTTP stream) that fell behind (where=reader), or for the whole room when the model outpaced its delivery (where=room)");
         _slowReaderDisconnects = meter.CreateCounter<long>("signalrchat.fanout.slow_reader_disconnects", "{connection}",
             "Hub connections and HTTP streams closed because their reader fell too far behind (their queued events were dropped)");
+        _chainedFlushes = meter.CreateCounter<long>("signalrchat.transport.chained_flushes", "{flush}",
+            "Writes to a hub connection (a message, or a stateful-reconnect ack) that waited behind an earlier write still waiting for the client's socket");
     }
 
     /// <summary>Hub connections, read from the node's connection registry when metrics are collected.</summary>
@@ -72,6 +75,8 @@ internal sealed class ChatMetrics
     public void TokensJoined(int count) => _coalescedTokens.Add(count, new KeyValuePair<string, object?>("where", "room"));
 
     public void SlowReaderDisconnected() => _slowReaderDisconnects.Add(1);
+
+    public void FlushChained() => _chainedFlushes.Add(1);
 
     /// <summary>Times a Redis call, tagged with the room-script operation and whether it failed.</summary>
     public async Task<T> TimeRedisAsync<T>(string operation, Task<T> call)
