@@ -177,10 +177,8 @@ internal sealed class ChatSession(CliOptions options, IAnsiConsole console)
             {
                 // Nothing to stop, or Ctrl+C a second time: the process ends, as a terminal program does (left to the
                 // runtime, a handler that does not cancel leaves the process running).
-                // Exit from another thread: ending the process waits for the runtime's signal handling, which
-                // waits for this handler to return.
                 e.Cancel = true;
-                ThreadPool.UnsafeQueueUserWorkItem(static _ => Environment.Exit(Interrupted), null);
+                Environment.Exit(Interrupted);
                 return;
             }
 
