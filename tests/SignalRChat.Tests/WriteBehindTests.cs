@@ -1,5 +1,12 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 using SignalRChat.Contracts;
+using SignalRChat.Server.Redis;
+using SignalRChat.Server.Rooms;
+using SignalRChat.Server.Telemetry;
 using SignalRChat.Tests.Infrastructure;
+using StackExchange.Redis;
 
 namespace SignalRChat.Tests;
 
@@ -70,5 +77,68 @@ public sealed class WriteBehindTests
         var again = await alice.JoinRoomAsync("partition");
         Assert.Single(again.Messages, m => m.MessageId == meanwhile.MessageId);
         Assert.Equal(history.LastSeq, again.LastSeq);
+    }
+
+    [Fact]
+    public async Task A_held_back_event_whose_write_Redis_took_but_whose_answer_was_lost_is_not_written_twice_when_it_is_sent_again()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var proxy = new FreezableProxy(redis.Port);
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var metrics = new ChatMetrics(services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>());
+        await using var node = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{proxy.Port},asyncTimeout=2000");
+        await using var admin = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var store = new RedisRoomStore(node, new RedisScriptInvoker(node, metrics), Options.Create(new RoomOptions()),
+            Options.Create(new RedisGenerationOptions()), TimeProvider.System, NullLogger<RedisRoomStore>.Instance);
+        const string room = "lost-answers";
+        await store.WatchAsync(room);
+        // The first calls (each sends its script whole) may be slow on a loaded machine: a refusal is tried again.
+        await Settled(async () => await store.EnterAsync(room, new RoomMember("alice", "Alice"), "c1"));
+        var before = (await Settled(async () => await store.AppendAsync(Presence("warm-up")))).Seq;
+
+        // Redis is cut off: the first write times out and is held back; the second is held behind it.
+        proxy.Freeze();
+        var first = await store.AppendAsync(Presence("first-held"));
+        var secondEvent = Presence("second-held");
+        var args = store.Args(room);
+        args.Kind = secondEvent.Kind;
+        args.Json = EventCodec.Template(secondEvent);
+        args.Hint = EventCodec.Hint(secondEvent);
+        var (second, written) = await store.WriteOwnedAsync(secondEvent, "append", RoomScripts.Append, args);
+        Assert.Equal((before + 1, before + 2), (first.Seq, second!.Seq));
+
+        // Redis comes back, but from the moment the second event is sent its answers are lost: Redis takes it,
+        // the node does not hear so, gives the call up and sends it again.
+        proxy.HoldRepliesOnceSent("second-held");
+        proxy.Thaw();
+        await proxy.MarkerSentAsync(2).WaitAsync(TimeSpan.FromSeconds(30));
+        proxy.Thaw();
+
+        // Written once, at the seq it was given; the room's log has every event once, in order.
+        Assert.Equal(second.Seq, (long)await written.WaitAsync(TimeSpan.FromSeconds(30)));
+        var log = (await admin.GetDatabase().SortedSetRangeByScoreWithScoresAsync($"chat:{{room:{room}}}:log"))
+            .Select(e => (Seq: (long)e.Score, Name: EventCodec.Decode(e.Element!, logged: true) is PresenceEvent p ? p.Name : ""))
+            .ToList();
+        Assert.Single(log, e => e.Name == "second-held");
+        Assert.Single(log, e => e.Name == "first-held");
+        Assert.Equal(Enumerable.Range(1, log.Count).Select(i => (long)i), log.Select(e => e.Seq));
+        Assert.Equal(second.Seq, log.Single(e => e.Name == "second-held").Seq);
+        Assert.Equal(second.Seq, (long)await admin.GetDatabase().StringGetAsync($"chat:{{room:{room}}}:seq"));
+
+        static PresenceEvent Presence(string name) => new(room, "alice", name, "joined");
+
+        static async Task<T> Settled<T>(Func<Task<T>> call)
+        {
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    return await call();
+                }
+                catch (ChatRequestException) when (attempt < 5)
+                {
+                }
+            }
+        }
     }
 }

@@ -14,6 +14,7 @@ internal static class RedisLua
         local kQueue, kRunning, kLease, kGens = @Queue, @Running, @Lease, @Gens
         local roomId, channel, expect, mayHaveRun = @RoomId, @Channel, @Expect, @MayHaveRun == '1'
         local mayBeNew = @MayBeNew == '1'
+        local kWrites, writeId = @Writes, @WriteId
         local now, logMax, logAge, histMax, ttl = tonumber(@Now), tonumber(@LogMax), tonumber(@LogAge), tonumber(@HistMax), tonumber(@Ttl)
 
         local function finishMessage(msgId, text, state, cancelledBy)
@@ -65,18 +66,23 @@ internal static class RedisLua
             redis.call('ZREMRANGEBYRANK', kLog, 0, 0)
           end
           redis.call('SPUBLISH', channel, kind .. '|' .. json)
+          if writeId ~= '' and redis.call('HSETNX', kWrites, writeId, seq) == 1 then redis.call('EXPIRE', kWrites, 600) end
           return seq
         end
 
-        -- A write held back while Redis was unreachable carries the seq it was given then. 'ok': it takes
-        -- that seq; 'dup': it is already in the log, at the seq returned second (the call that timed out
-        -- had in fact run, maybe after another node's writes); 'moved': another node wrote meanwhile,
-        -- so it takes the next seq instead. Only the first write of a hold-back (the one whose call timed
-        -- out) can have run, so only it is looked for, among the few seqs written since the one it was
-        -- given; the later ones never reached Redis (a reply repeats its deltas' texts, so looking for
-        -- them would find the node's own earlier writes).
+        -- A write held back while Redis was unreachable carries the seq it was given then, and an id of its own.
+        -- 'ok': it takes that seq; 'dup': it is already in the log, at the seq returned second; 'moved': another
+        -- node wrote meanwhile, so it takes the next seq instead. A held-back write that Redis took (recorded
+        -- under its id) is a retry whose answer was lost: 'dup'. The first write of a hold-back, whose call
+        -- timed out before it was held back, had no id then: it is looked for by its content, among the few
+        -- seqs written since the one it was given (only it, as a reply repeats its deltas' texts, so looking
+        -- for later ones would find the node's own earlier writes).
         local function expectation(kind, json)
           if expect == '' then return 'ok' end
+          if writeId ~= '' then
+            local took = redis.call('HGET', kWrites, writeId)
+            if took then return 'dup', tonumber(took) end
+          end
           local want = tonumber(expect)
           local current = tonumber(redis.call('GET', kSeq) or '0')
           if current == want - 1 then return 'ok' end

@@ -15,7 +15,8 @@ namespace SignalRChat.Server.Redis;
 /// takes the next seq there instead ("Renumbered" in the log): this node's members then hold the event
 /// under its provisional seq and may see a delta twice after they resume; other nodes' members see it once.</item>
 /// <item>A held write that had in fact run (the call that timed out reached Redis) is recognised by the
-/// script and not written twice.</item>
+/// script and not written twice; so is a flush whose answer was lost (Redis took it, then timed out),
+/// retried under the same write id.</item>
 /// </list>
 /// </summary>
 internal sealed class RedisWriteBehind(RedisScriptInvoker scripts, RoomSubscriptions subscriptions, TimeProvider time, ILogger logger)
@@ -83,6 +84,7 @@ internal sealed class RedisWriteBehind(RedisScriptInvoker scripts, RoomSubscript
             var held = roomEvent.Numbered(backlog.NextSeq++);
             args.Expect = held.Seq;
             args.MayHaveRun = attempted ? "1" : "0";
+            args.WriteId = Guid.NewGuid().ToString("N");
             var pending = new Pending(held.Seq, operation, script, args);
             backlog.Items.Enqueue(pending);
 

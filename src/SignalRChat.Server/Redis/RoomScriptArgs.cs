@@ -28,6 +28,7 @@ internal sealed class RoomScriptArgs
         Lease = room + ":lease";
         Gens = room + ":gens";
         Typing = room + ":typing";
+        Writes = room + ":writes";
         RoomId = roomId;
         Channel = RedisKeys.RoomChannel(roomId).ToString();
         Now = nowMs;
@@ -52,6 +53,8 @@ internal sealed class RoomScriptArgs
     public RedisKey Lease { get; }
     public RedisKey Gens { get; }
     public RedisKey Typing { get; }
+    /// <summary>The held-back writes Redis took (write id to seq), kept ten minutes, so a retried one is not written twice.</summary>
+    public RedisKey Writes { get; }
 
     public RedisValue RoomId { get; }
     public RedisValue Channel { get; }
@@ -70,6 +73,9 @@ internal sealed class RoomScriptArgs
 
     /// <summary>'1' for the held-back write whose call timed out: it may have reached Redis after all.</summary>
     public RedisValue MayHaveRun { get; set; } = "0";
+
+    /// <summary>A held-back write's own id ('' otherwise): a retry of it that Redis already took returns the seq it took.</summary>
+    public RedisValue WriteId { get; set; } = string.Empty;
 
     // Arguments of the operations, by name.
     public RedisValue Kind { get; set; } = string.Empty;
