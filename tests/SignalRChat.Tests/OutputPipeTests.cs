@@ -2,7 +2,11 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Text;
 using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Http.Connections;
 using Microsoft.AspNetCore.Http.Connections.Features;
+using Microsoft.AspNetCore.SignalR.Client;
+using SignalRChat.Client;
+using SignalRChat.Contracts;
 using Microsoft.Extensions.DependencyInjection;
 using SignalRChat.Server.Fanout;
 using SignalRChat.Server.Telemetry;
@@ -84,6 +88,26 @@ public sealed class OutputPipeTests
         var after = OutputOf(registry, connectionId);
         Assert.IsType<SerialFlushPipeWriter>(after);
         Assert.NotSame(before, after);
+    }
+
+    [Fact]
+    public async Task A_hub_connection_without_stateful_reconnect_is_left_as_it_is()
+    {
+        await using var server = await ChatServer.StartAsync();
+        var session = await ChatClient.SignInAsGuestAsync(server.Url, "carol");
+        await using var connection = new HubConnectionBuilder()
+            .WithUrl(new Uri(server.Url, ChatProtocol.HubPath), options =>
+            {
+                options.AccessTokenProvider = () => Task.FromResult<string?>(session.Token);
+                options.Transports = HttpTransportType.WebSockets;
+            })
+            .Build();
+        await connection.StartAsync();
+        var snapshot = await connection.InvokeAsync<RoomSnapshot>(ChatProtocol.Methods.JoinRoom, "plain");
+
+        Assert.Equal("plain", snapshot.RoomId);
+        var output = OutputOf(server.Services.GetRequiredService<ConnectionRegistry>(), connection.ConnectionId!);
+        Assert.IsNotType<SerialFlushPipeWriter>(output);
     }
 
     private static PipeWriter OutputOf(ConnectionRegistry registry, string connectionId) =>

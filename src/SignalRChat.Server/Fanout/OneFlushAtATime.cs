@@ -20,13 +20,17 @@ namespace SignalRChat.Server.Fanout;
 /// </summary>
 internal static class OneFlushAtATime
 {
-    /// <summary>Connection middleware for the hub endpoint: wraps the output now and after every stateful reconnect.</summary>
+    /// <summary>
+    /// Connection middleware for the hub endpoint: wraps the output of a connection that uses stateful reconnect, now and
+    /// after every reconnect. Other connections have no message buffer and so no ack timer: SignalR already writes their
+    /// messages one at a time, and they are left as they are (nothing added per connection).
+    /// </summary>
     public static IConnectionBuilder UseOneFlushAtATime(this IConnectionBuilder builder, ChatMetrics metrics) =>
         builder.Use(next => connection =>
         {
-            connection.Transport = new DuplexPipe(connection.Transport.Input, new SerialFlushPipeWriter(connection.Transport.Output, metrics));
             if (connection.Features.Get<IStatefulReconnectFeature>() is { } reconnect)
             {
+                connection.Transport = new DuplexPipe(connection.Transport.Input, new SerialFlushPipeWriter(connection.Transport.Output, metrics));
                 connection.Features.Set<IStatefulReconnectFeature>(new WrappingReconnectFeature(reconnect, connection, metrics));
             }
 
