@@ -100,11 +100,7 @@ public sealed class WriteBehindTests
         proxy.Freeze();
         var first = await store.AppendAsync(Presence("first-held"));
         var secondEvent = Presence("second-held");
-        var args = store.Args(room);
-        args.Kind = secondEvent.Kind;
-        args.Json = EventCodec.Template(secondEvent);
-        args.Hint = EventCodec.Hint(secondEvent);
-        var (second, written) = await store.WriteOwnedAsync(secondEvent, "append", RoomScripts.Append, args);
+        var (second, written) = await store.WriteOwnedAsync(secondEvent, "append", RoomScripts.Append, store.AppendArgs(secondEvent));
         Assert.Equal((before + 1, before + 2), (first.Seq, second!.Seq));
 
         // Redis comes back, but from the moment the second event is sent its answers are lost: Redis takes it,
@@ -116,14 +112,15 @@ public sealed class WriteBehindTests
 
         // Written once, at the seq it was given; the room's log has every event once, in order.
         Assert.Equal(second.Seq, (long)await written.WaitAsync(TimeSpan.FromSeconds(30)));
-        var log = (await admin.GetDatabase().SortedSetRangeByScoreWithScoresAsync($"chat:{{room:{room}}}:log"))
+        var keys = store.Args(room);
+        var log = (await admin.GetDatabase().SortedSetRangeByScoreWithScoresAsync(keys.Log))
             .Select(e => (Seq: (long)e.Score, Name: EventCodec.Decode(e.Element!, logged: true) is PresenceEvent p ? p.Name : ""))
             .ToList();
         Assert.Single(log, e => e.Name == "second-held");
         Assert.Single(log, e => e.Name == "first-held");
         Assert.Equal(Enumerable.Range(1, log.Count).Select(i => (long)i), log.Select(e => e.Seq));
         Assert.Equal(second.Seq, log.Single(e => e.Name == "second-held").Seq);
-        Assert.Equal(second.Seq, (long)await admin.GetDatabase().StringGetAsync($"chat:{{room:{room}}}:seq"));
+        Assert.Equal(second.Seq, (long)await admin.GetDatabase().StringGetAsync(keys.Seq));
 
         static PresenceEvent Presence(string name) => new(room, "alice", name, "joined");
 

@@ -53,15 +53,21 @@ internal sealed class RedisRoomStore : IRoomStore, IRoomEventBus, IRoomStateLoss
     /// <summary>The arguments every room and queue script takes, for <paramref name="roomId"/>, now.</summary>
     internal RoomScriptArgs Args(string roomId) => new(roomId, _time.GetUtcNow().ToUnixTimeMilliseconds(), _options.Value, _redisOptions.Value.IdleRoomTtl);
 
-    public async ValueTask<RoomEvent> AppendAsync(RoomEvent roomEvent, CancellationToken cancellationToken = default)
+    /// <summary>The arguments of <see cref="RoomScripts.Append"/> for <paramref name="roomEvent"/>.</summary>
+    internal RoomScriptArgs AppendArgs(RoomEvent roomEvent)
     {
         var args = Args(roomEvent.RoomId);
         args.Kind = roomEvent.Kind;
         args.Json = EventCodec.Template(roomEvent);
         args.Hint = EventCodec.Hint(roomEvent);
+        return args;
+    }
+
+    public async ValueTask<RoomEvent> AppendAsync(RoomEvent roomEvent, CancellationToken cancellationToken = default)
+    {
         try
         {
-            var (held, written) = await WriteOwnedAsync(roomEvent, "append", RoomScripts.Append, args);
+            var (held, written) = await WriteOwnedAsync(roomEvent, "append", RoomScripts.Append, AppendArgs(roomEvent));
             return held ?? roomEvent.Numbered((long)await written);
         }
         catch (RedisServerException ex) when (ex.Message.StartsWith(Gone, StringComparison.Ordinal))

@@ -17,6 +17,7 @@ public sealed class FreezableProxy : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly List<TcpClient> _sockets = [];
     private TaskCompletionSource _open = NewOpen(true);
+    private const int MaxMarker = 1024;
     private TaskCompletionSource _repliesOpen = NewOpen(true);
     private byte[]? _marker;
     private int _markerSent;
@@ -46,6 +47,7 @@ public sealed class FreezableProxy : IAsyncDisposable
     /// </summary>
     public void HoldRepliesOnceSent(string marker)
     {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(System.Text.Encoding.UTF8.GetByteCount(marker), MaxMarker);
         lock (_markerWaits)
         {
             _marker = System.Text.Encoding.UTF8.GetBytes(marker);
@@ -153,7 +155,7 @@ public sealed class FreezableProxy : IAsyncDisposable
     private async Task PumpAsync(NetworkStream from, NetworkStream to, bool request)
     {
         var buffer = new byte[16 * 1024];
-        var tail = new byte[1024];
+        var tail = new byte[MaxMarker];
         var tailLength = 0;
         try
         {
