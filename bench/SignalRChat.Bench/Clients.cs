@@ -68,7 +68,13 @@ internal abstract class ServiceUnderTest(string name, IReadOnlyList<Uri> nodes, 
     protected abstract void Listen(Member member);
 }
 
-internal sealed class ChatService(IReadOnlyList<Uri> nodes, string name = "chat", WireProtocol protocol = WireProtocol.Json) : ServiceUnderTest(name, nodes, protocol)
+/// <summary>
+/// The chat service's hub. With <paramref name="checkSeq"/> every member also checks its room's seq and collects each
+/// delta's stamp (<see cref="SeqCheck"/>), for the runs that report it; without, a member only records what it receives,
+/// as the bare hub's members do, so the bench's own checks are not counted against the service in the same process.
+/// </summary>
+internal sealed class ChatService(IReadOnlyList<Uri> nodes, string name = "chat", WireProtocol protocol = WireProtocol.Json, bool checkSeq = false)
+    : ServiceUnderTest(name, nodes, protocol)
 {
     public override string HubPath => ChatProtocol.HubPath;
 
@@ -89,6 +95,19 @@ internal sealed class ChatService(IReadOnlyList<Uri> nodes, string name = "chat"
 
     protected override void Listen(Member member)
     {
+        if (!checkSeq)
+        {
+            member.Connection.On<TokenEvent>(ChatProtocol.Events.Token, e => member.OnToken(e.Text));
+            member.Connection.On<StatusEvent>(ChatProtocol.Events.Status, e =>
+            {
+                if (e.IsFinal)
+                {
+                    member.OnFinal(e.State);
+                }
+            });
+            return;
+        }
+
         member.Connection.On<TokenEvent>(ChatProtocol.Events.Token, e =>
         {
             member.Seq.Saw(e, ChatProtocol.Events.Token);

@@ -7,6 +7,7 @@ using SignalRChat.Bench;
 // dotnet run -c Release --project bench/SignalRChat.Bench -- --records: the record in SQLite and PostgreSQL against memory, printed
 // dotnet run -c Release --project bench/SignalRChat.Bench -- --scaling [--rooms 10,100,300,1000] [--window 0,00:00:00.016]: cost by load, printed and plotted
 //   [--nodes 2] [--side chat|baseline] [--profile DIR [--perf]]: one node count and side only, with dotnet-counters, dotnet-trace (and perf) on every process
+// dotnet run -c Release --project bench/SignalRChat.Bench -- --alloc [--tokens N] [--types]: bytes allocated per delta, service against the joining bare hub, printed
 // dotnet run -c Release --project bench/SignalRChat.Bench -- --reply-cost [--members 10,100] [--replies 5] [--window 0,00:00:00.016,00:00:00.033,00:00:00.050] [--smoke]: server CPU per reply against the AIStreaming sample's way, printed
 if (args.Length >= 2 && args[0] == "--serve")
 {
@@ -26,6 +27,11 @@ if (args.Contains("--reply-cost"))
 if (args.Contains("--records"))
 {
     return await RecordRun.RunAsync(args.Contains("--smoke") ? BenchSettings.Smoke : BenchSettings.Full, Console.WriteLine);
+}
+
+if (args.Contains("--alloc"))
+{
+    return await AllocRun.RunAsync(args, Console.WriteLine);
 }
 
 if (args.Contains("--lifetime"))

@@ -11,6 +11,7 @@ internal sealed class Recorder(int capacity)
     private long _tokens;
     private long _messages;
     private long _firstStamp = long.MaxValue;
+    private long _lastStamp;
     private long _lastReceipt;
     private long _modelTtft = -1;
 
@@ -63,6 +64,7 @@ internal sealed class Recorder(int capacity)
             }
 
             Min(ref _firstStamp, stamp);
+            Max(ref _lastStamp, stamp);
         }
 
         Interlocked.Add(ref _tokens, tokens);
@@ -131,6 +133,10 @@ internal sealed class Recorder(int capacity)
             return span <= 0 ? 0 : Tokens * (double)Stopwatch.Frequency / span;
         }
     }
+
+    /// <summary>Milliseconds from the model's first yield to its last, and from its last yield to the last receipt.</summary>
+    public (double Yielding, double Tail) Spans => (Stats.Ms(Interlocked.Read(ref _lastStamp) - Interlocked.Read(ref _firstStamp)),
+        Stats.Ms(Interlocked.Read(ref _lastReceipt) - Interlocked.Read(ref _lastStamp)));
 
     public double[] Latencies => _latencyMs.AsSpan(0, Math.Min(_count, _latencyMs.Length)).ToArray();
 

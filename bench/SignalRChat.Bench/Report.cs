@@ -44,7 +44,9 @@ internal sealed class Report(BenchSettings settings, IReadOnlyList<Figure> figur
         md.AppendLine("**Baseline**: a bare SignalR hub that streams the same model output to the same group with `Clients.Group(...).SendAsync`, one awaited send per token:");
         md.AppendLine("no rooms, seq, history, queue or generation bookkeeping (with Redis: the same backplane, and a Stop passed over one pub/sub channel).");
         md.AppendLine("**Model**: a bench `IChatClient` (behind the service's tool-calling layer) whose tokens carry the process clock at the moment of the yield;");
-        md.AppendLine("a client's receipt time minus that stamp is the token's latency. Delivered tokens/s: one reply yielded as fast as the model can, counted at every member;");
+        md.AppendLine("a client's receipt time minus that stamp is the token's latency. Delivered tokens/s: a reply yielded as fast as the model can, counted at every member,");
+        md.AppendLine($"the median of {settings.BurstRuns} such replies (one lasts a few milliseconds, less than one collection of the process's garbage collector can pause it);");
+        md.AppendLine("the service's members only record what they receive, as the baseline's do (the seq check of the scaling run is not done here);");
         md.AppendLine($"latency: the same reply at a model's pace ({settings.PacedTokens} tokens, one per {settings.PaceMs} ms).");
         md.AppendLine();
         md.AppendLine("![chat service against the baseline](benchmarks.svg)");

@@ -72,7 +72,7 @@ internal static class ScalingRun
                         .Append(("bench-clients", Environment.ProcessId, true)).ToList();
                     log($"  {nodes} node{(nodes == 1 ? "" : "s")}, {name}: {string.Join(", ", processes.Select(p => $"{p.Item1} pid {p.Item2}"))}");
                     var urls = servers.Select(s => s.Url).ToList();
-                    ServiceUnderTest service = kind == "chat" ? new ChatService(urls, name) : new BaselineService(urls, name);
+                    ServiceUnderTest service = kind == "chat" ? new ChatService(urls, name, checkSeq: true) : new BaselineService(urls, name);
                     // A small load first, so the first figure does not carry the compilation of the code every load runs.
                     await MeasureAsync(service, servers, nodes, 5, 20, null);
                     foreach (var (rooms, index) in loads.Select((r, i) => (r, i)))
