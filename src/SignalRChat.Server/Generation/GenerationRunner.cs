@@ -109,9 +109,11 @@ internal sealed class GenerationRunner(
                     await foreach (var update in chatClient.GetStreamingResponseAsync(prompt, options, cancellation).WithCancellation(cancellation))
                     {
                         updates.Add(update);
-                        foreach (var content in update.Contents)
+                        // By index: a foreach over the IList would box its enumerator for every delta.
+                        var contents = update.Contents;
+                        for (var c = 0; c < contents.Count; c++)
                         {
-                            switch (content)
+                            switch (contents[c])
                             {
                                 case ToolApprovalRequestContent request:
                                     (requests ??= []).Add(request);

@@ -9,7 +9,13 @@ internal static class PromptHistory
     private const int PerMessageTokens = 4;
 
     /// <summary>A cheap estimate (about four characters a token) that needs no tokenizer of any one model.</summary>
-    public static int EstimateTokens(string text) => (text.Length + 3) / 4 + PerMessageTokens;
+    public static int EstimateTokens(string text) => EstimateTokens(text.Length);
+
+    private static int EstimateTokens(int length) => (length + 3) / 4 + PerMessageTokens;
+
+    /// <summary>The length of <see cref="Render"/>'s text, without building it: a reply's history is read for every reply.</summary>
+    public static int RenderedLength(ChatMessage message) =>
+        message.AuthorName.Length + 2 + message.Text.Length + message.Text.AsSpan().Count('\n') * ContinuationIndent.Length;
 
     /// <summary>Messages that can be shown to a model: users' messages and assistant replies with text.</summary>
     public static bool IsConversation(ChatMessage message) =>
@@ -33,7 +39,7 @@ internal static class PromptHistory
         var used = 0;
         for (var i = messages.Count - 1; i >= 0; i--)
         {
-            var cost = EstimateTokens(Render(messages[i]));
+            var cost = EstimateTokens(RenderedLength(messages[i]));
             if (chosen.Count > 0 && used + cost > budgetTokens)
             {
                 break;

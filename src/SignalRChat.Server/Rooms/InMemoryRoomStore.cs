@@ -55,7 +55,7 @@ internal sealed class InMemoryRoomStore(IOptions<RoomOptions> options, TimeProvi
     public ValueTask<bool> ExistsAsync(string roomId, CancellationToken cancellationToken = default) => ValueTask.FromResult(_rooms.ContainsKey(roomId));
 
     public ValueTask<RoomEvent> AppendAsync(RoomEvent roomEvent, CancellationToken cancellationToken = default) =>
-        ValueTask.FromResult(Locked(roomEvent.RoomId, null, room => AppendLocked(room, roomEvent)));
+        ValueTask.FromResult(Locked(roomEvent.RoomId, null, (Store: this, Event: roomEvent), static (room, state) => state.Store.AppendLocked(room, state.Event)));
 
     // Publishing inside the room's lock is what keeps every subscriber's view in seq order.
     private RoomEvent AppendLocked(RoomState room, RoomEvent roomEvent)
@@ -222,7 +222,11 @@ internal sealed class InMemoryRoomStore(IOptions<RoomOptions> options, TimeProvi
     /// just forgotten): whoever first enters an unknown room created it, as a public room; an event
     /// appended to an unknown room (nobody's) makes a public room with no creator.
     /// </summary>
-    private T Locked<T>(string roomId, string? creatorId, Func<RoomState, T> change)
+    private T Locked<T>(string roomId, string? creatorId, Func<RoomState, T> change) =>
+        Locked(roomId, creatorId, change, static (room, change) => change(room));
+
+    /// <summary>The same, with the change's state passed in, so that a change made for every delta allocates no closure.</summary>
+    private T Locked<TState, T>(string roomId, string? creatorId, TState state, Func<RoomState, TState, T> change)
     {
         while (true)
         {
@@ -231,7 +235,7 @@ internal sealed class InMemoryRoomStore(IOptions<RoomOptions> options, TimeProvi
             {
                 if (!room.Forgotten)
                 {
-                    return change(room);
+                    return change(room, state);
                 }
             }
         }
