@@ -47,6 +47,7 @@ internal sealed class Report(BenchSettings settings, IReadOnlyList<Figure> figur
         md.AppendLine("a client's receipt time minus that stamp is the token's latency. Delivered tokens/s: a reply yielded as fast as the model can, counted at every member,");
         md.AppendLine($"the median of {settings.BurstRuns} such replies (one lasts a few milliseconds, less than one collection of the process's garbage collector can pause it);");
         md.AppendLine("the service's members only record what they receive, as the baseline's do (the seq check of the scaling run is not done here);");
+        md.AppendLine("before either is measured, each side runs unmeasured replies on the same connections until the JIT has nearly stopped compiling (at most 10 s);");
         md.AppendLine($"latency: the same reply at a model's pace ({settings.PacedTokens} tokens, one per {settings.PaceMs} ms).");
         md.AppendLine();
         md.AppendLine("![chat service against the baseline](benchmarks.svg)");

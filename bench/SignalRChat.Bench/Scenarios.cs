@@ -30,6 +30,8 @@ internal sealed class Scenarios(BenchSettings settings, Action<string> log)
             var groups = await ConnectRoomsAsync(service, rooms, members);
             try
             {
+                await WarmUpAsync(service, groups, label);
+
                 // A burst lasts a few milliseconds: one collection of the bench process (servers and clients share it) that
                 // falls inside it decides its rate. The median of several bursts is the figure; each side gets the same.
                 var bursts = new List<(Recorder Recorder, int Collections, TimeSpan Pause)>();
@@ -76,6 +78,45 @@ internal sealed class Scenarios(BenchSettings settings, Action<string> log)
 
         Figures.Add(new Figure(label, "token latency p50", "ms", c.P50, b.P50, "—", null));
         Figures.Add(new Figure(label, "token latency p99", "ms", c.P99, b.P99, latencyTarget is { } t ? $"≤ {t} ms" : "—", latencyTarget is { } limit ? c.P99 <= limit : null));
+    }
+
+    /// <summary>
+    /// Unmeasured replies, a burst and a short one at a model's pace, until the process's JIT has (nearly) stopped compiling:
+    /// a server that has run for a while runs its optimised code, and tier-up compilation of the side under test (more
+    /// code for the service than for the bare hub) would otherwise land inside its first measured replies.
+    /// </summary>
+    // Warm-up goes on past its rounds while the JIT still compiles, up to this long.
+    private static readonly TimeSpan WarmUpLongest = TimeSpan.FromSeconds(10);
+
+    private async Task WarmUpAsync(ServiceUnderTest service, List<(string Room, List<Member> Members)> groups, string label)
+    {
+        if (settings.WarmUpRounds == 0)
+        {
+            return;
+        }
+
+        var compiled = System.Runtime.JitInfo.GetCompiledMethodCount();
+        var rounds = 0;
+        var added = 0L;
+        var started = Stopwatch.GetTimestamp();
+        while (rounds < settings.WarmUpRounds || (added >= 20 && Stopwatch.GetElapsedTime(started) < WarmUpLongest))
+        {
+            rounds++;
+            await RunReplyAsync(service, groups, BenchModel.Request(settings.BurstTokens, 0));
+            await RunReplyAsync(service, groups, BenchModel.Request(Math.Max(10, settings.PacedTokens / 4), settings.PaceMs));
+
+            // Background tier-up waits for a quiet 100 ms before it compiles what became hot.
+            await Task.Delay(TimeSpan.FromMilliseconds(200));
+            var now = System.Runtime.JitInfo.GetCompiledMethodCount();
+            added = now - compiled;
+            compiled = now;
+            if (added < 20 && rounds >= 2)
+            {
+                break;
+            }
+        }
+
+        log($"  {label} {service.Name}: warmed up in {rounds} round(s), {added} methods compiled in the last");
     }
 
     /// <summary>A member asks to stop a running reply; the time until its own client shows the final status.</summary>
