@@ -334,6 +334,12 @@ internal sealed class StatsEndpoint : IStartupFilter
     {
         app.Use((context, nextMiddleware) =>
         {
+            if (context.Request.Path == "/bench/jit")
+            {
+                // Methods the JIT has compiled so far: a warm-up goes on until this stops growing.
+                return context.Response.WriteAsync(System.Runtime.JitInfo.GetCompiledMethodCount().ToString(System.Globalization.CultureInfo.InvariantCulture));
+            }
+
             if (context.Request.Path != "/bench/stats")
             {
                 return nextMiddleware(context);
