@@ -37,9 +37,29 @@ public sealed class RedisCluster : IRedisDeployment
         var cluster = new RedisCluster(nodes, ports, directory);
         try
         {
-            foreach (var port in ports)
+            for (var i = 0; i < ports.Count; i++)
             {
-                nodes.Add(await LaunchAsync(port, directory));
+                // A cluster node also listens on its port + 10000 (the cluster bus), which a free port does not promise;
+                // and another process may take a free port before the node binds it. Such a node exits at once: another port.
+                for (var attempt = 1; ; attempt++)
+                {
+                    try
+                    {
+                        nodes.Add(await LaunchAsync(ports[i], directory));
+                        break;
+                    }
+                    catch (InvalidOperationException) when (attempt < 5)
+                    {
+                        int next;
+                        do
+                        {
+                            next = RedisServer.FreePort();
+                        }
+                        while (ports.Contains(next));
+
+                        ports[i] = next;
+                    }
+                }
             }
 
             var (exitCode, output) = await CommandRun.RunAsync("redis-cli",
