@@ -80,14 +80,14 @@ internal sealed class Scenarios(BenchSettings settings, Action<string> log)
         Figures.Add(new Figure(label, "token latency p99", "ms", c.P99, b.P99, latencyTarget is { } t ? $"≤ {t} ms" : "—", latencyTarget is { } limit ? c.P99 <= limit : null));
     }
 
+    // Warm-up goes on past its rounds while the JIT still compiles, up to this long.
+    private static readonly TimeSpan WarmUpLongest = TimeSpan.FromSeconds(10);
+
     /// <summary>
     /// Unmeasured replies, a burst and a short one at a model's pace, until the process's JIT has (nearly) stopped compiling:
     /// a server that has run for a while runs its optimised code, and tier-up compilation of the side under test (more
     /// code for the service than for the bare hub) would otherwise land inside its first measured replies.
     /// </summary>
-    // Warm-up goes on past its rounds while the JIT still compiles, up to this long.
-    private static readonly TimeSpan WarmUpLongest = TimeSpan.FromSeconds(10);
-
     private async Task WarmUpAsync(ServiceUnderTest service, List<(string Room, List<Member> Members)> groups, string label)
     {
         if (settings.WarmUpRounds == 0)
@@ -99,7 +99,7 @@ internal sealed class Scenarios(BenchSettings settings, Action<string> log)
         var rounds = 0;
         var added = 0L;
         var started = Stopwatch.GetTimestamp();
-        while (rounds < settings.WarmUpRounds || (added >= 20 && Stopwatch.GetElapsedTime(started) < WarmUpLongest))
+        while (true)
         {
             rounds++;
             await RunReplyAsync(service, groups, BenchModel.Request(settings.BurstTokens, 0));
@@ -110,7 +110,7 @@ internal sealed class Scenarios(BenchSettings settings, Action<string> log)
             var now = System.Runtime.JitInfo.GetCompiledMethodCount();
             added = now - compiled;
             compiled = now;
-            if (added < 20 && rounds >= 2)
+            if (rounds >= settings.WarmUpRounds && (added < 20 || Stopwatch.GetElapsedTime(started) >= WarmUpLongest))
             {
                 break;
             }
