@@ -99,8 +99,9 @@ internal static class ChatServiceExtensions
         }
 
         services.AddSingleton<IHubProtocol>(sp => new SkippingJsonHubProtocol(ActivatorUtilities.CreateInstance<JsonHubProtocol>(sp)));
+        services.AddSingleton<LocalHubLifetimeManager<ChatHub>>();
         services.AddSingleton<HubLifetimeManager<ChatHub>>(sp =>
-            new TrackingHubLifetimeManager<ChatHub>(ActivatorUtilities.CreateInstance<DefaultHubLifetimeManager<ChatHub>>(sp), sp.GetRequiredService<ConnectionRegistry>()));
+            new TrackingHubLifetimeManager<ChatHub>(sp.GetRequiredService<LocalHubLifetimeManager<ChatHub>>(), sp.GetRequiredService<ConnectionRegistry>()));
         return builder;
     }
 

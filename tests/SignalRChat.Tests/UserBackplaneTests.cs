@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.SignalR.Client;
 using Microsoft.Extensions.DependencyInjection;
 using SignalRChat.Client;
 using SignalRChat.Contracts;
+using SignalRChat.Server.Fanout;
 using SignalRChat.Server.Hubs;
 using SignalRChat.Tests.Infrastructure;
 using StackExchange.Redis;
@@ -62,6 +63,49 @@ public sealed class UserBackplaneTests
         while ((await ChannelsAsync(server)).Except(before).Any())
         {
             await Task.Delay(50, deadline.Token);
+        }
+    }
+
+    [Fact]
+    public async Task On_one_node_a_message_to_a_user_reaches_each_of_their_connections_and_nobody_else_and_the_node_forgets_them_once_they_close()
+    {
+        await using var node = await ChatServer.StartAsync();
+        var users = node.Services.GetRequiredService<LocalHubLifetimeManager<ChatHub>>();
+        var clients = node.Services.GetRequiredService<IHubContext<ChatHub>>().Clients;
+        var alice = await ChatClient.SignInAsGuestAsync(node.Url, "alice");
+        var bob = await ChatClient.SignInAsGuestAsync(node.Url, "bob");
+        var laptop = await ConnectAsync(node, alice.Token, messagePack: false);
+        var phone = await ConnectAsync(node, alice.Token, messagePack: true);
+        await using var bobs = await ConnectAsync(node, bob.Token, messagePack: false);
+        Assert.Equal(2, users.Users);
+
+        await clients.User(alice.UserId).SendAsync("probe", new RoomMember("to", "alice"));
+        Assert.Equal(new RoomMember("to", "alice"), await laptop.Received.Task.WaitAsync(TimeSpan.FromSeconds(20)));
+        Assert.Equal(new RoomMember("to", "alice"), await phone.Received.Task.WaitAsync(TimeSpan.FromSeconds(20)));
+
+        // Bob's connection hears only what is sent to him: the first thing it receives is his own probe.
+        await clients.User(bob.UserId).SendAsync("probe", new RoomMember("to", "bob"));
+        Assert.Equal(new RoomMember("to", "bob"), await bobs.Received.Task.WaitAsync(TimeSpan.FromSeconds(20)));
+
+        // One device closes: the other still hears her; once both have closed, nothing of her is kept.
+        await laptop.DisposeAsync();
+        await WaitUntilAsync(() => node.Services.GetRequiredService<ConnectionRegistry>().Count == 2);
+        var again = new TaskCompletionSource<RoomMember>(TaskCreationOptions.RunContinuationsAsynchronously);
+        phone.Connection.On<RoomMember>("probe", member => again.TrySetResult(member));
+        await clients.User(alice.UserId).SendAsync("probe", new RoomMember("again", "alice"));
+        Assert.Equal(new RoomMember("again", "alice"), await again.Task.WaitAsync(TimeSpan.FromSeconds(20)));
+        await phone.DisposeAsync();
+        await WaitUntilAsync(() => users.Users == 1);
+        await clients.User(alice.UserId).SendAsync("probe", new RoomMember("nobody", "alice"));
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        // A connection's close is handled on the server after the client's close returns.
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        while (!condition())
+        {
+            await Task.Delay(20, deadline.Token);
         }
     }
 

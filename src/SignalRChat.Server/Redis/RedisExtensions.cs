@@ -83,7 +83,7 @@ internal static class RedisExtensions
 
         // Messages to a user reach every node (UserBackplane); room events go on the rooms' own channels.
         services.AddSingleton<UserBackplane<ChatHub>>(sp =>
-            new UserBackplane<ChatHub>(ActivatorUtilities.CreateInstance<DefaultHubLifetimeManager<ChatHub>>(sp), sp.GetRequiredService<IConnectionMultiplexer>(),
+            new UserBackplane<ChatHub>(sp.GetRequiredService<LocalHubLifetimeManager<ChatHub>>(), sp.GetRequiredService<IConnectionMultiplexer>(),
                 sp.GetRequiredService<ILogger<UserBackplane<ChatHub>>>()));
         services.AddSingleton<HubLifetimeManager<ChatHub>>(sp =>
             new TrackingHubLifetimeManager<ChatHub>(sp.GetRequiredService<UserBackplane<ChatHub>>(), sp.GetRequiredService<ConnectionRegistry>()));
