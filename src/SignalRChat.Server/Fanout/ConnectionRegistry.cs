@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.Features.Authentication;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.Extensions.Options;
@@ -15,8 +16,11 @@ internal sealed class ConnectionRegistry
     private readonly ChatMetrics _metrics;
     private readonly ILogger<ConnectionSender> _logger;
 
-    public ConnectionRegistry(IOptions<FanoutOptions> options, ChatMetrics metrics, ILogger<ConnectionSender> logger)
+    private readonly IServiceProvider _services;
+
+    public ConnectionRegistry(IOptions<FanoutOptions> options, ChatMetrics metrics, ILogger<ConnectionSender> logger, IServiceProvider services)
     {
+        _services = services;
         _options = options;
         _metrics = metrics;
         _logger = logger;
@@ -39,6 +43,25 @@ internal sealed class ConnectionRegistry
 
         _connections[connection.ConnectionId] = new ConnectionSender(connection, _options.Value.MaxQueuedEventsPerConnection, shape, _metrics, _logger);
     }
+
+    /// <summary>
+    /// The request of a hub connection lives as long as the connection, and with it the request's service scope: the
+    /// authentication and authorization services and handlers that admitted it. Nothing of that scope is used once the
+    /// connection is up (every hub call gets a scope of its own), so it is disposed now, and whatever reads the
+    /// request's services later (the middleware unwinding when the socket closes) is given the application's.
+    /// </summary>
+    public static async ValueTask ReleaseRequestScopeAsync(HubConnectionContext connection, IServiceProvider application)
+    {
+        if (connection.GetHttpContext() is not { } http || http.Features.Get<IServiceProvidersFeature>() is not IAsyncDisposable scope)
+        {
+            return;
+        }
+
+        await scope.DisposeAsync();
+        http.RequestServices = application;
+    }
+
+    public ValueTask ReleaseRequestScopeAsync(HubConnectionContext connection) => ReleaseRequestScopeAsync(connection, _services);
 
     /// <summary>Raised after a connection closed, so the rooms it was in can let it go.</summary>
     public event Func<ConnectionSender, Task>? Disconnected;
@@ -93,6 +116,7 @@ internal sealed class TrackingHubLifetimeManager<THub>(HubLifetimeManager<THub> 
     {
         registry.Add(connection);
         await inner.OnConnectedAsync(connection);
+        await registry.ReleaseRequestScopeAsync(connection);
     }
 
     public override async Task OnDisconnectedAsync(HubConnectionContext connection)
