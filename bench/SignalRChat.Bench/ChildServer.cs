@@ -34,6 +34,12 @@ internal sealed class ChildServer : IAsyncDisposable
 
     public Uri Url { get; }
 
+    private static readonly HttpClient Jit = new() { Timeout = TimeSpan.FromSeconds(30) };
+
+    /// <summary>Methods the server's JIT has compiled so far (<c>/bench/jit</c>): a warm-up goes on until this stops growing.</summary>
+    public async Task<long> CompiledMethodsAsync() =>
+        long.Parse(await Jit.GetStringAsync(new Uri(Url, "/bench/jit")), System.Globalization.CultureInfo.InvariantCulture);
+
     /// <summary>The server process's id, for the diagnostics tools.</summary>
     public int ProcessId => _process.Id;
 

@@ -98,13 +98,12 @@ internal static class ReplyCostRun
     /// <summary>At least two replies, then more until one compiles fewer than <see cref="QuietJit"/> methods on the server, for at most <see cref="WarmUpLongest"/>.</summary>
     private static async Task WarmUpAsync(Side side, ChildServer server, Reader[] readers, string room, int members, int deltas)
     {
-        using var http = new HttpClient();
         var watch = System.Diagnostics.Stopwatch.StartNew();
-        var compiled = await CompiledAsync(http, server);
+        var compiled = await server.CompiledMethodsAsync();
         for (var round = 1; ; round++)
         {
             await ReplyAsync(side, readers, room, new Recorder(members * (deltas + 1)));
-            var now = await CompiledAsync(http, server);
+            var now = await server.CompiledMethodsAsync();
             var quiet = now - compiled < QuietJit;
             compiled = now;
             if (round >= 2 && (quiet || watch.Elapsed > WarmUpLongest))
@@ -113,9 +112,6 @@ internal static class ReplyCostRun
             }
         }
     }
-
-    private static async Task<long> CompiledAsync(HttpClient http, ChildServer server) =>
-        long.Parse(await http.GetStringAsync(new Uri(server.Url, "/bench/jit")), Invariant);
 
     private const int QuietJit = 20;
 

@@ -135,14 +135,12 @@ internal static class ScalingRun
         }
     }
 
-    private static readonly HttpClient Jit = new() { Timeout = TimeSpan.FromSeconds(30) };
-
     private static async Task<long> CompiledAsync(List<ChildServer> servers)
     {
         var total = 0L;
         foreach (var server in servers)
         {
-            total += long.Parse(await Jit.GetStringAsync(new Uri(server.Url, "/bench/jit")), Invariant);
+            total += await server.CompiledMethodsAsync();
         }
 
         return total;

@@ -50,7 +50,7 @@ internal sealed class ConnectionRegistry
     /// connection is up (every hub call gets a scope of its own), so it is disposed now, and whatever reads the
     /// request's services later (the middleware unwinding when the socket closes) is given the application's.
     /// </summary>
-    public static async ValueTask ReleaseRequestScopeAsync(HubConnectionContext connection, IServiceProvider application)
+    public async ValueTask ReleaseRequestScopeAsync(HubConnectionContext connection)
     {
         if (connection.GetHttpContext() is not { } http || http.Features.Get<IServiceProvidersFeature>() is not IAsyncDisposable scope)
         {
@@ -58,10 +58,8 @@ internal sealed class ConnectionRegistry
         }
 
         await scope.DisposeAsync();
-        http.RequestServices = application;
+        http.RequestServices = _services;
     }
-
-    public ValueTask ReleaseRequestScopeAsync(HubConnectionContext connection) => ReleaseRequestScopeAsync(connection, _services);
 
     /// <summary>Raised after a connection closed, so the rooms it was in can let it go.</summary>
     public event Func<ConnectionSender, Task>? Disconnected;
