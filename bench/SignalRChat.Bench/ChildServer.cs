@@ -40,6 +40,10 @@ internal sealed class ChildServer : IAsyncDisposable
     public async Task<long> CompiledMethodsAsync() =>
         long.Parse(await Jit.GetStringAsync(new Uri(Url, "/bench/jit")), System.Globalization.CultureInfo.InvariantCulture);
 
+    /// <summary>Work items the server's thread pool has run so far (<c>/bench/pool</c>).</summary>
+    public async Task<long> PoolWorkItemsAsync() =>
+        long.Parse(await Jit.GetStringAsync(new Uri(Url, "/bench/pool")), System.Globalization.CultureInfo.InvariantCulture);
+
     /// <summary>The server process's id, for the diagnostics tools.</summary>
     public int ProcessId => _process.Id;
 

@@ -87,7 +87,8 @@ internal static class ScalingRun
                         var point = await MeasureAsync(service, servers, nodes, rooms, tokens, startProfile, log);
                         points.Add(point);
                         log(string.Create(Invariant, $"  {nodes} node{(nodes == 1 ? "" : "s")}, {name}, {rooms} rooms: p50 {point.P50:F1} ms, p99 {point.P99:F1} ms, " +
-                            $"{point.CpuMicrosPerToken:F1} µs CPU per delivered token, {point.MessagesPerMember:F0} messages per member per reply, {point.Delivered:P1} of tokens delivered"));
+                            $"{point.CpuMicrosPerToken:F1} µs CPU per delivered token, {point.MessagesPerMember:F0} messages per member per reply, {point.Delivered:P1} of tokens delivered, " +
+                            $"{point.PoolItemsPerDelta:F1} thread-pool work items per delta"));
                     }
                 }
                 finally
@@ -146,6 +147,17 @@ internal static class ScalingRun
         return total;
     }
 
+    private static async Task<long> PoolWorkItemsAsync(List<ChildServer> servers)
+    {
+        var total = 0L;
+        foreach (var server in servers)
+        {
+            total += await server.PoolWorkItemsAsync();
+        }
+
+        return total;
+    }
+
     private static async Task<Point> MeasureAsync(ServiceUnderTest service, List<ChildServer> servers, int nodes, int rooms, int tokens,
         Func<Task<LoadProfile>>? startProfile, Action<string>? log = null, string prefix = "scale")
     {
@@ -168,11 +180,13 @@ internal static class ScalingRun
             }
 
             var profile = startProfile is null ? null : await startProfile();
+            var poolBefore = await PoolWorkItemsAsync(servers);
             var cpuBefore = servers.Aggregate(TimeSpan.Zero, (sum, s) => sum + s.Cpu);
             var request = BenchModel.Request(tokens, PaceMs);
             await Task.WhenAll(groups.Select(g => service.StartAsync(g.Members[0], g.Room, request)));
             await Task.WhenAll(groups.SelectMany(g => g.Members).Select(m => m.Final)).WaitAsync(TimeSpan.FromMinutes(5));
             var cpu = servers.Aggregate(TimeSpan.Zero, (sum, s) => sum + s.Cpu) - cpuBefore;
+            var poolItems = await PoolWorkItemsAsync(servers) - poolBefore;
             if (profile is not null)
             {
                 log?.Invoke("  " + await profile.StopAsync());
@@ -195,7 +209,8 @@ internal static class ScalingRun
             var latencies = recorder.Latencies;
             var expected = (double)rooms * Members * tokens;
             return new Point(nodes, service.Name, rooms, Stats.Percentile(latencies, 50), Stats.Percentile(latencies, 99),
-                cpu.TotalMicroseconds / Math.Max(1, recorder.Tokens), recorder.Messages / (double)(rooms * Members), recorder.Tokens / expected);
+                cpu.TotalMicroseconds / Math.Max(1, recorder.Tokens), recorder.Messages / (double)(rooms * Members), recorder.Tokens / expected,
+                poolItems / Math.Max(1.0, (double)rooms * tokens));
         }
         finally
         {
@@ -254,5 +269,6 @@ internal static class ScalingRun
         return svg.ToString();
     }
 
-    private sealed record Point(int Nodes, string Side, int Rooms, double P50, double P99, double CpuMicrosPerToken, double MessagesPerMember, double Delivered);
+    private sealed record Point(int Nodes, string Side, int Rooms, double P50, double P99, double CpuMicrosPerToken, double MessagesPerMember, double Delivered,
+        double PoolItemsPerDelta);
 }

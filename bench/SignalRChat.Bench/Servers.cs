@@ -340,6 +340,12 @@ internal sealed class StatsEndpoint : IStartupFilter
                 return context.Response.WriteAsync(System.Runtime.JitInfo.GetCompiledMethodCount().ToString(System.Globalization.CultureInfo.InvariantCulture));
             }
 
+            if (context.Request.Path == "/bench/pool")
+            {
+                // Work items the thread pool has run so far: each is a hop from one thread to another.
+                return context.Response.WriteAsync(ThreadPool.CompletedWorkItemCount.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            }
+
             if (context.Request.Path != "/bench/stats")
             {
                 return nextMiddleware(context);

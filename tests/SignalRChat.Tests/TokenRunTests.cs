@@ -1,5 +1,5 @@
 using System.Diagnostics.Metrics;
-using System.Threading.Channels;
+using System.Collections.Concurrent;
 using Microsoft.Extensions.DependencyInjection;
 using SignalRChat.Contracts;
 using SignalRChat.Server.Fanout;
@@ -15,18 +15,18 @@ public sealed class TokenRunTests
     [Fact]
     public void A_run_takes_only_the_contiguous_deltas_of_one_generation()
     {
-        var inbox = Channel.CreateUnbounded<object>();
+        var inbox = new ConcurrentQueue<object>();
         foreach (var item in new object[] { Token(11, "b"), Token(12, "c"), Token(13, "x", "g2"), Token(14, "d") })
         {
-            inbox.Writer.TryWrite(item);
+            inbox.Enqueue(item);
         }
 
-        var run = TokenRun.Take(Token(10, "a"), inbox.Reader);
+        var run = TokenRun.Take(Token(10, "a"), inbox);
 
         Assert.Equal(3, run.Count);
         var joined = run.Joined();
         Assert.Equal(("abc", 10L, 12L), (joined.Text, joined.FirstSeq!.Value, joined.Seq));
-        Assert.True(inbox.Reader.TryRead(out var left) && left is TokenEvent { GenerationId: "g2" }, "the other generation's delta was taken into the run");
+        Assert.True(inbox.TryDequeue(out var left) && left is TokenEvent { GenerationId: "g2" }, "the other generation's delta was taken into the run");
 
         // A member whose stream starts inside the run gets just the rest; at its last delta, that delta alone.
         var rest = run.After(10);
@@ -38,17 +38,17 @@ public sealed class TokenRunTests
     [Fact]
     public void A_run_stops_at_a_gap_and_at_its_bound()
     {
-        var inbox = Channel.CreateUnbounded<object>();
-        inbox.Writer.TryWrite(Token(3, "skipped a seq"));
-        Assert.Equal(1, TokenRun.Take(Token(1, "a"), inbox.Reader).Count);
+        var inbox = new ConcurrentQueue<object>();
+        inbox.Enqueue(Token(3, "skipped a seq"));
+        Assert.Equal(1, TokenRun.Take(Token(1, "a"), inbox).Count);
 
-        inbox = Channel.CreateUnbounded<object>();
+        inbox = new ConcurrentQueue<object>();
         for (var seq = 2; seq <= TokenRun.MaxTokens + 10; seq++)
         {
-            inbox.Writer.TryWrite(Token(seq, "t"));
+            inbox.Enqueue(Token(seq, "t"));
         }
 
-        Assert.Equal(TokenRun.MaxTokens, TokenRun.Take(Token(1, "t"), inbox.Reader).Count);
+        Assert.Equal(TokenRun.MaxTokens, TokenRun.Take(Token(1, "t"), inbox).Count);
     }
 
     [Fact]

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 using SignalRChat.Contracts;
 using SignalRChat.Server.Rooms;
@@ -324,15 +323,27 @@ internal sealed class RoomFanout
         public long DeliveredSeq { get; set; } = deliveredSeq;
     }
 
-    private sealed class LocalRoom(string roomId, IRoomEventBus bus, RoomNumbers numbers, ChatMetrics metrics, TimeProvider time, ILogger logger)
+    private sealed class LocalRoom(string roomId, IRoomEventBus bus, RoomNumbers numbers, ChatMetrics metrics, TimeProvider time, ILogger logger) : IThreadPoolWorkItem
     {
-        private readonly Channel<object> _inbox = Channel.CreateUnbounded<object>(new UnboundedChannelOptions { SingleReader = true });
+        // Items one run of the loop handles before it lets the thread go and queues the rest: a busy room
+        // does not hold a publishing thread (or a thread-pool thread) for longer than that.
+        private const int ItemsPerRun = 64;
+
+        private static readonly object Completed = new();
+
+        private readonly ConcurrentQueue<object> _inbox = new();
         private readonly Dictionary<string, Subscription> _subscriptions = new(StringComparer.Ordinal);
         private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private Queue<RoomEvent>? _recent;
         private long _seenSeq;
         private DateTimeOffset _idleSince = time.GetUtcNow();
         private Task? _loop;
+
+        // 1 while a run of the loop is queued or under way (or the room is starting), 0 while it waits for work.
+        private int _running = 1;
+        private volatile bool _completing;
+        private bool _done;
 
         /// <summary>Guards <see cref="Holders"/>, <see cref="Released"/> and the idle time.</summary>
         public Lock Gate { get; } = new();
@@ -360,14 +371,41 @@ internal sealed class RoomFanout
             }
         }
 
-        public void Post(object item) => _inbox.Writer.TryWrite(item);
+        /// <summary>
+        /// Queues an item for the room's loop, in the order posted. A loop that was waiting runs on this thread
+        /// once the store that publishes lets its lock go (<see cref="WakeAfterLock"/>), else on the thread pool.
+        /// </summary>
+        public void Post(object item)
+        {
+            if (_completing)
+            {
+                return;
+            }
+
+            _inbox.Enqueue(item);
+            Wake();
+        }
 
         public Task CompleteAsync()
         {
-            _inbox.Writer.TryComplete();
+            if (!_completing)
+            {
+                _completing = true;
+                _inbox.Enqueue(Completed);
+                Wake();
+            }
+
             lock (Gate)
             {
                 return _loop ?? Task.CompletedTask;
+            }
+        }
+
+        private void Wake()
+        {
+            if (Interlocked.CompareExchange(ref _running, 1, 0) == 0 && !WakeAfterLock.TryDefer(this))
+            {
+                ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
             }
         }
 
@@ -384,7 +422,7 @@ internal sealed class RoomFanout
             Number = numbers.Take();
 
             // Joins and resumes wait for this before they read, so nothing falls between their read and the events.
-            while (!_inbox.Reader.Completion.IsCompleted)
+            while (!_completing)
             {
                 try
                 {
@@ -401,34 +439,74 @@ internal sealed class RoomFanout
                 }
             }
 
-            var reader = _inbox.Reader;
-            while (await reader.WaitToReadAsync())
+            // What was posted while the room started waits in the inbox; the loop was held (running = 1) until now.
+            Execute();
+            await _finished.Task;
+        }
+
+        /// <summary>One run of the loop: handles what waits in the inbox, at most <see cref="ItemsPerRun"/> items.</summary>
+        public void Execute()
+        {
+            if (_done)
             {
-                while (reader.TryRead(out var item))
+                return;
+            }
+
+            var handled = 0;
+            while (true)
+            {
+                while (_inbox.TryDequeue(out var item))
                 {
+                    if (ReferenceEquals(item, Completed))
+                    {
+                        Finish();
+                        return;
+                    }
+
                     try
                     {
-                        if (item is TokenEvent token && reader.TryPeek(out var next) && TokenRun.Continues(token, next))
+                        if (item is TokenEvent token && _inbox.TryPeek(out var next) && TokenRun.Continues(token, next))
                         {
-                            DeliverRun(TokenRun.Take(token, reader));
-                            continue;
+                            DeliverRun(TokenRun.Take(token, _inbox));
                         }
-
-                        Handle(item);
+                        else
+                        {
+                            Handle(item);
+                        }
                     }
                     catch (Exception ex)
                     {
                         FanoutLog.RoomLoopFailed(logger, roomId, ex);
                         Fail(item, ex);
                     }
+
+                    if (++handled >= ItemsPerRun && !_inbox.IsEmpty)
+                    {
+                        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+                        return;
+                    }
+                }
+
+                // Waits for work again; what was posted between the last read and this is taken by the next Wake or by this run.
+                Volatile.Write(ref _running, 0);
+                if (_inbox.IsEmpty || Interlocked.CompareExchange(ref _running, 1, 0) != 0)
+                {
+                    return;
                 }
             }
+        }
 
+        private void Finish()
+        {
+            _done = true;
+            _inbox.Clear();
             if (_subscriptions.Count > 0)
             {
                 _subscriptions.Clear();
                 metrics.RoomDeactivated();
             }
+
+            _finished.TrySetResult();
         }
 
         private void Handle(object item)
@@ -677,10 +755,10 @@ internal sealed class TokenRun
         next is TokenEvent following && following.GenerationId == token.GenerationId && following.FirstCoveredSeq == token.Seq + 1;
 
     /// <summary>Takes <paramref name="first"/> and the deltas right behind it in <paramref name="reader"/>.</summary>
-    public static TokenRun Take(TokenEvent first, System.Threading.Channels.ChannelReader<object> reader)
+    public static TokenRun Take(TokenEvent first, ConcurrentQueue<object> reader)
     {
         var tokens = new List<TokenEvent> { first };
-        while (tokens.Count < MaxTokens && reader.TryPeek(out var next) && Continues(tokens[^1], next) && reader.TryRead(out _))
+        while (tokens.Count < MaxTokens && reader.TryPeek(out var next) && Continues(tokens[^1], next) && reader.TryDequeue(out _))
         {
             tokens.Add((TokenEvent)next);
         }

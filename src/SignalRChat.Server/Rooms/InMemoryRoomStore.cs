@@ -57,7 +57,8 @@ internal sealed class InMemoryRoomStore(IOptions<RoomOptions> options, TimeProvi
     public ValueTask<RoomEvent> AppendAsync(RoomEvent roomEvent, CancellationToken cancellationToken = default) =>
         ValueTask.FromResult(Locked(roomEvent.RoomId, null, (Store: this, Event: roomEvent), static (room, state) => state.Store.AppendLocked(room, state.Event)));
 
-    // Publishing inside the room's lock is what keeps every subscriber's view in seq order.
+    // Publishing inside the room's lock is what keeps every subscriber's view in seq order; the room loops it
+    // wakes run once the lock is let go (WakeAfterLock, opened by every caller of this).
     private RoomEvent AppendLocked(RoomState room, RoomEvent roomEvent)
     {
         var appended = room.Append(roomEvent, time.GetUtcNow(), _options);
@@ -108,6 +109,7 @@ internal sealed class InMemoryRoomStore(IOptions<RoomOptions> options, TimeProvi
     {
         if (_rooms.TryGetValue(roomId, out var room))
         {
+            using var wake = WakeAfterLock.Begin();
             lock (room)
             {
                 if (room.RemoveConnection(userId, connectionId, endMembership, out var name))
@@ -173,6 +175,7 @@ internal sealed class InMemoryRoomStore(IOptions<RoomOptions> options, TimeProvi
             return ValueTask.FromResult(TypingOutcome.NotMember);
         }
 
+        using var wake = WakeAfterLock.Begin();
         lock (room)
         {
             if (!room.IsMember(typing.UserId))
@@ -228,6 +231,8 @@ internal sealed class InMemoryRoomStore(IOptions<RoomOptions> options, TimeProvi
     /// <summary>The same, with the change's state passed in, so that a change made for every delta allocates no closure.</summary>
     private T Locked<TState, T>(string roomId, string? creatorId, TState state, Func<RoomState, TState, T> change)
     {
+        // What the change publishes is delivered on this thread once the lock is let go.
+        using var wake = WakeAfterLock.Begin();
         while (true)
         {
             var room = _rooms.GetOrAdd(roomId, static (id, creator) => new RoomState(id, RoomVisibility.Public, creator), creatorId);
