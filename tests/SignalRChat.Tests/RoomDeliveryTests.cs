@@ -1,0 +1,76 @@
+using Microsoft.Extensions.DependencyInjection;
+using SignalRChat.Contracts;
+using SignalRChat.Server.Fanout;
+using SignalRChat.Server.Rooms;
+using SignalRChat.Tests.Infrastructure;
+
+namespace SignalRChat.Tests;
+
+/// <summary>An event appended in memory reaches the room's subscribers from the appending thread, once the room's lock is let go.</summary>
+public sealed class RoomDeliveryTests
+{
+    private sealed class ProbingSubscriber(InMemoryRoomStore store, string roomId) : IRoomSubscriber
+    {
+        public string Id => "probe";
+
+        public TaskCompletionSource<(int Thread, bool RoomReadable, long Seq)> Delivered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Deliver(OutgoingEvent outgoing)
+        {
+            if (outgoing.Event is not TokenEvent token)
+            {
+                return;
+            }
+
+            // Another thread reads the room: it can only while nothing here holds the room's lock.
+            var read = Task.Run(async () => await store.GetSnapshotAsync(roomId));
+            Delivered.TrySetResult((Environment.CurrentManagedThreadId, read.Wait(TimeSpan.FromSeconds(10)), token.Seq));
+        }
+
+        public void Seal()
+        {
+        }
+    }
+
+    [Fact]
+    public async Task An_appended_delta_is_delivered_by_the_appending_thread_outside_the_rooms_lock_and_the_room_goes_on()
+    {
+        await using var server = await ChatServer.StartAsync();
+        var store = server.Services.GetRequiredService<InMemoryRoomStore>();
+        var fanout = server.Services.GetRequiredService<RoomFanout>();
+        var probe = new ProbingSubscriber(store, "inline");
+        var snapshot = await fanout.AttachAsync("inline", probe);
+
+        // A thread of its own, so that which thread delivered is plain to see.
+        var appended = new TaskCompletionSource<(int Thread, long Seq)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                var roomEvent = store.AppendAsync(new TokenEvent("inline", "g1", "hello")).AsTask().GetAwaiter().GetResult();
+                appended.TrySetResult((Environment.CurrentManagedThreadId, roomEvent.Seq));
+            }
+            catch (Exception ex)
+            {
+                appended.TrySetException(ex);
+            }
+        });
+        thread.Start();
+
+        var (appender, seq) = await appended.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        var delivered = await probe.Delivered.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(snapshot.LastSeq + 1, seq);
+        Assert.Equal(seq, delivered.Seq);
+        Assert.Equal(appender, delivered.Thread);
+        Assert.True(delivered.RoomReadable, "the delivery ran while the room's lock was held");
+
+        // Members joined through the hub get what follows, in order.
+        var alice = await server.ConnectAsync("alice");
+        var log = new EventLog(alice);
+        var joined = await alice.JoinRoomAsync("inline");
+        var reply = await alice.AskAsync("inline", "hello");
+        await log.WaitForFinalAsync(reply.GenerationId);
+        StreamingTests.AssertContiguous(log.Events, joined.LastSeq);
+        fanout.Detach("inline", probe.Id);
+    }
+}
