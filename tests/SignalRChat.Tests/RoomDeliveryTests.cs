@@ -41,6 +41,9 @@ public sealed class RoomDeliveryTests
         var probe = new ProbingSubscriber(store, "inline");
         var snapshot = await fanout.AttachAsync("inline", probe);
 
+        // The run that handled the attach may still be finishing on the pool; an append then is taken by that run.
+        Assert.True(SpinWait.SpinUntil(() => fanout.IsWaiting("inline"), TimeSpan.FromSeconds(30)), "the room's loop never went back to waiting");
+
         // A thread of its own, so that which thread delivered is plain to see.
         var appended = new TaskCompletionSource<(int Thread, long Seq)>(TaskCreationOptions.RunContinuationsAsynchronously);
         var thread = new Thread(() =>

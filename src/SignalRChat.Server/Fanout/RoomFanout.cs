@@ -54,6 +54,9 @@ internal sealed class RoomFanout
 
     public bool Holds(string roomId) => _rooms.ContainsKey(roomId);
 
+    /// <summary>Whether the room's loop on this node has started and waits for work (nothing queued or under way).</summary>
+    public bool IsWaiting(string roomId) => _rooms.TryGetValue(roomId, out var room) && room.Waiting;
+
     private void Publish(RoomEvent roomEvent)
     {
         if (_rooms.TryGetValue(roomEvent.RoomId, out var room))
@@ -358,6 +361,8 @@ internal sealed class RoomFanout
 
         /// <summary>Done once this node receives the room's events.</summary>
         public Task Ready => _ready.Task;
+
+        public bool Waiting => Volatile.Read(ref _running) == 0;
 
         public void Touch(DateTimeOffset now) => _idleSince = now;
 
