@@ -57,6 +57,8 @@ if [ -n "$trx" ]; then
   executed=$(sed -n 's/.* executed="\([0-9]*\)".*/\1/p' <<<"$counters")
   # Tests that never ran (a crash or a timeout) count as failed.
   add "${p:-0}" $(( ${f:-0} + ${total:-0} - ${executed:-0} )) ".NET"
+  # The failed tests by name, so the summary at the end of a CI log says which.
+  grep -o '<UnitTestResult [^>]*outcome="Failed"[^>]*>' "$trx" | sed -n 's/.* testName="\([^"]*\)".*/  failed: \1/p' >>"$out/summary.txt" || true
 else
   add 0 1 ".NET (no results: the test run crashed)"
 fi
@@ -68,6 +70,7 @@ js_suite() {
   if [ -f "$report" ]; then
     read -r p f < <(node -e 'const r=require(process.argv[1]); const fileErrors=r.testResults.filter(t=>t.status==="failed"&&t.assertionResults.length===0).length; console.log(r.numPassedTests, r.numFailedTests+fileErrors)' "$report")
     add "$p" "$f" "$name"
+    node -e 'const r=require(process.argv[1]); for (const t of r.testResults) { if (t.status==="failed"&&t.assertionResults.length===0) console.log("  failed: "+t.name); for (const a of t.assertionResults) if (a.status==="failed") console.log("  failed: "+a.fullName); }' "$report" >>"$out/summary.txt" || true
   else
     add 0 1 "$name (no results: the run crashed)"
   fi
