@@ -32,6 +32,58 @@ public sealed class RoomDeliveryTests
         }
     }
 
+    private sealed class ChannelProbe : IRoomSubscriber
+    {
+        public string Id => "channel-probe";
+
+        public TaskCompletionSource<(bool HandedOutHere, long Seq)> Delivered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Deliver(OutgoingEvent outgoing)
+        {
+            if (outgoing.Event is PresenceEvent { UserId: "carol" } presence)
+            {
+                // Inside the scope the channel's reader opened: the room's loop ran on that thread, not after a trip through the pool.
+                Delivered.TrySetResult((WakeAfterLock.InScope, presence.Seq));
+            }
+        }
+
+        public void Seal()
+        {
+        }
+    }
+
+    [Fact]
+    public async Task With_Redis_an_event_read_from_the_rooms_channel_is_delivered_by_the_channels_reader()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var nodeA = await ChatServer.StartAsync(redis.NodeSettings());
+        await using var nodeB = await ChatServer.StartAsync(redis.NodeSettings());
+        var fanoutB = nodeB.Services.GetRequiredService<RoomFanout>();
+        var probe = new ChannelProbe();
+        var snapshot = await fanoutB.AttachAsync("channel", probe);
+        Assert.True(SpinWait.SpinUntil(() => fanoutB.IsWaiting("channel"), TimeSpan.FromSeconds(30)), "the room's loop never went back to waiting");
+
+        var appended = await nodeA.Services.GetRequiredService<IRoomStore>().AppendAsync(new PresenceEvent("channel", "carol", "Carol", "joined"));
+        var delivered = await probe.Delivered.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(snapshot.LastSeq + 1, appended.Seq);
+        Assert.Equal(appended.Seq, delivered.Seq);
+        Assert.True(delivered.HandedOutHere, "the room's loop ran on another thread than the channel's reader");
+
+        // Members on both nodes get what follows, in order.
+        var alice = await nodeA.ConnectAsync("alice");
+        var bob = await nodeB.ConnectAsync("bob");
+        var aliceLog = new EventLog(alice);
+        var bobLog = new EventLog(bob);
+        var aliceJoined = await alice.JoinRoomAsync("channel");
+        var bobJoined = await bob.JoinRoomAsync("channel");
+        var reply = await alice.AskAsync("channel", "hello");
+        await aliceLog.WaitForFinalAsync(reply.GenerationId);
+        await bobLog.WaitForFinalAsync(reply.GenerationId);
+        StreamingTests.AssertContiguous(aliceLog.Events, aliceJoined.LastSeq);
+        StreamingTests.AssertContiguous(bobLog.Events, bobJoined.LastSeq);
+        fanoutB.Detach("channel", probe.Id);
+    }
+
     [Fact]
     public async Task An_appended_delta_is_delivered_by_the_appending_thread_outside_the_rooms_lock_and_the_room_goes_on()
     {

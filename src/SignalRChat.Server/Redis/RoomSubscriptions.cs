@@ -108,6 +108,18 @@ internal sealed class RoomSubscriptions(IConnectionMultiplexer redis, ILogger lo
         _subscribers?.Invoke(roomEvent);
     }
 
+    /// <summary>
+    /// Hands out an event read from the room's channel or log; a room loop it wakes runs on this thread
+    /// (the channel's reader, one room's messages at a time) instead of taking another trip through the pool.
+    /// </summary>
+    private void HandOutHere(RoomEvent roomEvent)
+    {
+        using (WakeAfterLock.Begin())
+        {
+            HandOut(roomEvent);
+        }
+    }
+
     private static void Raise(ref long target, long seq)
     {
         var known = Volatile.Read(ref target);
@@ -144,7 +156,11 @@ internal sealed class RoomSubscriptions(IConnectionMultiplexer redis, ILogger lo
             if (received.IsEphemeral)
             {
                 // No seq (typing): it takes no part in the catch-up and goes straight to the room's subscribers here.
-                _subscribers?.Invoke(received);
+                using (WakeAfterLock.Begin())
+                {
+                    _subscribers?.Invoke(received);
+                }
+
                 return;
             }
 
@@ -221,7 +237,7 @@ internal sealed class RoomSubscriptions(IConnectionMultiplexer redis, ILogger lo
             var handedOut = Volatile.Read(ref watched.HandedOut);
             if (received is not null && (received.Seq <= handedOut + 1 || handedOut == 0))
             {
-                HandOut(received);
+                HandOutHere(received);
                 return;
             }
 
@@ -232,7 +248,7 @@ internal sealed class RoomSubscriptions(IConnectionMultiplexer redis, ILogger lo
                 {
                     if (received is null || missed.Seq < received.Seq)
                     {
-                        HandOut(missed);
+                        HandOutHere(missed);
                     }
                 }
             }
@@ -244,7 +260,7 @@ internal sealed class RoomSubscriptions(IConnectionMultiplexer redis, ILogger lo
 
             if (received is not null)
             {
-                HandOut(received);
+                HandOutHere(received);
             }
         }
         finally

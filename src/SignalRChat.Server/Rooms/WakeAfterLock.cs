@@ -4,8 +4,8 @@ namespace SignalRChat.Server.Rooms;
 /// Work woken while a store publishes under a room's lock (a room's delivery loop with nothing to do
 /// until then) runs on the publishing thread as soon as the lock is let go, instead of being handed to
 /// the thread pool: a delta reaches the members' sockets without a thread hop, and nothing runs under
-/// the store's lock but the append itself. Outside such a scope the work goes to the thread pool
-/// as before.
+/// the store's lock but the append itself. The reader of a room's Redis channel opens a scope the same
+/// way around each event it hands out. Outside such a scope the work goes to the thread pool as before.
 /// </summary>
 internal static class WakeAfterLock
 {
@@ -14,6 +14,9 @@ internal static class WakeAfterLock
 
     [ThreadStatic]
     private static int t_depth;
+
+    /// <summary>Whether this thread is inside a scope (also while the woken work runs at its end).</summary>
+    public static bool InScope => t_depth > 0;
 
     /// <summary>Opens a scope on this thread; what is woken in it runs when the outermost scope is disposed.</summary>
     public static Scope Begin()
