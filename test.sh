@@ -68,9 +68,10 @@ js_suite() {
   say "$name tests"
   (cd client-js && npx vitest run --config "$config" --reporter=default --reporter=json --outputFile.json="$report")
   if [ -f "$report" ]; then
-    read -r p f < <(node -e 'const r=require(process.argv[1]); const fileErrors=r.testResults.filter(t=>t.status==="failed"&&t.assertionResults.length===0).length; console.log(r.numPassedTests, r.numFailedTests+fileErrors)' "$report")
+    # First line: passed and failed counts; then each failed test (or file that failed to load) by name.
+    { read -r p f; failed_names=$(cat); } < <(node -e 'const r=require(process.argv[1]); const fileErrors=r.testResults.filter(t=>t.status==="failed"&&t.assertionResults.length===0); console.log(r.numPassedTests, r.numFailedTests+fileErrors.length); for (const t of fileErrors) console.log("  failed: "+t.name); for (const t of r.testResults) for (const a of t.assertionResults) if (a.status==="failed") console.log("  failed: "+a.fullName);' "$report")
     add "$p" "$f" "$name"
-    node -e 'const r=require(process.argv[1]); for (const t of r.testResults) { if (t.status==="failed"&&t.assertionResults.length===0) console.log("  failed: "+t.name); for (const a of t.assertionResults) if (a.status==="failed") console.log("  failed: "+a.fullName); }' "$report" >>"$out/summary.txt" || true
+    [ -z "$failed_names" ] || printf '%s\n' "$failed_names" >>"$out/summary.txt"
   else
     add 0 1 "$name (no results: the run crashed)"
   fi

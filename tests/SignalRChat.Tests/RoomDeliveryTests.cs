@@ -32,6 +32,10 @@ public sealed class RoomDeliveryTests
         }
     }
 
+    /// <summary>Until the room's loop has nothing queued or under way, so the next post wakes it afresh.</summary>
+    private static void WaitUntilTheLoopWaits(RoomFanout fanout, string roomId) =>
+        Assert.True(SpinWait.SpinUntil(() => fanout.IsWaiting(roomId), TimeSpan.FromSeconds(30)), "the room's loop never went back to waiting");
+
     private sealed class ChannelProbe : IRoomSubscriber
     {
         public string Id => "channel-probe";
@@ -61,7 +65,7 @@ public sealed class RoomDeliveryTests
         var fanoutB = nodeB.Services.GetRequiredService<RoomFanout>();
         var probe = new ChannelProbe();
         var snapshot = await fanoutB.AttachAsync("channel", probe);
-        Assert.True(SpinWait.SpinUntil(() => fanoutB.IsWaiting("channel"), TimeSpan.FromSeconds(30)), "the room's loop never went back to waiting");
+        WaitUntilTheLoopWaits(fanoutB, "channel");
 
         var appended = await nodeA.Services.GetRequiredService<IRoomStore>().AppendAsync(new PresenceEvent("channel", "carol", "Carol", "joined"));
         var delivered = await probe.Delivered.Task.WaitAsync(TimeSpan.FromSeconds(30));
@@ -94,7 +98,7 @@ public sealed class RoomDeliveryTests
         var snapshot = await fanout.AttachAsync("inline", probe);
 
         // The run that handled the attach may still be finishing on the pool; an append then is taken by that run.
-        Assert.True(SpinWait.SpinUntil(() => fanout.IsWaiting("inline"), TimeSpan.FromSeconds(30)), "the room's loop never went back to waiting");
+        WaitUntilTheLoopWaits(fanout, "inline");
 
         // A thread of its own, so that which thread delivered is plain to see.
         var appended = new TaskCompletionSource<(int Thread, long Seq)>(TaskCreationOptions.RunContinuationsAsynchronously);

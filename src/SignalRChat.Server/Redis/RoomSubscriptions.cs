@@ -156,11 +156,7 @@ internal sealed class RoomSubscriptions(IConnectionMultiplexer redis, ILogger lo
             if (received.IsEphemeral)
             {
                 // No seq (typing): it takes no part in the catch-up and goes straight to the room's subscribers here.
-                using (WakeAfterLock.Begin())
-                {
-                    _subscribers?.Invoke(received);
-                }
-
+                HandOutHere(received);
                 return;
             }
 
