@@ -6,7 +6,8 @@ namespace SignalRChat.Bench;
 /// <summary>
 /// <c>--alloc [--tokens N] [--rooms N] [--pace MS] [--types]</c>: bytes allocated per delta, the chat service against the bare hub that joins waiting
 /// deltas, in rooms of one member (<c>--rooms N</c>, one by default), so that almost all of it is the servers' own work per delta (the member gets a
-/// handful of joined messages). With <c>--types</c>, the runtime's allocation samples by type (one per ~100 KB).
+/// handful of joined messages). With <c>--types</c>, the runtime's allocation samples by type (one per ~100 KB). With <c>--redis</c>, each side
+/// runs on one node with a Redis of its own (the service's room store, the bare hub's backplane), so every delta makes its trip through Redis.
 /// </summary>
 internal static class AllocRun
 {
@@ -19,8 +20,9 @@ internal static class AllocRun
         var roomsAt = Array.IndexOf(args, "--rooms");
         var rooms = roomsAt >= 0 ? int.Parse(args[roomsAt + 1], System.Globalization.CultureInfo.InvariantCulture) : 1;
         using var types = args.Contains("--types") ? new AllocationSamples() : null;
-        await using var chatNode = await ChatNode.StartAsync();
-        await using var baselineNode = await BaselineNode.StartAsync();
+        await using var redis = args.Contains("--redis") ? await RedisServer.StartAsync() : null;
+        await using var chatNode = await ChatNode.StartAsync(redis is null ? null : new Dictionary<string, string?> { ["ConnectionStrings:Redis"] = redis.ConnectionString });
+        await using var baselineNode = await BaselineNode.StartAsync(redis?.ConnectionString);
         var sides = new ServiceUnderTest[] { new BaselineService([baselineNode.Url], "bare hub, joining waiting deltas", joined: true), new ChatService([chatNode.Url]) };
         foreach (var service in sides)
         {

@@ -84,11 +84,11 @@ internal static class ScalingRun
                         var label = $"{kind}-{nodes}n-{rooms}r" + (repeat == 0 ? "" : $"-{repeat + 1}");
                         Func<Task<LoadProfile>>? startProfile = profile is null ? null : () => LoadProfile.StartAsync(profile, label, processes,
                             TimeSpan.FromSeconds(60 + (tokens * PaceMs / 250.0)), perf, log);
-                        var point = await MeasureAsync(service, servers, nodes, rooms, tokens, startProfile, log);
+                        var point = await MeasureAsync(service, servers, nodes, rooms, tokens, startProfile, log, redis: redis?.ProcessIds.ToArray());
                         points.Add(point);
                         log(string.Create(Invariant, $"  {nodes} node{(nodes == 1 ? "" : "s")}, {name}, {rooms} rooms: p50 {point.P50:F1} ms, p99 {point.P99:F1} ms, " +
                             $"{point.CpuMicrosPerToken:F1} µs CPU per delivered token, {point.MessagesPerMember:F0} messages per member per reply, {point.Delivered:P1} of tokens delivered, " +
-                            $"{point.PoolItemsPerDelta:F1} thread-pool work items per delta"));
+                            $"{point.PoolItemsPerDelta:F1} thread-pool work items per delta{(redis is null ? "" : string.Create(Invariant, $", {point.RedisMicrosPerToken:F1} µs of Redis CPU per delivered token"))}"));
                     }
                 }
                 finally
@@ -136,6 +136,10 @@ internal static class ScalingRun
         }
     }
 
+    /// <summary>The redis-server processes' CPU so far (zero without Redis).</summary>
+    private static TimeSpan RedisCpu(int[]? pids) =>
+        pids?.Aggregate(TimeSpan.Zero, (sum, pid) => sum + System.Diagnostics.Process.GetProcessById(pid).TotalProcessorTime) ?? TimeSpan.Zero;
+
     private static async Task<long> CompiledAsync(List<ChildServer> servers)
     {
         var total = 0L;
@@ -159,7 +163,7 @@ internal static class ScalingRun
     }
 
     private static async Task<Point> MeasureAsync(ServiceUnderTest service, List<ChildServer> servers, int nodes, int rooms, int tokens,
-        Func<Task<LoadProfile>>? startProfile, Action<string>? log = null, string prefix = "scale")
+        Func<Task<LoadProfile>>? startProfile, Action<string>? log = null, string prefix = "scale", int[]? redis = null)
     {
         var groups = Enumerable.Range(0, rooms).Select(r => (Room: $"{prefix}-{rooms}-{r}", Members: new Member[Members])).ToList();
         var slots = groups.SelectMany((g, r) => Enumerable.Range(0, Members).Select(i => (Group: g, Index: i, Node: (r + i) % nodes))).ToArray();
@@ -182,10 +186,12 @@ internal static class ScalingRun
             var profile = startProfile is null ? null : await startProfile();
             var poolBefore = await PoolWorkItemsAsync(servers);
             var cpuBefore = servers.Aggregate(TimeSpan.Zero, (sum, s) => sum + s.Cpu);
+            var redisBefore = RedisCpu(redis);
             var request = BenchModel.Request(tokens, PaceMs);
             await Task.WhenAll(groups.Select(g => service.StartAsync(g.Members[0], g.Room, request)));
             await Task.WhenAll(groups.SelectMany(g => g.Members).Select(m => m.Final)).WaitAsync(TimeSpan.FromMinutes(5));
             var cpu = servers.Aggregate(TimeSpan.Zero, (sum, s) => sum + s.Cpu) - cpuBefore;
+            var redisCpu = RedisCpu(redis) - redisBefore;
             var poolItems = await PoolWorkItemsAsync(servers) - poolBefore;
             if (profile is not null)
             {
@@ -210,7 +216,7 @@ internal static class ScalingRun
             var expected = (double)rooms * Members * tokens;
             return new Point(nodes, service.Name, rooms, Stats.Percentile(latencies, 50), Stats.Percentile(latencies, 99),
                 cpu.TotalMicroseconds / Math.Max(1, recorder.Tokens), recorder.Messages / (double)(rooms * Members), recorder.Tokens / expected,
-                poolItems / Math.Max(1.0, (double)rooms * tokens));
+                poolItems / Math.Max(1.0, (double)rooms * tokens), redisCpu.TotalMicroseconds / Math.Max(1, recorder.Tokens));
         }
         finally
         {
@@ -270,5 +276,5 @@ internal static class ScalingRun
     }
 
     private sealed record Point(int Nodes, string Side, int Rooms, double P50, double P99, double CpuMicrosPerToken, double MessagesPerMember, double Delivered,
-        double PoolItemsPerDelta);
+        double PoolItemsPerDelta, double RedisMicrosPerToken);
 }

@@ -114,7 +114,7 @@ public sealed class WriteBehindTests
         Assert.Equal(second.Seq, (long)await written.WaitAsync(TimeSpan.FromSeconds(30)));
         var keys = store.Args(room);
         var log = (await admin.GetDatabase().SortedSetRangeByScoreWithScoresAsync(keys.Log))
-            .Select(e => (Seq: (long)e.Score, Name: EventCodec.Decode(e.Element!, logged: true) is PresenceEvent p ? p.Name : ""))
+            .Select(e => (Seq: (long)e.Score, Name: EventCodec.Decode(((ReadOnlyMemory<byte>)e.Element).Span, logged: true) is PresenceEvent p ? p.Name : ""))
             .ToList();
         Assert.Single(log, e => e.Name == "second-held");
         Assert.Single(log, e => e.Name == "first-held");

@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using SignalRChat.Contracts;
@@ -35,25 +36,37 @@ internal static class EventCodec
         return JsonSerializer.Serialize(hint, HintOptions);
     }
 
-    /// <summary>Reads <c>kind|json</c> (as published) or <c>time|kind|json</c> (as logged).</summary>
-    public static RoomEvent Decode(string payload, bool logged = false)
+    /// <summary>
+    /// Reads <c>kind|json</c> (as published) or <c>time|kind|json</c> (as logged) from the bytes Redis sent, which the JSON
+    /// reader takes as they are (no string of the whole message first).
+    /// </summary>
+    public static RoomEvent Decode(ReadOnlySpan<byte> payload, bool logged = false)
     {
-        var start = logged ? payload.IndexOf('|') + 1 : 0;
-        var bar = payload.IndexOf('|', start);
-        var kind = payload[start..bar];
-        var json = payload.AsSpan(bar + 1);
-        return kind switch
+        if (logged)
         {
-            ChatProtocol.Events.Message => (RoomEvent?)JsonSerializer.Deserialize<MessageEvent>(json, ChatJson.Options),
-            ChatProtocol.Events.Token => JsonSerializer.Deserialize<TokenEvent>(json, ChatJson.Options),
-            ChatProtocol.Events.ToolProgress => JsonSerializer.Deserialize<ToolProgressEvent>(json, ChatJson.Options),
-            ChatProtocol.Events.Status => JsonSerializer.Deserialize<StatusEvent>(json, ChatJson.Options),
-            ChatProtocol.Events.Presence => JsonSerializer.Deserialize<PresenceEvent>(json, ChatJson.Options),
-            ChatProtocol.Events.RoomSettings => JsonSerializer.Deserialize<RoomSettingsEvent>(json, ChatJson.Options),
-            ChatProtocol.Events.ToolApproval => JsonSerializer.Deserialize<ToolApprovalEvent>(json, ChatJson.Options),
-            ChatProtocol.Events.Typing => JsonSerializer.Deserialize<TypingEvent>(json, ChatJson.Options),
-            _ => null,
-        } ?? throw new InvalidDataException($"unknown room event '{kind}' in Redis");
+            payload = payload[(payload.IndexOf((byte)'|') + 1)..];
+        }
+
+        var bar = payload.IndexOf((byte)'|');
+        if (bar < 0)
+        {
+            throw new InvalidDataException("a room event in Redis without its kind");
+        }
+
+        var kind = payload[..bar];
+        var json = payload[(bar + 1)..];
+        return (Is(kind, ChatProtocol.Events.Token) ? JsonSerializer.Deserialize<TokenEvent>(json, ChatJson.Options)
+            : Is(kind, ChatProtocol.Events.Status) ? JsonSerializer.Deserialize<StatusEvent>(json, ChatJson.Options)
+            : Is(kind, ChatProtocol.Events.ToolProgress) ? JsonSerializer.Deserialize<ToolProgressEvent>(json, ChatJson.Options)
+            : Is(kind, ChatProtocol.Events.Message) ? JsonSerializer.Deserialize<MessageEvent>(json, ChatJson.Options)
+            : Is(kind, ChatProtocol.Events.Presence) ? JsonSerializer.Deserialize<PresenceEvent>(json, ChatJson.Options)
+            : Is(kind, ChatProtocol.Events.RoomSettings) ? JsonSerializer.Deserialize<RoomSettingsEvent>(json, ChatJson.Options)
+            : Is(kind, ChatProtocol.Events.ToolApproval) ? JsonSerializer.Deserialize<ToolApprovalEvent>(json, ChatJson.Options)
+            : Is(kind, ChatProtocol.Events.Typing) ? JsonSerializer.Deserialize<TypingEvent>(json, ChatJson.Options)
+            : (RoomEvent?)null)
+            ?? throw new InvalidDataException($"unknown room event '{Encoding.UTF8.GetString(kind)}' in Redis");
+
+        static bool Is(ReadOnlySpan<byte> kind, string name) => Ascii.Equals(kind, name);
     }
 
     private sealed record StatusHint(string Gen, string? Msg, string State, bool Final, string? Text, string? MessageState, RoomMember? CancelledBy = null);

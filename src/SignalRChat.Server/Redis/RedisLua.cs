@@ -17,6 +17,7 @@ internal static class RedisLua
         local kWrites, writeId = @Writes, @WriteId
         local now, logMax, logAge, histMax, ttl = tonumber(@Now), tonumber(@LogMax), tonumber(@LogAge), tonumber(@HistMax), tonumber(@Ttl)
 
+        """ + Appending + """
         local function finishMessage(msgId, text, state, cancelledBy)
           local items = redis.call('LRANGE', kHist, 0, -1)
           for i = #items, 1, -1 do
@@ -32,9 +33,8 @@ internal static class RedisLua
         end
 
         local function append(kind, json, h)
-          local seq = redis.call('INCR', kSeq)
-          local s = tostring(seq)
-          json = (string.gsub(json, '"seq":%-1', '"seq":' .. s))
+          local seq, s
+          seq, s, json = numbered(json)
           if kind == 'message' then
             redis.call('RPUSH', kHist, (string.gsub(h.message, '"seq":%-1', '"seq":' .. s)))
             redis.call('LTRIM', kHist, -histMax, -1)
@@ -57,6 +57,41 @@ internal static class RedisLua
               end
             end
           end
+          return logAndPublish(seq, kind, json)
+        end
+
+        -- A room is in Redis while its meta hash is (written by the first join or CreateRoom, never removed but with the rest).
+        local function exists() return redis.call('EXISTS', kMeta) == 1 end
+
+        -- Scripts that would answer for an absent room as for a new one call this first: unless the caller
+        -- knows the room is new (@MayBeNew), an absent room is reported, so that it is rebuilt from the record
+        -- when Redis lost it (flushed, restarted empty, expired) instead of being taken for a new, public room.
+        local function requireKnown()
+          if not mayBeNew and not exists() then error({err = 'ROOMABSENT the room is not in Redis'}) end
+        end
+
+        -- A room's hot state expires when nothing happens in it for the TTL; each membership change and reply renews it.
+        local function touch()
+          if ttl <= 0 then return end
+          for _, k in ipairs({kSeq, kLog, kHist, kMeta, kMembers, kPresence, kConns, kInvited, kQueue, kGens}) do redis.call('EXPIRE', k, ttl) end
+        end
+
+        local function putGen(id, g) redis.call('HSET', kGens, id, cjson.encode(g)) end
+
+        """;
+
+    /// <summary>
+    /// What every append needs, for <see cref="Prelude"/> and the delta's own lean script (<see cref="TokenPrelude"/>): the
+    /// next seq, the log and the publish, a held-back write's expectation, and a reply's record.
+    /// </summary>
+    private const string Appending = """
+        local function numbered(json)
+          local seq = redis.call('INCR', kSeq)
+          local s = tostring(seq)
+          return seq, s, (string.gsub(json, '"seq":%-1', '"seq":' .. s))
+        end
+
+        local function logAndPublish(seq, kind, json)
           redis.call('ZADD', kLog, seq, now .. '|' .. kind .. '|' .. json)
           local excess = redis.call('ZCARD', kLog) - logMax
           if excess > 0 then redis.call('ZREMRANGEBYRANK', kLog, 0, excess - 1) end
@@ -97,29 +132,23 @@ internal static class RedisLua
           return 'moved'
         end
 
-        -- A room is in Redis while its meta hash is (written by the first join or CreateRoom, never removed but with the rest).
-        local function exists() return redis.call('EXISTS', kMeta) == 1 end
-
-        -- Scripts that would answer for an absent room as for a new one call this first: unless the caller
-        -- knows the room is new (@MayBeNew), an absent room is reported, so that it is rebuilt from the record
-        -- when Redis lost it (flushed, restarted empty, expired) instead of being taken for a new, public room.
-        local function requireKnown()
-          if not mayBeNew and not exists() then error({err = 'ROOMABSENT the room is not in Redis'}) end
-        end
-
-        -- A room's hot state expires when nothing happens in it for the TTL; each membership change and reply renews it.
-        local function touch()
-          if ttl <= 0 then return end
-          for _, k in ipairs({kSeq, kLog, kHist, kMeta, kMembers, kPresence, kConns, kInvited, kQueue, kGens}) do redis.call('EXPIRE', k, ttl) end
-        end
-
         local function getGen(id)
           local json = redis.call('HGET', kGens, id)
           if json then return cjson.decode(json) end
           return nil
         end
 
-        local function putGen(id, g) redis.call('HSET', kGens, id, cjson.encode(g)) end
-
         """;
+
+    /// <summary>
+    /// The start of the script that appends a reply's delta (<see cref="RoomScripts.AppendToken"/>), the one written for
+    /// every delta: only the keys and settings a delta touches (<see cref="TokenScriptArgs"/>), so each call carries a
+    /// dozen parameters instead of the forty every other room script takes.
+    /// </summary>
+    public const string TokenPrelude = """
+        local kSeq, kLog, kActive, kActiveText, kGens, kWrites = @Seq, @Log, @Active, @ActiveText, @Gens, @Writes
+        local channel, expect, mayHaveRun, writeId = @Channel, @Expect, @MayHaveRun == '1', @WriteId
+        local now, logMax, logAge = tonumber(@Now), tonumber(@LogMax), tonumber(@LogAge)
+
+        """ + Appending;
 }

@@ -53,9 +53,17 @@ internal sealed class RedisRoomStore : IRoomStore, IRoomEventBus, IRoomStateLoss
     /// <summary>The arguments every room and queue script takes, for <paramref name="roomId"/>, now.</summary>
     internal RoomScriptArgs Args(string roomId) => new(roomId, _time.GetUtcNow().ToUnixTimeMilliseconds(), _options.Value, _redisOptions.Value.IdleRoomTtl);
 
-    /// <summary>The arguments of <see cref="RoomScripts.Append"/> for <paramref name="roomEvent"/>.</summary>
-    internal RoomScriptArgs AppendArgs(RoomEvent roomEvent)
+    /// <summary>The script that appends <paramref name="roomEvent"/>: a delta's own lean one, or <see cref="RoomScripts.Append"/>.</summary>
+    internal static LuaScript AppendScript(RoomEvent roomEvent) => roomEvent is TokenEvent ? RoomScripts.AppendToken : RoomScripts.Append;
+
+    /// <summary>The arguments of <see cref="AppendScript"/> for <paramref name="roomEvent"/>.</summary>
+    internal IWriteArgs AppendArgs(RoomEvent roomEvent)
     {
+        if (roomEvent is TokenEvent token)
+        {
+            return new TokenScriptArgs(token, EventCodec.Template(token), _time.GetUtcNow().ToUnixTimeMilliseconds(), _options.Value);
+        }
+
         var args = Args(roomEvent.RoomId);
         args.Kind = roomEvent.Kind;
         args.Json = EventCodec.Template(roomEvent);
@@ -67,7 +75,7 @@ internal sealed class RedisRoomStore : IRoomStore, IRoomEventBus, IRoomStateLoss
     {
         try
         {
-            var (held, written) = await WriteOwnedAsync(roomEvent, "append", RoomScripts.Append, AppendArgs(roomEvent));
+            var (held, written) = await WriteOwnedAsync(roomEvent, "append", AppendScript(roomEvent), AppendArgs(roomEvent));
             return held ?? roomEvent.Numbered((long)await written);
         }
         catch (RedisServerException ex) when (ex.Message.StartsWith(Gone, StringComparison.Ordinal))
@@ -77,7 +85,7 @@ internal sealed class RedisRoomStore : IRoomStore, IRoomEventBus, IRoomStateLoss
     }
 
     /// <summary>Writes an event of this node's own, or a reply's finish, holding it back while Redis does not answer (<see cref="RedisWriteBehind"/>).</summary>
-    internal Task<(RoomEvent? Held, Task<RedisResult> Written)> WriteOwnedAsync(RoomEvent roomEvent, string operation, LuaScript script, RoomScriptArgs args) =>
+    internal Task<(RoomEvent? Held, Task<RedisResult> Written)> WriteOwnedAsync(RoomEvent roomEvent, string operation, LuaScript script, IWriteArgs args) =>
         _writeBehind.WriteAsync(roomEvent, operation, script, args);
 
     /// <summary>Runs a room or queue script; writes wait while this node holds some of the room's back, so seqs stay in order.</summary>
@@ -222,7 +230,7 @@ internal sealed class RedisRoomStore : IRoomStore, IRoomEventBus, IRoomStateLoss
             var page = (RedisResult[])result[2]!;
             foreach (var entry in page)
             {
-                events.Add(EventCodec.Decode((string)entry!, logged: true));
+                events.Add(EventCodec.Decode((byte[])entry!, logged: true));
             }
 
             if (page.Length < count || events.Count == 0 || events.Count >= limit || events[^1].Seq >= last)

@@ -12,11 +12,11 @@ namespace SignalRChat.Server.Redis;
 internal sealed class RedisScriptInvoker(IConnectionMultiplexer redis, ChatMetrics metrics)
 {
     /// <summary>Runs a script; a Redis that does not answer throws as it is (for callers that hold writes back).</summary>
-    public Task<RedisResult> EvaluateAsync(string operation, LuaScript script, RoomScriptArgs args) =>
+    public Task<RedisResult> EvaluateAsync(string operation, LuaScript script, IWriteArgs args) =>
         metrics.TimeRedisAsync(operation, redis.GetDatabase().ScriptEvaluateAsync(script, args));
 
     /// <summary>Runs a script; a Redis that does not answer is a clear, retryable refusal.</summary>
-    public async Task<RedisResult> RunAsync(string operation, LuaScript script, RoomScriptArgs args)
+    public async Task<RedisResult> RunAsync(string operation, LuaScript script, IWriteArgs args)
     {
         try
         {

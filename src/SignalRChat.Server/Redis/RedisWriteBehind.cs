@@ -39,7 +39,7 @@ internal sealed class RedisWriteBehind(RedisScriptInvoker scripts, RoomSubscript
     /// Writes the event (with <paramref name="script"/>): returns the event as held back (null when
     /// Redis took it at once) and the script's result once it is written.
     /// </summary>
-    public async Task<(RoomEvent? Held, Task<RedisResult> Written)> WriteAsync(RoomEvent roomEvent, string operation, LuaScript script, RoomScriptArgs args)
+    public async Task<(RoomEvent? Held, Task<RedisResult> Written)> WriteAsync(RoomEvent roomEvent, string operation, LuaScript script, IWriteArgs args)
     {
         var roomId = roomEvent.RoomId;
         var attempted = false;
@@ -49,7 +49,7 @@ internal sealed class RedisWriteBehind(RedisScriptInvoker scripts, RoomSubscript
             try
             {
                 var result = await scripts.EvaluateAsync(operation, script, args);
-                if (script == RoomScripts.Append)
+                if (RoomScripts.IsAppend(script))
                 {
                     subscriptions.Saw(roomId, (long)result);
                 }
@@ -70,7 +70,7 @@ internal sealed class RedisWriteBehind(RedisScriptInvoker scripts, RoomSubscript
         return HoldBack(roomEvent, operation, script, args, attempted);
     }
 
-    private (RoomEvent Held, Task<RedisResult> Written) HoldBack(RoomEvent roomEvent, string operation, LuaScript script, RoomScriptArgs args, bool attempted)
+    private (RoomEvent Held, Task<RedisResult> Written) HoldBack(RoomEvent roomEvent, string operation, LuaScript script, IWriteArgs args, bool attempted)
     {
         var roomId = roomEvent.RoomId;
         lock (_lock)
@@ -134,7 +134,7 @@ internal sealed class RedisWriteBehind(RedisScriptInvoker scripts, RoomSubscript
                 continue;
             }
 
-            if (next.Script == RoomScripts.Append && (long)result != next.Seq)
+            if (RoomScripts.IsAppend(next.Script) && (long)result != next.Seq)
             {
                 RedisLog.Renumbered(logger, roomId, next.Seq, (long)result);
             }
@@ -164,7 +164,7 @@ internal sealed class RedisWriteBehind(RedisScriptInvoker scripts, RoomSubscript
         public Queue<Pending> Items { get; } = new();
     }
 
-    private sealed record Pending(long Seq, string Operation, LuaScript Script, RoomScriptArgs Args)
+    private sealed record Pending(long Seq, string Operation, LuaScript Script, IWriteArgs Args)
     {
         public TaskCompletionSource<RedisResult> Written { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }

@@ -8,7 +8,7 @@ namespace SignalRChat.Server.Redis;
 /// every key of the room, passed in <c>KEYS</c> (all in the room's hash slot), the settings every
 /// write needs, and the arguments of each operation by name.
 /// </summary>
-internal sealed class RoomScriptArgs
+internal sealed class RoomScriptArgs : IWriteArgs
 {
     public RoomScriptArgs(string roomId, long nowMs, RoomOptions options, TimeSpan hotStateTtl)
     {

@@ -37,6 +37,28 @@ internal static class RoomScripts
         return append(@Kind, @Json, h)
         """);
 
+    /// <summary>
+    /// Appends a reply's delta (<c>@Json</c> with <c>"seq":-1</c>, its text <c>@Token</c>, its reply <c>@Gen</c>) as <see cref="Append"/>
+    /// does, with the keys and settings of a delta only (<see cref="TokenScriptArgs"/>); returns its seq, refuses a reply that no longer
+    /// runs with <c>GENERATIONGONE</c>.
+    /// </summary>
+    public static readonly LuaScript AppendToken = LuaScript.Prepare(RedisLua.TokenPrelude + """
+        local gen, json = @Gen, @Json
+        local g = getGen(gen)
+        if not g or (g.state ~= 'running' and g.state ~= 'closing') then
+          error({err = 'GENERATIONGONE the reply no longer runs: another node gave it up'})
+        end
+        local check, at = expectation('token', json)
+        if check == 'dup' then return at end
+        local seq, s
+        seq, s, json = numbered(json)
+        if redis.call('HGET', kActive, 'gen') == gen then redis.call('APPEND', kActiveText, @Token) end
+        return logAndPublish(seq, 'token', json)
+        """);
+
+    /// <summary>Whether <paramref name="script"/> appends one event and returns its seq.</summary>
+    public static bool IsAppend(LuaScript script) => script == Append || script == AppendToken;
+
     /// <summary>Adds connection <c>@Conn</c> of <c>@User</c> (<c>@Name</c>); presence <c>joined</c> on the user's first. 0 when not invited.</summary>
     public static readonly LuaScript Enter = Prepare("""
         requireKnown()

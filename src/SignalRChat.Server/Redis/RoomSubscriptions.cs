@@ -145,7 +145,7 @@ internal sealed class RoomSubscriptions(IConnectionMultiplexer redis, ILogger lo
             RoomEvent received;
             try
             {
-                received = EventCodec.Decode(message.Message!);
+                received = EventCodec.Decode(((ReadOnlyMemory<byte>)message.Message).Span);
             }
             catch (Exception ex)
             {
