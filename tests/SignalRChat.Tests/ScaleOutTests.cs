@@ -306,6 +306,44 @@ public sealed class ScaleOutTests
     }
 
     [Fact]
+    public async Task Messages_on_a_rooms_channel_that_are_not_room_events_are_logged_and_skipped_and_the_room_goes_on()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var nodeA = await ChatServer.StartAsync(redis.NodeSettings());
+        await using var nodeB = await ChatServer.StartAsync(redis.NodeSettings());
+        var alice = await nodeA.ConnectAsync("alice");
+        var bob = await nodeB.ConnectAsync("bob");
+        var aliceLog = new EventLog(alice);
+        var bobLog = new EventLog(bob);
+        var from = (await alice.JoinRoomAsync("noisy")).LastSeq;
+        await bob.JoinRoomAsync("noisy");
+
+        // Whatever else reaches the room's channel: no kind, an unknown kind, bytes that are not text, a cut-off event.
+        await using (var admin = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.ConnectionString))
+        {
+            var channel = SignalRChat.Server.Redis.RedisKeys.RoomChannel("noisy");
+            foreach (var junk in new StackExchange.Redis.RedisValue[] { "", "no kind at all", "shout|{}", new byte[] { 0xff, 0xfe, (byte)'|', 0x00 }, "token|{\"roomId\":\"noisy\",\"seq\":" })
+            {
+                Assert.Equal(2, await admin.GetSubscriber().PublishAsync(channel, junk));
+            }
+        }
+
+        // Published after the junk on the same channel, so each node has read all of it once the reply is over.
+        var reply = await alice.AskAsync("noisy", "please calculate 17*23");
+        var aliceFinal = await aliceLog.WaitForFinalAsync(reply.GenerationId);
+        var bobFinal = await bobLog.WaitForFinalAsync(reply.GenerationId);
+        Assert.Equal(GenerationStates.Completed, aliceFinal.State);
+        Assert.Equal(aliceFinal.Text, bobFinal.Text);
+        Assert.Equal(aliceFinal.Text, aliceLog.TextOf(reply.GenerationId));
+        Assert.Contains("391", aliceFinal.Text, StringComparison.Ordinal);
+        StreamingTests.AssertContiguous(aliceLog.Events, from);
+        foreach (var node in new[] { nodeA, nodeB })
+        {
+            Assert.Equal(5, node.Logs.Lines.Count(l => l.Contains("A message on the channel of room noisy could not be read", StringComparison.Ordinal)));
+        }
+    }
+
+    [Fact]
     public async Task Private_rooms_and_membership_hold_across_nodes()
     {
         await using var redis = await RedisServer.StartAsync();
