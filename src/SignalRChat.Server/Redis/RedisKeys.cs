@@ -40,3 +40,51 @@ internal static class RedisKeys
     /// <summary>Decisions on approvals, heard by every node; the one whose reply waits goes on.</summary>
     public static RedisChannel ApprovalChannel { get; } = RedisChannel.Literal("chat:approvals");
 }
+
+/// <summary>The names of one room's keys (all in the room's hash slot) and of its channel, as every room and queue script takes them.</summary>
+internal sealed class RoomKeys
+{
+    public RoomKeys(string roomId)
+    {
+        var room = RedisKeys.Room(roomId);
+        Seq = room + ":seq";
+        Log = room + ":log";
+        History = room + ":history";
+        Active = room + ":active";
+        ActiveText = room + ":active:text";
+        Meta = room + ":meta";
+        Members = room + ":members";
+        Presence = room + ":presence";
+        Conns = room + ":conns";
+        Invited = room + ":invited";
+        Queue = room + ":queue";
+        Running = room + ":running";
+        Lease = room + ":lease";
+        Gens = room + ":gens";
+        Typing = room + ":typing";
+        Writes = room + ":writes";
+        Channel = RedisKeys.RoomChannel(roomId).ToString();
+    }
+
+    public RedisKey Seq { get; }
+    public RedisKey Log { get; }
+    public RedisKey History { get; }
+    public RedisKey Active { get; }
+    public RedisKey ActiveText { get; }
+    public RedisKey Meta { get; }
+    public RedisKey Members { get; }
+    public RedisKey Presence { get; }
+    public RedisKey Conns { get; }
+    public RedisKey Invited { get; }
+    public RedisKey Queue { get; }
+    public RedisKey Running { get; }
+    public RedisKey Lease { get; }
+    public RedisKey Gens { get; }
+    public RedisKey Typing { get; }
+
+    /// <summary>The held-back writes Redis took (write id to seq), kept ten minutes, so a retried one is not written twice.</summary>
+    public RedisKey Writes { get; }
+
+    /// <summary>The room's sharded channel (<see cref="RedisKeys.RoomChannel"/>), by name.</summary>
+    public RedisValue Channel { get; }
+}

@@ -39,7 +39,7 @@ internal static class RedisLua
             redis.call('RPUSH', kHist, (string.gsub(h.message, '"seq":%-1', '"seq":' .. s)))
             redis.call('LTRIM', kHist, -histMax, -1)
           elseif kind == 'token' then
-            if redis.call('HGET', kActive, 'gen') == h.gen then redis.call('APPEND', kActiveText, h.token) end
+            addToActive(h.gen, h.token)
           elseif kind == 'status' then
             if h.final then
               if redis.call('HGET', kActive, 'gen') == h.gen then
@@ -136,6 +136,20 @@ internal static class RedisLua
           local json = redis.call('HGET', kGens, id)
           if json then return cjson.decode(json) end
           return nil
+        end
+
+        -- A delta or a progress status of a reply that no longer runs (another node gave it up when its lease ran out, and
+        -- wrote its final status) is refused, so nothing of a reply follows its final status.
+        local function requireRunning(gen)
+          local g = getGen(gen)
+          if not g or (g.state ~= 'running' and g.state ~= 'closing') then
+            error({err = 'GENERATIONGONE the reply no longer runs: another node gave it up'})
+          end
+        end
+
+        -- The running reply's text so far (for a joiner's snapshot) grows by each of its deltas.
+        local function addToActive(gen, token)
+          if redis.call('HGET', kActive, 'gen') == gen then redis.call('APPEND', kActiveText, token) end
         end
 
         """;

@@ -10,27 +10,12 @@ namespace SignalRChat.Server.Redis;
 /// </summary>
 internal sealed class RoomScriptArgs : IWriteArgs
 {
+    private readonly RoomKeys _keys;
+
     public RoomScriptArgs(string roomId, long nowMs, RoomOptions options, TimeSpan hotStateTtl)
     {
-        var room = RedisKeys.Room(roomId);
-        Seq = room + ":seq";
-        Log = room + ":log";
-        History = room + ":history";
-        Active = room + ":active";
-        ActiveText = room + ":active:text";
-        Meta = room + ":meta";
-        Members = room + ":members";
-        Presence = room + ":presence";
-        Conns = room + ":conns";
-        Invited = room + ":invited";
-        Queue = room + ":queue";
-        Running = room + ":running";
-        Lease = room + ":lease";
-        Gens = room + ":gens";
-        Typing = room + ":typing";
-        Writes = room + ":writes";
+        _keys = new RoomKeys(roomId);
         RoomId = roomId;
-        Channel = RedisKeys.RoomChannel(roomId).ToString();
         Now = nowMs;
         LogMax = options.EventLogSize;
         LogAge = (long)options.EventLogMaxAge.TotalMilliseconds;
@@ -38,26 +23,26 @@ internal sealed class RoomScriptArgs : IWriteArgs
         Ttl = (long)hotStateTtl.TotalSeconds;
     }
 
-    public RedisKey Seq { get; }
-    public RedisKey Log { get; }
-    public RedisKey History { get; }
-    public RedisKey Active { get; }
-    public RedisKey ActiveText { get; }
-    public RedisKey Meta { get; }
-    public RedisKey Members { get; }
-    public RedisKey Presence { get; }
-    public RedisKey Conns { get; }
-    public RedisKey Invited { get; }
-    public RedisKey Queue { get; }
-    public RedisKey Running { get; }
-    public RedisKey Lease { get; }
-    public RedisKey Gens { get; }
-    public RedisKey Typing { get; }
+    public RedisKey Seq => _keys.Seq;
+    public RedisKey Log => _keys.Log;
+    public RedisKey History => _keys.History;
+    public RedisKey Active => _keys.Active;
+    public RedisKey ActiveText => _keys.ActiveText;
+    public RedisKey Meta => _keys.Meta;
+    public RedisKey Members => _keys.Members;
+    public RedisKey Presence => _keys.Presence;
+    public RedisKey Conns => _keys.Conns;
+    public RedisKey Invited => _keys.Invited;
+    public RedisKey Queue => _keys.Queue;
+    public RedisKey Running => _keys.Running;
+    public RedisKey Lease => _keys.Lease;
+    public RedisKey Gens => _keys.Gens;
+    public RedisKey Typing => _keys.Typing;
     /// <summary>The held-back writes Redis took (write id to seq), kept ten minutes, so a retried one is not written twice.</summary>
-    public RedisKey Writes { get; }
+    public RedisKey Writes => _keys.Writes;
 
     public RedisValue RoomId { get; }
-    public RedisValue Channel { get; }
+    public RedisValue Channel => _keys.Channel;
     /// <summary>Unix ms; set again when a held-back write is finally sent, so leases and log ages count from then.</summary>
     public RedisValue Now { get; set; }
     public RedisValue LogMax { get; }

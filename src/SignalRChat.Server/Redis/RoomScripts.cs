@@ -26,12 +26,7 @@ internal static class RoomScripts
     /// </summary>
     public static readonly LuaScript Append = Prepare("""
         local h = cjson.decode(@Hint)
-        if h.gen and (@Kind == 'token' or (@Kind == 'status' and not h.final and h.state ~= 'queued')) then
-          local g = getGen(h.gen)
-          if not g or (g.state ~= 'running' and g.state ~= 'closing') then
-            error({err = 'GENERATIONGONE the reply no longer runs: another node gave it up'})
-          end
-        end
+        if h.gen and (@Kind == 'token' or (@Kind == 'status' and not h.final and h.state ~= 'queued')) then requireRunning(h.gen) end
         local check, at = expectation(@Kind, @Json)
         if check == 'dup' then return at end
         return append(@Kind, @Json, h)
@@ -44,15 +39,12 @@ internal static class RoomScripts
     /// </summary>
     public static readonly LuaScript AppendToken = LuaScript.Prepare(RedisLua.TokenPrelude + """
         local gen, json = @Gen, @Json
-        local g = getGen(gen)
-        if not g or (g.state ~= 'running' and g.state ~= 'closing') then
-          error({err = 'GENERATIONGONE the reply no longer runs: another node gave it up'})
-        end
+        requireRunning(gen)
         local check, at = expectation('token', json)
         if check == 'dup' then return at end
         local seq, s
         seq, s, json = numbered(json)
-        if redis.call('HGET', kActive, 'gen') == gen then redis.call('APPEND', kActiveText, @Token) end
+        addToActive(gen, @Token)
         return logAndPublish(seq, 'token', json)
         """);
 
